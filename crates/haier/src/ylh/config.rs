@@ -1,0 +1,417 @@
+//! Configuration of the YLH client (the hub's `[ylh]` table).
+
+use std::time::Duration;
+
+use secrecy::SecretString;
+use serde::Deserialize;
+
+use crate::Error;
+use crate::defaults::{
+    default_breaker_cooldown_ms, default_breaker_threshold, default_max_retries,
+    default_rate_limit, default_timeout_ms, default_token_timeout_ms,
+};
+
+/// Settings of the YLH order centre client (易理货), read from the hub's
+/// configuration under `[ylh]`.
+///
+/// The vendor runs its services under separate paths (protocol §2), with
+/// `{env}` = `-dev`, `-pre` or empty (production) and hosts
+/// `http://dev.ylhtest.com`, `http://pre.yilihuo.com`,
+/// `http://www.yilihuo.com`. Each service has its own base URL here: sending
+/// every endpoint to one base, as the original client did, reaches the
+/// wrong service for reschedule, photos and logistics.
+///
+/// Secrets are [`SecretString`]s: `Debug` shows `[REDACTED]`.
+///
+/// Codes and passwords are text. A configuration source that guesses types
+/// (an environment variable `SUPPLYHUB_YLH__SELLER_CODE=8800539012`) may
+/// hand them over as integers: they are accepted and kept as their digits.
+/// Such a source also reads `0123` as the integer 123, so a value with a
+/// leading zero must be quoted there (`SUPPLYHUB_YLH__PASSWORD='"0123"'`).
+/// Numbers with a fraction or an exponent and booleans are refused rather
+/// than guessed.
+///
+/// ```toml
+/// [ylh]
+/// auth_base_url = "http://dev.ylhtest.com/ylh-cloud-mgt-auth-dev"
+/// order_base_url = "http://dev.ylhtest.com/ylh-cloud-service-jst-order-dev"
+/// retail_order_base_url = "http://dev.ylhtest.com/ylh-cloud-service-order-dev"
+/// stock_base_url = "https://dev.ylhtest.com/ylh-cloud-service-stock-dev"
+/// client_secret = "…"
+/// username = "erp"
+/// password = "…"
+/// shop_name = "…"
+/// seller_code = "8800539012"
+/// ```
+#[derive(Debug, Clone, Deserialize)]
+pub struct YlhConfig {
+    /// The auth service (`/ylh-cloud-mgt-auth{env}`), e.g.
+    /// `http://dev.ylhtest.com/ylh-cloud-mgt-auth-dev`; the token is fetched
+    /// from `{auth_base_url}/oauth/token`. A trailing `/` is ignored.
+    pub auth_base_url: String,
+    /// The jst-order service (`/ylh-cloud-service-jst-order{env}`), for
+    /// order creation (Y1) and cancellation (Y2), e.g.
+    /// `http://dev.ylhtest.com/ylh-cloud-service-jst-order-dev`.
+    pub order_base_url: String,
+    /// The order service (`/ylh-cloud-service-order{env}`), for rescheduling
+    /// (Y3) and delivery photos (Y4), e.g.
+    /// `http://dev.ylhtest.com/ylh-cloud-service-order-dev`.
+    pub retail_order_base_url: String,
+    /// The stock service (`/ylh-cloud-service-stock{env}`), for logistics by
+    /// SO codes (Y5). The vendor gives it with `https`, e.g.
+    /// `https://dev.ylhtest.com/ylh-cloud-service-stock-dev`.
+    pub stock_base_url: String,
+    /// The OAuth client, sent in `Authorization: Basic
+    /// base64(client_id:client_secret)` of the token request. Default
+    /// `open_api_erp`.
+    #[serde(default = "default_client_id", deserialize_with = "text::string")]
+    pub client_id: String,
+    /// The OAuth client secret (no default: the vendor's test value is not
+    /// a production secret).
+    #[serde(deserialize_with = "text::secret")]
+    pub client_secret: SecretString,
+    /// `username` of the password grant (e.g. `erp`).
+    #[serde(deserialize_with = "text::string")]
+    pub username: String,
+    /// `password` of the password grant.
+    #[serde(deserialize_with = "text::secret")]
+    pub password: SecretString,
+    /// `sourceSystem` of Y1 and Y2: our order source as the vendor knows it.
+    /// Default `skwl`.
+    #[serde(default = "default_source_system", deserialize_with = "text::string")]
+    pub source_system: String,
+    /// `shopName` of Y1: our shop as the vendor knows it.
+    #[serde(deserialize_with = "text::string")]
+    pub shop_name: String,
+    /// `sellerCode` of Y1: our 8-digit customer code (客户八码), e.g.
+    /// `"8800539012"` (test).
+    #[serde(deserialize_with = "text::string")]
+    pub seller_code: String,
+    /// Requests per second over all YLH services, counting every attempt and
+    /// token fetch. Default 100.
+    #[serde(default = "default_rate_limit")]
+    pub rate_limit: u32,
+    /// Timeout of one business request, in milliseconds. Default 30 000.
+    #[serde(default = "default_timeout_ms")]
+    pub timeout_ms: u64,
+    /// Timeout of one token request, in milliseconds. Default 10 000.
+    #[serde(default = "default_token_timeout_ms")]
+    pub token_timeout_ms: u64,
+    /// Retries of a transient failure after the first attempt. Default 3.
+    /// Order creation (Y1) only retries failures whose request certainly
+    /// did not reach the vendor.
+    #[serde(default = "default_max_retries")]
+    pub max_retries: u32,
+    /// Consecutive transient failures of one host that open its circuit
+    /// breaker; 0 disables it. Default 10.
+    #[serde(default = "default_breaker_threshold")]
+    pub breaker_threshold: u32,
+    /// How long an open breaker refuses calls before it lets a probe
+    /// through, in milliseconds. Default 30 000.
+    #[serde(default = "default_breaker_cooldown_ms")]
+    pub breaker_cooldown_ms: u64,
+}
+
+/// Codes and passwords as text, also from integers (keeping their digits).
+mod text {
+    use std::fmt;
+
+    use secrecy::SecretString;
+    use serde::Deserializer;
+    use serde::de::{self, Visitor};
+
+    struct Text;
+
+    impl Visitor<'_> for Text {
+        type Value = String;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a string or an integer")
+        }
+
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<String, E> {
+            Ok(v.to_owned())
+        }
+
+        fn visit_string<E: de::Error>(self, v: String) -> Result<String, E> {
+            Ok(v)
+        }
+
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<String, E> {
+            Ok(v.to_string())
+        }
+
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<String, E> {
+            Ok(v.to_string())
+        }
+
+        fn visit_u128<E: de::Error>(self, v: u128) -> Result<String, E> {
+            Ok(v.to_string())
+        }
+
+        fn visit_i128<E: de::Error>(self, v: i128) -> Result<String, E> {
+            Ok(v.to_string())
+        }
+
+        fn visit_f64<E: de::Error>(self, _: f64) -> Result<String, E> {
+            Err(E::custom(
+                "a number with a fraction or an exponent cannot be kept as text: quote the value",
+            ))
+        }
+    }
+
+    pub(super) fn string<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+        d.deserialize_any(Text)
+    }
+
+    pub(super) fn secret<'de, D: Deserializer<'de>>(d: D) -> Result<SecretString, D::Error> {
+        string(d).map(SecretString::from)
+    }
+}
+
+fn default_client_id() -> String {
+    YlhConfig::DEFAULT_CLIENT_ID.to_owned()
+}
+
+fn default_source_system() -> String {
+    YlhConfig::DEFAULT_SOURCE_SYSTEM.to_owned()
+}
+
+impl YlhConfig {
+    /// The default OAuth client: `open_api_erp`.
+    pub const DEFAULT_CLIENT_ID: &'static str = "open_api_erp";
+    /// The default `sourceSystem`: `skwl`.
+    pub const DEFAULT_SOURCE_SYSTEM: &'static str = "skwl";
+
+    /// A configuration with the required settings and every default.
+    /// `base` is the vendor host with its environment, for example
+    /// (`"http://dev.ylhtest.com"`, `"-dev"`): the four service URLs are
+    /// derived from it as protocol §2 describes, the stock service with
+    /// `https`.
+    pub fn for_host(
+        host: &str,
+        env: &str,
+        client_secret: SecretString,
+        username: impl Into<String>,
+        password: SecretString,
+        shop_name: impl Into<String>,
+        seller_code: impl Into<String>,
+    ) -> Self {
+        let host = host.trim().trim_end_matches('/');
+        let https_host = match host.strip_prefix("http://") {
+            Some(rest) => format!("https://{rest}"),
+            None => host.to_owned(),
+        };
+        Self {
+            auth_base_url: format!("{host}/ylh-cloud-mgt-auth{env}"),
+            order_base_url: format!("{host}/ylh-cloud-service-jst-order{env}"),
+            retail_order_base_url: format!("{host}/ylh-cloud-service-order{env}"),
+            stock_base_url: format!("{https_host}/ylh-cloud-service-stock{env}"),
+            client_id: default_client_id(),
+            client_secret,
+            username: username.into(),
+            password,
+            source_system: default_source_system(),
+            shop_name: shop_name.into(),
+            seller_code: seller_code.into(),
+            rate_limit: default_rate_limit(),
+            timeout_ms: default_timeout_ms(),
+            token_timeout_ms: default_token_timeout_ms(),
+            max_retries: default_max_retries(),
+            breaker_threshold: default_breaker_threshold(),
+            breaker_cooldown_ms: default_breaker_cooldown_ms(),
+        }
+    }
+
+    /// The token endpoint: `{auth_base_url}/oauth/token`.
+    pub fn token_url(&self) -> String {
+        format!("{}/oauth/token", trim(&self.auth_base_url))
+    }
+
+    /// [`timeout_ms`](Self::timeout_ms) as a duration.
+    pub fn timeout(&self) -> Duration {
+        Duration::from_millis(self.timeout_ms)
+    }
+
+    /// [`token_timeout_ms`](Self::token_timeout_ms) as a duration.
+    pub fn token_timeout(&self) -> Duration {
+        Duration::from_millis(self.token_timeout_ms)
+    }
+
+    /// [`breaker_cooldown_ms`](Self::breaker_cooldown_ms) as a duration.
+    pub fn breaker_cooldown(&self) -> Duration {
+        Duration::from_millis(self.breaker_cooldown_ms)
+    }
+
+    /// Checks what can be checked without calling the vendor.
+    pub fn validate(&self) -> Result<(), Error> {
+        for (name, url) in [
+            ("auth_base_url", &self.auth_base_url),
+            ("order_base_url", &self.order_base_url),
+            ("retail_order_base_url", &self.retail_order_base_url),
+            ("stock_base_url", &self.stock_base_url),
+        ] {
+            check_url(name, trim(url))?;
+        }
+        for (name, value) in [
+            ("client_id", &self.client_id),
+            ("username", &self.username),
+            ("source_system", &self.source_system),
+            ("shop_name", &self.shop_name),
+            ("seller_code", &self.seller_code),
+        ] {
+            if value.trim().is_empty() {
+                return Err(Error::Config(format!("ylh.{name} is empty")));
+            }
+        }
+        if self.rate_limit == 0 {
+            return Err(Error::Config("ylh.rate_limit must be at least 1".into()));
+        }
+        if self.timeout_ms == 0 || self.token_timeout_ms == 0 {
+            return Err(Error::Config(
+                "ylh.timeout_ms and ylh.token_timeout_ms must be positive".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// `url` without surrounding whitespace and trailing `/`.
+pub(super) fn trim(url: &str) -> &str {
+    url.trim().trim_end_matches('/')
+}
+
+fn check_url(name: &str, url: &str) -> Result<(), Error> {
+    let parsed = reqwest::Url::parse(url)
+        .map_err(|e| Error::Config(format!("ylh.{name} is not a URL: {e}")))?;
+    if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
+        return Err(Error::Config(format!(
+            "ylh.{name} must be an http(s) URL with a host"
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use secrecy::ExposeSecret;
+
+    fn minimal() -> serde_json::Value {
+        serde_json::json!({
+            "auth_base_url": "http://dev.ylhtest.com/ylh-cloud-mgt-auth-dev/",
+            "order_base_url": "http://dev.ylhtest.com/ylh-cloud-service-jst-order-dev",
+            "retail_order_base_url": "http://dev.ylhtest.com/ylh-cloud-service-order-dev",
+            "stock_base_url": "https://dev.ylhtest.com/ylh-cloud-service-stock-dev",
+            "client_secret": "s3cret-client",
+            "username": "erp",
+            "password": "s3cret-pw",
+            "shop_name": "测试店铺",
+            "seller_code": "8800539012",
+        })
+    }
+
+    #[test]
+    fn defaults_fill_in() {
+        let config: YlhConfig = serde_json::from_value(minimal()).unwrap();
+        assert_eq!(config.client_id, "open_api_erp");
+        assert_eq!(config.source_system, "skwl");
+        assert_eq!(config.rate_limit, 100);
+        assert_eq!(config.timeout(), Duration::from_secs(30));
+        assert_eq!(config.token_timeout(), Duration::from_secs(10));
+        assert_eq!(config.max_retries, 3);
+        assert_eq!(config.breaker_threshold, 10);
+        assert_eq!(config.breaker_cooldown(), Duration::from_secs(30));
+        assert_eq!(
+            config.token_url(),
+            "http://dev.ylhtest.com/ylh-cloud-mgt-auth-dev/oauth/token"
+        );
+        config.validate().unwrap();
+        let debug = format!("{config:?}");
+        assert!(!debug.contains("s3cret"), "{debug}");
+    }
+
+    #[test]
+    fn numeric_codes_and_passwords_keep_their_digits() {
+        let mut value = minimal();
+        value["seller_code"] = serde_json::json!(8800539012u64);
+        value["password"] = serde_json::json!(123456);
+        value["username"] = serde_json::json!(-7);
+        value["client_id"] = serde_json::json!(42);
+        let config: YlhConfig = serde_json::from_value(value).unwrap();
+        assert_eq!(config.seller_code, "8800539012");
+        assert_eq!(config.password.expose_secret(), "123456");
+        assert_eq!(config.username, "-7");
+        assert_eq!(config.client_id, "42");
+
+        for bad in [
+            serde_json::json!(1.5),
+            serde_json::json!(true),
+            serde_json::json!([1]),
+        ] {
+            let mut value = minimal();
+            value["seller_code"] = bad.clone();
+            assert!(
+                serde_json::from_value::<YlhConfig>(value).is_err(),
+                "{bad} is not a code"
+            );
+        }
+    }
+
+    #[test]
+    fn urls_per_service_from_one_host() {
+        let c = YlhConfig::for_host(
+            "http://dev.ylhtest.com/",
+            "-dev",
+            "x".into(),
+            "erp",
+            "p".into(),
+            "店",
+            "8800539012",
+        );
+        assert_eq!(
+            c.auth_base_url,
+            "http://dev.ylhtest.com/ylh-cloud-mgt-auth-dev"
+        );
+        assert_eq!(
+            c.order_base_url,
+            "http://dev.ylhtest.com/ylh-cloud-service-jst-order-dev"
+        );
+        assert_eq!(
+            c.retail_order_base_url,
+            "http://dev.ylhtest.com/ylh-cloud-service-order-dev"
+        );
+        assert_eq!(
+            c.stock_base_url,
+            "https://dev.ylhtest.com/ylh-cloud-service-stock-dev"
+        );
+        c.validate().unwrap();
+        let prod = YlhConfig::for_host(
+            "http://www.yilihuo.com",
+            "",
+            "x".into(),
+            "erp",
+            "p".into(),
+            "店",
+            "8800539012",
+        );
+        assert_eq!(
+            prod.order_base_url,
+            "http://www.yilihuo.com/ylh-cloud-service-jst-order"
+        );
+    }
+
+    #[test]
+    fn validation() {
+        let ok: YlhConfig = serde_json::from_value(minimal()).unwrap();
+        let mut c = ok.clone();
+        c.stock_base_url = "dev.ylhtest.com/stock".into();
+        assert!(matches!(c.validate(), Err(Error::Config(m)) if m.contains("stock_base_url")));
+        let mut c = ok.clone();
+        c.seller_code = " ".into();
+        assert!(matches!(c.validate(), Err(Error::Config(m)) if m.contains("seller_code")));
+        let mut c = ok;
+        c.rate_limit = 0;
+        assert!(matches!(c.validate(), Err(Error::Config(_))));
+    }
+}
