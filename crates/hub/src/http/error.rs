@@ -1,0 +1,151 @@
+//! The one error type of the HTTP layer: every failure becomes a status and a JSON body
+//! `{"code": "...", "detail": "..."}`. 5xx are logged with their cause chain and never
+//! show internals to the client.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::store::StoreError;
+
+/// The body of every error response.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// A stable machine-readable code, e.g. `invalid_parameter`, `not_found`.
+    pub code: &'static str,
+    /// A human-readable explanation naming the bad value, if any.
+    pub detail: String,
+}
+
+/// An error answered to a client.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 400 `invalid_parameter`: a query or path parameter is malformed.
+    #[error("{0}")]
+    InvalidParameter(String),
+    /// 400 `invalid_body`: the body is not valid JSON.
+    #[error("{0}")]
+    InvalidBody(String),
+    /// 415 `unsupported_media_type`: the body must be JSON.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    /// 422 with a specific code: the request is well-formed but cannot be carried out
+    /// as given (`invalid_body`, `invalid_order`, `address_unresolved`).
+    #[error("{detail}")]
+    Unprocessable {
+        /// The machine-readable code.
+        code: &'static str,
+        /// What is wrong, naming the field.
+        detail: String,
+    },
+    /// 409 with a specific code (`insufficient_stock`, `duplicate_order`, `invalid_state`).
+    #[error("{detail}")]
+    ConflictWith {
+        /// The machine-readable code.
+        code: &'static str,
+        /// What is wrong.
+        detail: String,
+    },
+    /// 401 `unauthorized`: a bearer token is required and missing or wrong.
+    #[error("a valid bearer token is required")]
+    Unauthorized,
+    /// 404 `not_found`: no such resource.
+    #[error("{0}")]
+    NotFound(String),
+    /// 409 `conflict`: a unique constraint was violated.
+    #[error("{0}")]
+    Conflict(String),
+    /// 503 `unavailable`: a dependency (the database) does not answer.
+    #[error("{0}")]
+    Unavailable(String),
+    /// 500 `internal`: our fault; the cause is logged, not shown.
+    #[error("internal error")]
+    Internal(#[source] anyhow::Error),
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict(detail) => ApiError::Conflict(detail),
+            other => ApiError::Internal(other.into()),
+        }
+    }
+}
+
+impl From<crate::orders::OrderError> for ApiError {
+    fn from(e: crate::orders::OrderError) -> Self {
+        use crate::orders::OrderError as E;
+        let detail = e.to_string();
+        match e {
+            E::Invalid { .. } => ApiError::Unprocessable {
+                code: "invalid_order",
+                detail,
+            },
+            E::Unresolvable(_) => ApiError::Unprocessable {
+                code: "address_unresolved",
+                detail,
+            },
+            E::InsufficientStock { .. } => ApiError::ConflictWith {
+                code: "insufficient_stock",
+                detail,
+            },
+            E::Duplicate(_) => ApiError::ConflictWith {
+                code: "duplicate_order",
+                detail,
+            },
+            E::InvalidState(_) => ApiError::ConflictWith {
+                code: "invalid_state",
+                detail,
+            },
+            E::NotFound(_) => ApiError::NotFound(detail),
+            E::SupplierUnavailable(_) => ApiError::Unavailable(detail),
+            E::Store(s) => s.into(),
+        }
+    }
+}
+
+impl ApiError {
+    fn status_and_code(&self) -> (StatusCode, &'static str) {
+        match self {
+            ApiError::InvalidParameter(_) => (StatusCode::BAD_REQUEST, "invalid_parameter"),
+            ApiError::InvalidBody(_) => (StatusCode::BAD_REQUEST, "invalid_body"),
+            ApiError::UnsupportedMediaType(_) => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
+            }
+            ApiError::Unprocessable { code, .. } => (StatusCode::UNPROCESSABLE_ENTITY, code),
+            ApiError::ConflictWith { code, .. } => (StatusCode::CONFLICT, code),
+            ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code) = self.status_and_code();
+        if let ApiError::Internal(cause) = &self {
+            tracing::error!(error = ?cause, "request failed");
+        }
+        let mut response = (
+            status,
+            Json(ErrorBody {
+                code,
+                detail: self.to_string(),
+            }),
+        )
+            .into_response();
+        if status == StatusCode::UNAUTHORIZED
+            && let Ok(v) = "Bearer".parse()
+        {
+            response
+                .headers_mut()
+                .insert(axum::http::header::WWW_AUTHENTICATE, v);
+        }
+        response
+    }
+}

@@ -1,0 +1,355 @@
+//! `/api/v1/orders`: checkout, payment, cancellation and following an order.
+
+use std::collections::HashMap;
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::body::JsonBody;
+use super::pagination::{Page, PageParams};
+use super::{ApiError, AppState, ErrorBody};
+use crate::orders::{CreateOrderInput, OrderView};
+use crate::store::calls::{ExternalCall, calls_of_order, insert_call};
+use crate::store::jobs::{Job, jobs_of_order};
+use crate::store::orders::{self, Order};
+use crate::types::UtcTime;
+
+/// Creates an order and holds its stock. `?fresh=true` reads regional stock from the
+/// supplier even if a recent figure is cached. 201 when created; 200 when the same
+/// request had already created it.
+#[utoipa::path(post, path = "/orders", operation_id = "create_order", tag = "orders",
+    request_body = CreateOrderInput,
+    params(("fresh" = Option<bool>, Query, description = "Bypass the regional stock cache")),
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "Created, stock held", body = OrderView),
+        (status = 200, description = "Already created by the same request", body = OrderView),
+        (status = 400, description = "Not JSON", body = ErrorBody),
+        (status = 409, description = "Not enough stock, or the order number exists with other content", body = ErrorBody),
+        (status = 422, description = "Invalid order, or an address that resolves to no county", body = ErrorBody),
+        (status = 503, description = "The supplier's stock could not be checked", body = ErrorBody)
+    ))]
+pub async fn create_order(
+    State(state): State<AppState>,
+    Query(query): Query<HashMap<String, String>>,
+    JsonBody(input): JsonBody<CreateOrderInput>,
+) -> Result<(StatusCode, Json<OrderView>), ApiError> {
+    let fresh = match query.get("fresh").map(String::as_str) {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(other) => {
+            return Err(ApiError::InvalidParameter(format!(
+                "fresh must be true or false, got {:?}",
+                other.chars().take(20).collect::<String>()
+            )));
+        }
+    };
+    let created = state.orders.create(&input, fresh).await?;
+    let status = if created.created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(state.orders.view(&created.order.id).await?)))
+}
+
+/// Lists orders, newest first.
+#[utoipa::path(get, path = "/orders", operation_id = "list_orders", tag = "orders",
+    params(PageParams),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "A page of orders", body = Page<Order>),
+        (status = 400, description = "A bad parameter", body = ErrorBody)
+    ))]
+pub async fn list_orders(
+    State(state): State<AppState>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Json<Page<Order>>, ApiError> {
+    let page = PageParams::parse(&query)?;
+    let limit = page.limit();
+    let items = orders::list_orders(state.orders.db(), page.after.as_deref(), limit + 1).await?;
+    Ok(Json(Page::from_overfetch(items, limit, |o| o.id.clone())))
+}
+
+/// An order with its lines, holds, outbox jobs and external calls.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrderDetail {
+    /// Order, lines and holds.
+    #[serde(flatten)]
+    pub view: OrderView,
+    /// Its outbox jobs (push, cancel, reschedule).
+    pub jobs: Vec<Job>,
+    /// The calls made to the supplier for it, redacted.
+    pub calls: Vec<ExternalCall>,
+}
+
+/// One order with everything known about it.
+#[utoipa::path(get, path = "/orders/{id}", operation_id = "get_order", tag = "orders",
+    params(("id" = String, Path, description = "Order id (ord_…)")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The order", body = OrderDetail),
+        (status = 404, description = "No such order", body = ErrorBody)
+    ))]
+pub async fn get_order(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<OrderDetail>, ApiError> {
+    let view = state.orders.view(&id).await?;
+    let jobs = jobs_of_order(state.orders.db(), &id).await?;
+    let calls = calls_of_order(state.orders.db(), &id).await?;
+    Ok(Json(OrderDetail { view, jobs, calls }))
+}
+
+/// Pays an order: commits its holds and enqueues the push to the supplier in the same
+/// transaction. Paying again answers the paid order.
+#[utoipa::path(post, path = "/orders/{id}/pay", operation_id = "pay_order", tag = "orders",
+    params(("id" = String, Path, description = "Order id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Paid", body = Order),
+        (status = 404, description = "No such order", body = ErrorBody),
+        (status = 409, description = "Expired or cancelled", body = ErrorBody)
+    ))]
+pub async fn pay_order(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Order>, ApiError> {
+    Ok(Json(state.orders.pay(&id).await?))
+}
+
+/// Why an order is cancelled.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct CancelInput {
+    /// The reason sent to the supplier (`cancelReason`), at most 200 characters.
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// Cancels an order: before payment its holds are released; after payment it is
+/// cancelled at the supplier (`cancel_pending` until the supplier's callback).
+#[utoipa::path(post, path = "/orders/{id}/cancel", operation_id = "cancel_order", tag = "orders",
+    params(("id" = String, Path, description = "Order id")),
+    request_body(content = Option<CancelInput>),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Cancelled, or cancel requested at the supplier", body = Order),
+        (status = 404, description = "No such order", body = ErrorBody),
+        (status = 409, description = "Being pushed, or past cancelling", body = ErrorBody)
+    ))]
+pub async fn cancel_order(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Json<Order>, ApiError> {
+    // The body is optional: no body means no reason given.
+    let input: CancelInput = if body.iter().all(u8::is_ascii_whitespace) {
+        CancelInput::default()
+    } else {
+        serde_json::from_slice(&body)
+            .map_err(|e| ApiError::InvalidBody(format!("the body is not a cancel request: {e}")))?
+    };
+    let reason = input
+        .reason
+        .unwrap_or_else(|| "customer request".to_owned());
+    if reason.chars().count() > 200 {
+        return Err(ApiError::Unprocessable {
+            code: "invalid_body",
+            detail: "reason: at most 200 characters".to_owned(),
+        });
+    }
+    Ok(Json(state.orders.cancel(&id, &reason).await?))
+}
+
+/// New delivery and/or installation dates.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct RescheduleInput {
+    /// New delivery date; must be 23:59:59 China time of that day (RFC 3339).
+    #[serde(default)]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub distribution_time: Option<jiff::Timestamp>,
+    /// New installation date; must be 23:59:59 China time of that day.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub install_time: Option<jiff::Timestamp>,
+}
+
+/// Asks the supplier to move a pushed order's delivery or installation day (through
+/// the outbox). 202: accepted; the order's jobs show the outcome.
+#[utoipa::path(post, path = "/orders/{id}/reschedule", operation_id = "reschedule_order", tag = "orders",
+    params(("id" = String, Path, description = "Order id")),
+    request_body = RescheduleInput,
+    security(("bearer" = [])),
+    responses(
+        (status = 202, description = "Accepted", body = Order),
+        (status = 409, description = "Not taken by the supplier yet", body = ErrorBody),
+        (status = 422, description = "A time that is not 23:59:59 China time", body = ErrorBody)
+    ))]
+pub async fn reschedule_order(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    JsonBody(input): JsonBody<RescheduleInput>,
+) -> Result<(StatusCode, Json<Order>), ApiError> {
+    let order = state
+        .orders
+        .reschedule(&id, input.distribution_time, input.install_time)
+        .await?;
+    Ok((StatusCode::ACCEPTED, Json(order)))
+}
+
+/// Where the supplier's order stands on the road.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LogisticsView {
+    /// YLH store logistics by order code (Y5): parcels with courier, number and serial.
+    #[schema(value_type = Object)]
+    pub store: serde_json::Value,
+    /// Open Platform third-party logistics (H4): warehouse, 智汇宝 and courier records.
+    #[schema(value_type = Object)]
+    pub open_platform: serde_json::Value,
+}
+
+async fn pushed_order(state: &AppState, id: &str) -> Result<(Order, String), ApiError> {
+    let order = orders::get_order(state.orders.db(), id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no order {id}")))?;
+    let no = order
+        .retail_order_no
+        .clone()
+        .ok_or_else(|| ApiError::ConflictWith {
+            code: "invalid_state",
+            detail: "the supplier has not given the order a number yet".to_owned(),
+        })?;
+    Ok((order, no))
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn record(
+    state: &AppState,
+    order: &Order,
+    system: &str,
+    endpoint: &str,
+    request: String,
+    status: Option<u16>,
+    outcome: &str,
+    started: std::time::Instant,
+) -> Result<(), ApiError> {
+    insert_call(
+        state.orders.db(),
+        &ExternalCall {
+            system: system.to_owned(),
+            endpoint: endpoint.to_owned(),
+            order_id: Some(order.id.clone()),
+            job_id: None,
+            request: Some(request),
+            response: None,
+            status: status.map(i64::from),
+            outcome: outcome.to_owned(),
+            latency_ms: i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX),
+            created_at: UtcTime::now(),
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+fn supplier_error(e: &haier::Error) -> ApiError {
+    ApiError::Unavailable(format!("the supplier did not answer: {e}"))
+}
+
+/// The order's logistics, read live from the supplier: Y5 at the YLH stock service and
+/// H4 at the Open Platform, each on its own base URL.
+#[utoipa::path(get, path = "/orders/{id}/logistics", operation_id = "order_logistics", tag = "orders",
+    params(("id" = String, Path, description = "Order id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Logistics", body = LogisticsView),
+        (status = 409, description = "Not taken by the supplier yet", body = ErrorBody),
+        (status = 503, description = "The supplier did not answer", body = ErrorBody)
+    ))]
+pub async fn order_logistics(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<LogisticsView>, ApiError> {
+    let (order, no) = pushed_order(&state, &id).await?;
+    let ylh = state.ylh.clone().ok_or_else(|| {
+        ApiError::Unavailable("the YLH order centre is not configured".to_owned())
+    })?;
+    let started = std::time::Instant::now();
+    let store = ylh.logistics(std::slice::from_ref(&no)).await;
+    record(
+        &state,
+        &order,
+        "ylh",
+        haier::ylh::endpoints::LOGISTICS,
+        serde_json::json!([no]).to_string(),
+        crate::jobs::status_of(&store),
+        store
+            .as_ref()
+            .map_or_else(crate::jobs::error_class, |_| "ok"),
+        started,
+    )
+    .await?;
+    let store = store.map_err(|e| supplier_error(&e))?;
+    let open_platform = match &state.supplier {
+        Some(op) => {
+            let started = std::time::Instant::now();
+            let h4 = op.logistics(&no, None, None).await;
+            record(
+                &state,
+                &order,
+                "haier_open_platform",
+                "h4_logistics",
+                serde_json::json!({"orderCode": no}).to_string(),
+                crate::jobs::status_of(&h4),
+                h4.as_ref().map_or_else(crate::jobs::error_class, |_| "ok"),
+                started,
+            )
+            .await?;
+            serde_json::to_value(h4.map_err(|e| supplier_error(&e))?).unwrap_or_default()
+        }
+        None => serde_json::Value::Null,
+    };
+    Ok(Json(LogisticsView {
+        store: serde_json::to_value(store).unwrap_or_default(),
+        open_platform,
+    }))
+}
+
+/// Delivery and installation photos, read live from the supplier (Y4).
+#[utoipa::path(get, path = "/orders/{id}/delivery-photos", operation_id = "order_delivery_photos", tag = "orders",
+    params(("id" = String, Path, description = "Order id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Photos (URL, kind, upload time)", body = Object),
+        (status = 409, description = "Not taken by the supplier yet", body = ErrorBody),
+        (status = 503, description = "The supplier did not answer", body = ErrorBody)
+    ))]
+pub async fn order_delivery_photos(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let (order, no) = pushed_order(&state, &id).await?;
+    let ylh = state.ylh.clone().ok_or_else(|| {
+        ApiError::Unavailable("the YLH order centre is not configured".to_owned())
+    })?;
+    let started = std::time::Instant::now();
+    let photos = ylh.delivery_photos(&no).await;
+    record(
+        &state,
+        &order,
+        "ylh",
+        haier::ylh::endpoints::PHOTOS,
+        serde_json::json!({"orderNo": no}).to_string(),
+        crate::jobs::status_of(&photos),
+        photos
+            .as_ref()
+            .map_or_else(crate::jobs::error_class, |_| "ok"),
+        started,
+    )
+    .await?;
+    let photos = photos.map_err(|e| supplier_error(&e))?;
+    Ok(Json(serde_json::json!({ "photos": photos })))
+}

@@ -1,0 +1,81 @@
+//! Cursor pagination: `?limit=N&after=CURSOR`, answered as `{"items": [...], "next": CURSOR}`.
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+use utoipa::{IntoParams, ToSchema};
+
+use super::ApiError;
+
+/// Default page size.
+pub const DEFAULT_LIMIT: u32 = 50;
+/// Largest page size.
+pub const MAX_LIMIT: u32 = 500;
+
+/// Query parameters of a paged list.
+#[derive(Debug, Clone, Default, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageParams {
+    /// Items per page, 1 to 500 (default 50).
+    pub limit: Option<u32>,
+    /// The `next` cursor of the previous page.
+    pub after: Option<String>,
+}
+
+impl PageParams {
+    /// Parses `limit` and `after` from a query string's pairs; unknown keys are ignored.
+    /// Errors name the bad value.
+    pub fn parse(query: &HashMap<String, String>) -> Result<PageParams, ApiError> {
+        let limit = match query.get("limit") {
+            None => None,
+            Some(raw) => match raw.parse::<u32>() {
+                Ok(n) if (1..=MAX_LIMIT).contains(&n) => Some(n),
+                _ => {
+                    return Err(ApiError::InvalidParameter(format!(
+                        "limit must be an integer from 1 to {MAX_LIMIT}, got {:?}",
+                        truncate(raw)
+                    )));
+                }
+            },
+        };
+        let after = match query.get("after") {
+            Some(c) if c.is_empty() || c.len() > 128 || c.chars().any(char::is_control) => {
+                return Err(ApiError::InvalidParameter(format!(
+                    "after must be a cursor returned as next, got {:?}",
+                    truncate(c)
+                )));
+            }
+            other => other.cloned(),
+        };
+        Ok(PageParams { limit, after })
+    }
+
+    /// The page size to use.
+    pub fn limit(&self) -> u32 {
+        self.limit.unwrap_or(DEFAULT_LIMIT)
+    }
+}
+
+fn truncate(s: &str) -> String {
+    s.chars().take(40).collect()
+}
+
+/// A page of items.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Page<T: ToSchema> {
+    /// The items.
+    pub items: Vec<T>,
+    /// The cursor of the next page (`?after=`), absent on the last page.
+    pub next: Option<String>,
+}
+
+impl<T: ToSchema> Page<T> {
+    /// Builds a page from up to `limit + 1` fetched items: the extra one only tells that
+    /// a next page exists.
+    pub fn from_overfetch(mut items: Vec<T>, limit: u32, cursor: impl Fn(&T) -> String) -> Self {
+        let more = items.len() > limit as usize;
+        items.truncate(limit as usize);
+        let next = if more { items.last().map(cursor) } else { None };
+        Page { items, next }
+    }
+}

@@ -1,0 +1,67 @@
+//! `/api/v1/sync-runs`: the record of every sync run.
+
+use std::collections::HashMap;
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::pagination::{Page, PageParams};
+use super::{ApiError, AppState, ErrorBody};
+use crate::store::sync_runs::{self, SyncFailure, SyncRun};
+
+/// Failures listed with a run, at most.
+const FAILURES_SHOWN: u32 = 200;
+
+/// A run with its per-item failures.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SyncRunDetail {
+    /// The run.
+    #[serde(flatten)]
+    pub run: SyncRun,
+    /// Its failures, oldest first (at most 200).
+    pub failures: Vec<SyncFailure>,
+}
+
+/// Lists sync runs, newest first.
+#[utoipa::path(get, path = "/sync-runs", operation_id = "list_sync_runs", tag = "sync",
+    params(PageParams),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "A page of runs", body = Page<SyncRun>),
+        (status = 400, description = "A bad parameter", body = ErrorBody),
+        (status = 401, description = "Missing or wrong token", body = ErrorBody)
+    ))]
+pub async fn list_sync_runs(
+    State(state): State<AppState>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Json<Page<SyncRun>>, ApiError> {
+    let page = PageParams::parse(&query)?;
+    let limit = page.limit();
+    let items = sync_runs::list_runs(&state.db, page.after.as_deref(), limit + 1).await?;
+    Ok(Json(Page::from_overfetch(items, limit, |r| r.id.clone())))
+}
+
+/// One run by id, with its failures.
+#[utoipa::path(get, path = "/sync-runs/{id}", operation_id = "get_sync_run", tag = "sync",
+    params(("id" = String, Path, description = "Run id (run_…)")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The run", body = SyncRunDetail),
+        (status = 404, description = "No such run", body = ErrorBody),
+        (status = 401, description = "Missing or wrong token", body = ErrorBody)
+    ))]
+pub async fn get_sync_run(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<SyncRunDetail>, ApiError> {
+    let run = sync_runs::get_run(&state.db, &id).await?.ok_or_else(|| {
+        ApiError::NotFound(format!(
+            "no sync run with id {:?}",
+            id.chars().take(64).collect::<String>()
+        ))
+    })?;
+    let failures = sync_runs::list_failures(&state.db, &run.id, FAILURES_SHOWN).await?;
+    Ok(Json(SyncRunDetail { run, failures }))
+}

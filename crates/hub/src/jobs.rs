@@ -1,0 +1,603 @@
+//! The outbox worker: leases due jobs and runs them — the order push (Y1), cancel (Y2)
+//! and reschedule (Y3) — retrying only transient failures, with jittered backoff.
+//!
+//! **Exactly-once push.** The push job is enqueued in the payment's transaction, keyed
+//! by the order (`push_order:{id}`), and sends the order with its `soId`, the supplier's
+//! idempotency key. A business rejection (`success:false`) is final: the job is
+//! dead-lettered with the supplier's message (redrive after fixing the cause). A
+//! transient failure is retried. An *ambiguous* failure — the request may have reached
+//! the supplier (a timeout after sending, a 5xx, a cut connection) — is never followed by
+//! a blind resend: the next attempt first reconciles with the supplier. The YLH protocol
+//! offers no query by `soId`; what it offers is that a create with a `soId` it already
+//! holds is refused *with the existing order's number* (code 20001). So the reconciling
+//! attempt re-sends the identical order under the same `soId` and reads that answer: the
+//! supplier reports the order it took (`AlreadyExists`), or takes it now (`Created`) —
+//! either way it holds the order exactly once. A worker that dies mid-push loses its
+//! lease; the job is claimed again (counting as an attempt) and reconciles the same way.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use haier::ylh::{CreateOrderRequest, CreateOutcome, OrderItem, Ylh};
+use rust_decimal::Decimal;
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use crate::config::OrdersConfig;
+use crate::orders::{SOURCE_LOCAL, job_kind};
+use crate::store::calls::{ExternalCall, insert_call};
+use crate::store::holds::{holds_of_order_in, set_hold_status, unreserve};
+use crate::store::jobs::{Job, claim_due, end_attempt, extend_lease, record_attempt};
+use crate::store::orders::{
+    Order, get_order, get_order_in, lines_of_order, set_order_times, set_supplier_status,
+};
+use crate::store::{Db, StoreError};
+use crate::types::UtcTime;
+
+/// What one attempt of a job came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Finished.
+    Done(String),
+    /// Failed transiently: try again later.
+    Retry(String),
+    /// Failed for good: dead-letter it.
+    Dead(String),
+}
+
+/// Runs outbox jobs.
+#[derive(Clone)]
+pub struct Worker {
+    db: Db,
+    ylh: Option<Arc<Ylh>>,
+    config: OrdersConfig,
+    owner: String,
+}
+
+impl Worker {
+    /// A worker over `db` talking to the YLH order centre through `ylh` (jobs fail
+    /// transiently without it), identified as `owner` in leases.
+    pub fn new(
+        db: Db,
+        ylh: Option<Arc<Ylh>>,
+        config: OrdersConfig,
+        owner: impl Into<String>,
+    ) -> Self {
+        Worker {
+            db,
+            ylh,
+            config,
+            owner: owner.into(),
+        }
+    }
+
+    fn lease(&self) -> Duration {
+        Duration::from_secs(self.config.lease_secs.max(1))
+    }
+
+    /// Claims and runs due jobs until `shutdown`; polls every `poll`.
+    pub async fn run(self, poll: Duration, shutdown: CancellationToken) {
+        info!(owner = %self.owner, "outbox worker started");
+        while !shutdown.is_cancelled() {
+            match self.run_once().await {
+                Ok(0) => {
+                    tokio::select! {
+                        () = tokio::time::sleep(poll) => {}
+                        () = shutdown.cancelled() => {}
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    warn!(error = ?e, "outbox worker: store error");
+                    tokio::select! {
+                        () = tokio::time::sleep(poll * 4) => {}
+                        () = shutdown.cancelled() => {}
+                    }
+                }
+            }
+        }
+        info!(owner = %self.owner, "outbox worker stopped");
+    }
+
+    /// Claims one batch of due jobs and runs them concurrently; the number run.
+    pub async fn run_once(&self) -> Result<usize, StoreError> {
+        let until = later(self.lease());
+        let limit = u32::try_from(self.config.worker_concurrency.max(1)).unwrap_or(8);
+        let jobs = claim_due(&self.db, &self.owner, until, limit).await?;
+        let n = jobs.len();
+        let runs = jobs.into_iter().map(|job| self.process(job));
+        for result in futures::future::join_all(runs).await {
+            result?;
+        }
+        Ok(n)
+    }
+
+    async fn process(&self, job: Job) -> Result<(), StoreError> {
+        let started = UtcTime::now();
+        let heartbeat = CancellationToken::new();
+        let beat = {
+            let (db, id, owner, lease, stop) = (
+                self.db.clone(),
+                job.id.clone(),
+                self.owner.clone(),
+                self.lease(),
+                heartbeat.clone(),
+            );
+            tokio::spawn(async move {
+                loop {
+                    tokio::select! {
+                        () = tokio::time::sleep(lease / 3) => {
+                            if !matches!(extend_lease(&db, &id, &owner, later(lease)).await, Ok(true)) {
+                                return;
+                            }
+                        }
+                        () = stop.cancelled() => return,
+                    }
+                }
+            })
+        };
+        let verdict = if job.attempts > job.max_attempts {
+            Verdict::Dead(format!(
+                "{} attempts used (the last claim found the job orphaned)",
+                job.max_attempts
+            ))
+        } else {
+            self.execute(&job).await?
+        };
+        heartbeat.cancel();
+        let _ = beat.await;
+
+        let (status, run_at, outcome, detail) = match &verdict {
+            Verdict::Done(d) => ("done", None, "done", d.clone()),
+            Verdict::Retry(e) if job.attempts >= job.max_attempts => {
+                ("dead", None, "dead", format!("attempts exhausted: {e}"))
+            }
+            Verdict::Retry(e) => (
+                "queued",
+                Some(later(self.backoff(job.attempts))),
+                "retry",
+                e.clone(),
+            ),
+            Verdict::Dead(e) => ("dead", None, "dead", e.clone()),
+        };
+        let mut tx = self.db.begin().await?;
+        let error = (status != "done").then_some(detail.as_str());
+        if !end_attempt(&mut tx, &job.id, &self.owner, status, run_at, error).await? {
+            record_attempt(
+                &mut tx,
+                &job.id,
+                job.attempts,
+                "lease_lost",
+                Some(&detail),
+                started,
+            )
+            .await?;
+            tx.commit().await?;
+            warn!(job = %job.id, "lease lost before the attempt ended; another worker has the job");
+            return Ok(());
+        }
+        record_attempt(
+            &mut tx,
+            &job.id,
+            job.attempts,
+            outcome,
+            Some(&detail),
+            started,
+        )
+        .await?;
+        if status == "dead"
+            && job.kind == job_kind::PUSH
+            && let Some(order_id) = job.payload["order_id"].as_str()
+            && let Some(order) = get_order_in(&mut tx, order_id).await?
+            && order.supplier_status == "push_pending"
+        {
+            set_supplier_status(
+                &mut tx,
+                order_id,
+                "push_failed",
+                None,
+                Some(&detail),
+                UtcTime::now(),
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        if status == "dead" {
+            warn!(job = %job.id, kind = %job.kind, detail = %detail, "job dead-lettered");
+        }
+        Ok(())
+    }
+
+    /// Jittered exponential backoff after `attempts` attempts: base × 2^(n−1), capped at
+    /// five minutes, scaled by a random factor in [0.5, 1).
+    fn backoff(&self, attempts: i64) -> Duration {
+        let exp = u32::try_from(attempts.clamp(1, 20) - 1).unwrap_or(0);
+        let base = self
+            .config
+            .retry_base_ms
+            .saturating_mul(1u64 << exp)
+            .min(300_000);
+        Duration::from_millis((base as f64 * rand::random_range(0.5..1.0)) as u64)
+    }
+
+    async fn execute(&self, job: &Job) -> Result<Verdict, StoreError> {
+        let Some(order_id) = job.payload["order_id"].as_str() else {
+            return Ok(Verdict::Dead("the job names no order".to_owned()));
+        };
+        let Some(order) = get_order(&self.db, order_id).await? else {
+            return Ok(Verdict::Dead(format!("no order {order_id}")));
+        };
+        let Some(ylh) = self.ylh.clone() else {
+            return Ok(Verdict::Retry(
+                "the YLH order centre is not configured".to_owned(),
+            ));
+        };
+        match job.kind.as_str() {
+            job_kind::PUSH => self.push(&ylh, job, &order).await,
+            job_kind::CANCEL => self.cancel(&ylh, job, &order).await,
+            job_kind::RESCHEDULE => self.reschedule(&ylh, job, &order).await,
+            other => Ok(Verdict::Dead(format!("unknown job kind {other}"))),
+        }
+    }
+
+    async fn push(&self, ylh: &Ylh, job: &Job, order: &Order) -> Result<Verdict, StoreError> {
+        if !matches!(
+            order.supplier_status.as_str(),
+            "push_pending" | "push_failed"
+        ) {
+            // A callback got here first (the push's own answer was lost): the supplier
+            // has the order. Settle the holds it took, or release them if it refused.
+            let refused = matches!(
+                order.supplier_status.as_str(),
+                "rejected" | "out_of_stock" | "failed"
+            );
+            let (change, status) = if refused {
+                ("release", "released")
+            } else {
+                ("settle", "settled")
+            };
+            let now = UtcTime::now();
+            let mut tx = self.db.begin().await?;
+            for hold in holds_of_order_in(&mut tx, &order.id, "committed").await? {
+                unreserve(
+                    &mut tx,
+                    &hold.product_code,
+                    &hold.county_code,
+                    hold.quantity,
+                    change,
+                    &order.id,
+                )
+                .await?;
+                set_hold_status(&mut tx, &hold.id, status, now).await?;
+            }
+            tx.commit().await?;
+            return Ok(Verdict::Done(format!(
+                "already {} at the supplier",
+                order.supplier_status
+            )));
+        }
+        let request = match self.build_request(ylh, order).await? {
+            Ok(r) => r,
+            Err(e) => return Ok(Verdict::Dead(e)),
+        };
+        let reconciling = job.attempts > 1;
+        let started = std::time::Instant::now();
+        let result = ylh.create_order(&request).await;
+        let latency = started.elapsed();
+        let (outcome, response, verdict_error) = match &result {
+            Ok(CreateOutcome::Created { retail_order_no }) => {
+                ("created", retail_order_no.clone(), None)
+            }
+            Ok(CreateOutcome::AlreadyExists {
+                retail_order_no, ..
+            }) => ("already_exists", retail_order_no.clone(), None),
+            Err(e) => (error_class(e), None, Some(e.to_string())),
+        };
+        self.record(
+            job,
+            order,
+            haier::ylh::endpoints::CREATE,
+            Some(redacted_request(&request)),
+            response
+                .clone()
+                .map(|no| serde_json::json!({"retailOrderNo": no}).to_string())
+                .or(verdict_error.clone()),
+            status_of(&result),
+            outcome,
+            latency,
+        )
+        .await?;
+        match result {
+            Ok(outcome) => {
+                let retail_order_no = outcome.retail_order_no().map(str::to_owned);
+                let now = UtcTime::now();
+                let mut tx = self.db.begin().await?;
+                let current = get_order_in(&mut tx, &order.id).await?;
+                if current.as_ref().is_some_and(|o| {
+                    matches!(o.supplier_status.as_str(), "push_pending" | "push_failed")
+                }) {
+                    set_supplier_status(
+                        &mut tx,
+                        &order.id,
+                        "pushed",
+                        retail_order_no.as_deref(),
+                        None,
+                        now,
+                    )
+                    .await?;
+                }
+                // The supplier took the order: its stock figure now excludes these units.
+                for hold in holds_of_order_in(&mut tx, &order.id, "committed").await? {
+                    unreserve(
+                        &mut tx,
+                        &hold.product_code,
+                        &hold.county_code,
+                        hold.quantity,
+                        "settle",
+                        &order.id,
+                    )
+                    .await?;
+                    set_hold_status(&mut tx, &hold.id, "settled", now).await?;
+                }
+                tx.commit().await?;
+                let how = match (&outcome, reconciling) {
+                    (CreateOutcome::AlreadyExists { .. }, _) => {
+                        "the supplier already held it (reconciled by soId)"
+                    }
+                    (_, true) => "created on a reconciling attempt",
+                    _ => "created",
+                };
+                Ok(Verdict::Done(format!(
+                    "{how}: {}",
+                    retail_order_no.unwrap_or_default()
+                )))
+            }
+            Err(e) if e.is_ambiguous() => Ok(Verdict::Retry(format!(
+                "ambiguous ({e}); the next attempt reconciles by re-sending soId {}",
+                order.so_id
+            ))),
+            Err(e) if e.is_transient() => Ok(Verdict::Retry(e.to_string())),
+            Err(e) => {
+                let mut tx = self.db.begin().await?;
+                set_supplier_status(
+                    &mut tx,
+                    &order.id,
+                    "push_failed",
+                    None,
+                    Some(&e.to_string()),
+                    UtcTime::now(),
+                )
+                .await?;
+                tx.commit().await?;
+                Ok(Verdict::Dead(e.to_string()))
+            }
+        }
+    }
+
+    /// The Y1 body of an order's supplier lines (per-unit prices, one item per line,
+    /// `createTime` in ms, `detailAddress` without the region, `town` filled).
+    async fn build_request(
+        &self,
+        ylh: &Ylh,
+        order: &Order,
+    ) -> Result<Result<CreateOrderRequest, String>, StoreError> {
+        let lines = lines_of_order(&self.db, &order.id).await?;
+        let mut items = Vec::new();
+        for l in lines.iter().filter(|l| l.source != SOURCE_LOCAL) {
+            let Ok(code) = haier::ProductCode::parse(&l.product_code) else {
+                return Ok(Err(format!(
+                    "{} is not a supplier product code",
+                    l.product_code
+                )));
+            };
+            let qty = u32::try_from(l.quantity).unwrap_or(u32::MAX);
+            let mut item = OrderItem::new(
+                code,
+                qty,
+                l.retail_price.amount(),
+                l.discount_amount.amount(),
+            );
+            item.is_gift = l.is_gift;
+            items.push(item);
+        }
+        if items.is_empty() {
+            return Ok(Err("the order has no supplier lines".to_owned()));
+        }
+        let total_qty = items.iter().map(|i| i.item_qty).sum();
+        let total_amt: Decimal = items.iter().map(OrderItem::line_amount).sum();
+        let c = ylh.config();
+        Ok(Ok(CreateOrderRequest {
+            source_system: c.source_system.clone(),
+            shop_name: c.shop_name.clone(),
+            seller_code: c.seller_code.clone(),
+            consignee_name: order.consignee_name.clone(),
+            consignee_mobile: order.consignee_mobile.clone(),
+            online_no: order.order_number.clone(),
+            so_id: order.so_id.clone(),
+            remark: order.remark.clone(),
+            province: order.province.clone(),
+            city: order.city.clone(),
+            area: order.district.clone(),
+            town: order.town.clone(),
+            detail_address: order.detail_address.clone(),
+            total_qty,
+            total_amt,
+            create_time: order.created_at.timestamp(),
+            distribution_time: order.distribution_time.map(UtcTime::timestamp),
+            install_time: order.install_time.map(UtcTime::timestamp),
+            government_order: order.government_order,
+            item_list: items,
+        }))
+    }
+
+    async fn cancel(&self, ylh: &Ylh, job: &Job, order: &Order) -> Result<Verdict, StoreError> {
+        if order.supplier_status != "cancel_pending" {
+            return Ok(Verdict::Done(format!(
+                "nothing to do: the order is {} at the supplier",
+                order.supplier_status
+            )));
+        }
+        let reason = job.payload["reason"].as_str().unwrap_or("customer request");
+        let request = serde_json::json!({"soId": order.so_id, "cancelReason": reason});
+        let result = self
+            .call_recorded(
+                job,
+                order,
+                haier::ylh::endpoints::CANCEL,
+                request,
+                ylh.cancel_order(&order.so_id, reason, None),
+            )
+            .await?;
+        match result {
+            Ok(()) => Ok(Verdict::Done(
+                "the supplier took the cancel request; the result comes by callback".to_owned(),
+            )),
+            Err(e) if e.is_transient() => Ok(Verdict::Retry(e.to_string())),
+            Err(e) => {
+                let mut tx = self.db.begin().await?;
+                set_supplier_status(
+                    &mut tx,
+                    &order.id,
+                    "cancel_failed",
+                    None,
+                    Some(&e.to_string()),
+                    UtcTime::now(),
+                )
+                .await?;
+                tx.commit().await?;
+                Ok(Verdict::Dead(e.to_string()))
+            }
+        }
+    }
+
+    async fn reschedule(&self, ylh: &Ylh, job: &Job, order: &Order) -> Result<Verdict, StoreError> {
+        let time = |key: &str| {
+            job.payload[key]
+                .as_str()
+                .and_then(|s| s.parse::<jiff::Timestamp>().ok())
+        };
+        let (distribution, install) = (time("distribution_time"), time("install_time"));
+        let Some(retail_order_no) = order.retail_order_no.as_deref() else {
+            return Ok(Verdict::Dead(
+                "the supplier has not given the order a number".to_owned(),
+            ));
+        };
+        let request = serde_json::json!({"retailOrderNo": retail_order_no, "distributionTime": distribution, "installTime": install});
+        let result = self
+            .call_recorded(
+                job,
+                order,
+                haier::ylh::endpoints::RESCHEDULE,
+                request,
+                ylh.reschedule(retail_order_no, distribution, install),
+            )
+            .await?;
+        match result {
+            Ok(()) => {
+                let mut tx = self.db.begin().await?;
+                set_order_times(
+                    &mut tx,
+                    &order.id,
+                    distribution.map(UtcTime::from),
+                    install.map(UtcTime::from),
+                    UtcTime::now(),
+                )
+                .await?;
+                tx.commit().await?;
+                Ok(Verdict::Done("rescheduled".to_owned()))
+            }
+            Err(e) if e.is_transient() => Ok(Verdict::Retry(e.to_string())),
+            Err(e) => Ok(Verdict::Dead(e.to_string())),
+        }
+    }
+
+    /// Makes a call that only acknowledges (Y2, Y3) and records it with its request.
+    async fn call_recorded(
+        &self,
+        job: &Job,
+        order: &Order,
+        endpoint: &str,
+        request: serde_json::Value,
+        call: impl Future<Output = Result<(), haier::Error>>,
+    ) -> Result<Result<(), haier::Error>, StoreError> {
+        let started = std::time::Instant::now();
+        let result = call.await;
+        self.record(
+            job,
+            order,
+            endpoint,
+            Some(request.to_string()),
+            result.as_ref().err().map(ToString::to_string),
+            status_of(&result),
+            result.as_ref().map_or_else(error_class, |()| "ok"),
+            started.elapsed(),
+        )
+        .await?;
+        Ok(result)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn record(
+        &self,
+        job: &Job,
+        order: &Order,
+        endpoint: &str,
+        request: Option<String>,
+        response: Option<String>,
+        status: Option<u16>,
+        outcome: &str,
+        latency: Duration,
+    ) -> Result<(), StoreError> {
+        insert_call(
+            &self.db,
+            &ExternalCall {
+                system: "ylh".to_owned(),
+                endpoint: endpoint.to_owned(),
+                order_id: Some(order.id.clone()),
+                job_id: Some(job.id.clone()),
+                request,
+                response,
+                status: status.map(i64::from),
+                outcome: outcome.to_owned(),
+                latency_ms: i64::try_from(latency.as_millis()).unwrap_or(i64::MAX),
+                created_at: UtcTime::now(),
+            },
+        )
+        .await
+    }
+}
+
+fn later(d: Duration) -> UtcTime {
+    let now = UtcTime::now();
+    UtcTime::from_micros(now.as_micros() + i64::try_from(d.as_micros()).unwrap_or(i64::MAX / 2))
+        .unwrap_or(now)
+}
+
+/// The HTTP status of a call's answer: 200 for success, the failure's status otherwise
+/// (none when no answer came).
+pub fn status_of<T>(result: &Result<T, haier::Error>) -> Option<u16> {
+    match result {
+        Ok(_) => Some(200),
+        Err(e) => e.http_status(),
+    }
+}
+
+/// The class of a failure, as recorded with a call.
+pub fn error_class(e: &haier::Error) -> &'static str {
+    if e.is_ambiguous() {
+        "ambiguous"
+    } else {
+        crate::sync::error_kind(e)
+    }
+}
+
+/// The Y1 body as recorded: the consignee's name, phone and street address masked.
+fn redacted_request(request: &CreateOrderRequest) -> String {
+    let mut v = serde_json::to_value(request).unwrap_or_default();
+    for key in ["consigneeName", "consigneeMobile", "detailAddress"] {
+        if let Some(field) = v.get_mut(key) {
+            *field = serde_json::Value::String("***".to_owned());
+        }
+    }
+    v.to_string()
+}

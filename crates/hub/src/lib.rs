@@ -1,0 +1,16 @@
+//! supplyhub: an integration hub between a retailer's systems and its suppliers.
+//!
+//! The binary is a thin wrapper around [`cli::run`]; everything testable lives here.
+
+#![forbid(unsafe_code)]
+
+pub mod callbacks;
+pub mod catalog;
+pub mod cli;
+pub mod config;
+pub mod http;
+pub mod jobs;
+pub mod orders;
+pub mod store;
+pub mod sync;
+pub mod types;

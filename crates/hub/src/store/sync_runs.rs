@@ -1,0 +1,185 @@
+//! Sync runs and their per-item failures.
+
+use serde::{Deserialize, Serialize};
+use sqlx::FromRow;
+use utoipa::ToSchema;
+
+use super::{Db, StoreResult, Tx, on_db, on_tx};
+use crate::types::UtcTime;
+
+/// The counters of a run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, FromRow, Serialize, Deserialize, ToSchema)]
+pub struct RunCounts {
+    /// Products read from the supplier.
+    #[sqlx(rename = "read_count")]
+    pub read: i64,
+    /// Products created.
+    #[sqlx(rename = "created_count")]
+    pub created: i64,
+    /// Products whose content changed and was written.
+    #[sqlx(rename = "updated_count")]
+    pub updated: i64,
+    /// Products read whose content had not changed (nothing written).
+    #[sqlx(rename = "unchanged_count")]
+    pub unchanged: i64,
+    /// Products with at least one failed step.
+    #[sqlx(rename = "failed_count")]
+    pub failed: i64,
+    /// Stock level rows inserted, changed or deleted.
+    pub stock_written: i64,
+    /// HTTP calls to the supplier (attempts, retries included).
+    pub calls: i64,
+    /// Retries among those calls.
+    pub retries: i64,
+    /// HTTP 429 answers received.
+    pub rate_limited: i64,
+}
+
+/// A sync run as recorded.
+#[derive(Debug, Clone, PartialEq, Eq, FromRow, Serialize, ToSchema)]
+pub struct SyncRun {
+    /// Id (`run_…`, time-ordered).
+    pub id: String,
+    /// `full` or `incremental`.
+    pub kind: String,
+    /// `pending`, `processing`, `success`, `failed` or `partial`.
+    pub status: String,
+    /// The options the run was started with.
+    #[sqlx(json)]
+    #[schema(value_type = Object)]
+    pub scope: serde_json::Value,
+    /// Counters.
+    #[sqlx(flatten)]
+    #[serde(flatten)]
+    pub counts: RunCounts,
+    /// When the run started processing.
+    pub started_at: Option<UtcTime>,
+    /// When it ended.
+    pub finished_at: Option<UtcTime>,
+    /// Duration in milliseconds.
+    pub duration_ms: Option<i64>,
+    /// A short summary of what failed, if anything.
+    pub error_summary: Option<String>,
+    /// When the run was created.
+    pub created_at: UtcTime,
+}
+
+/// One item that failed during a run.
+#[derive(Debug, Clone, PartialEq, Eq, FromRow, Serialize, ToSchema)]
+pub struct SyncFailure {
+    /// The product code (or a chunk's first code).
+    pub item: String,
+    /// `catalog`, `prices` or `stock`.
+    pub stage: String,
+    /// The error class: `auth`, `transport`, `timeout`, `rate_limited`, `server`,
+    /// `rejected`, `business`, `decode`, `circuit_open`, `store`…
+    pub error_kind: String,
+    /// The error message (never holds secrets).
+    pub detail: String,
+    /// When it happened.
+    pub occurred_at: UtcTime,
+}
+
+/// `SELECT` of every run column, followed by the rest of the query.
+macro_rules! select_runs {
+    ($tail:literal) => {
+        concat!(
+            "SELECT id, kind, status, scope, read_count, created_count, updated_count, \
+             unchanged_count, failed_count, stock_written, calls, retries, rate_limited, started_at, \
+             finished_at, duration_ms, error_summary, created_at FROM sync_runs ",
+            $tail
+        )
+    };
+}
+
+/// Records a new run in status `pending`.
+pub async fn insert_run(
+    db: &Db,
+    id: &str,
+    kind: &str,
+    scope: &serde_json::Value,
+) -> StoreResult<()> {
+    let now = UtcTime::now();
+    let scope = sqlx::types::Json(scope);
+    on_db!(db, p => sqlx::query(
+        "INSERT INTO sync_runs (id, kind, status, scope, created_at) VALUES ($1, $2, 'pending', $3, $4)")
+        .bind(id).bind(kind).bind(scope).bind(now).execute(p).await.map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// Moves a run to `processing`.
+pub async fn mark_run_processing(db: &Db, id: &str, started_at: UtcTime) -> StoreResult<()> {
+    on_db!(db, p => sqlx::query("UPDATE sync_runs SET status = 'processing', started_at = $2 WHERE id = $1")
+        .bind(id).bind(started_at).execute(p).await.map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// Writes a run's counters (while it runs, and at its end).
+pub async fn update_run_counts(db: &Db, id: &str, c: &RunCounts) -> StoreResult<()> {
+    on_db!(db, p => sqlx::query(
+        "UPDATE sync_runs SET read_count = $2, created_count = $3, updated_count = $4, \
+         unchanged_count = $5, failed_count = $6, stock_written = $7, calls = $8, retries = $9, \
+         rate_limited = $10 WHERE id = $1")
+        .bind(id).bind(c.read).bind(c.created).bind(c.updated).bind(c.unchanged).bind(c.failed)
+        .bind(c.stock_written).bind(c.calls).bind(c.retries).bind(c.rate_limited)
+        .execute(p).await.map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// Ends a run with its final status, counters, duration and summary.
+pub async fn finish_run(
+    db: &Db,
+    id: &str,
+    status: &str,
+    counts: &RunCounts,
+    finished_at: UtcTime,
+    duration_ms: i64,
+    error_summary: Option<&str>,
+) -> StoreResult<()> {
+    update_run_counts(db, id, counts).await?;
+    on_db!(db, p => sqlx::query(
+        "UPDATE sync_runs SET status = $2, finished_at = $3, duration_ms = $4, error_summary = $5 \
+         WHERE id = $1")
+        .bind(id).bind(status).bind(finished_at).bind(duration_ms).bind(error_summary)
+        .execute(p).await.map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// One run by id.
+pub async fn get_run(db: &Db, id: &str) -> StoreResult<Option<SyncRun>> {
+    const SQL: &str = select_runs!("WHERE id = $1");
+    Ok(on_db!(db, p => sqlx::query_as(SQL).bind(id).fetch_optional(p).await)?)
+}
+
+/// A page of runs, newest first, starting after the cursor `before` (a run id).
+pub async fn list_runs(db: &Db, before: Option<&str>, limit: u32) -> StoreResult<Vec<SyncRun>> {
+    const SQL: &str = select_runs!("WHERE id < $1 ORDER BY id DESC LIMIT $2");
+    // Ids are `run_` + a UUID v7: `run_~` sorts after every id.
+    let before = before.unwrap_or("run_~");
+    Ok(on_db!(db, p => sqlx::query_as(SQL).bind(before).bind(i64::from(limit)).fetch_all(p).await)?)
+}
+
+/// The newest run that ended with `success` or `partial`, if any.
+pub async fn last_completed_run(db: &Db) -> StoreResult<Option<SyncRun>> {
+    const SQL: &str =
+        select_runs!("WHERE status IN ('success', 'partial') ORDER BY id DESC LIMIT 1");
+    Ok(on_db!(db, p => sqlx::query_as(SQL).fetch_optional(p).await)?)
+}
+
+/// Records a per-item failure of a run.
+pub async fn insert_failure(tx: &mut Tx, run_id: &str, f: &SyncFailure) -> StoreResult<()> {
+    on_tx!(tx, c => sqlx::query(
+        "INSERT INTO sync_failures (run_id, item, stage, error_kind, detail, occurred_at) \
+         VALUES ($1, $2, $3, $4, $5, $6)")
+        .bind(run_id).bind(&f.item).bind(&f.stage).bind(&f.error_kind).bind(&f.detail).bind(f.occurred_at)
+        .execute(&mut *c).await.map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// The failures of a run, oldest first, at most `limit`.
+pub async fn list_failures(db: &Db, run_id: &str, limit: u32) -> StoreResult<Vec<SyncFailure>> {
+    Ok(on_db!(db, p => sqlx::query_as(
+        "SELECT item, stage, error_kind, detail, occurred_at FROM sync_failures \
+         WHERE run_id = $1 ORDER BY id LIMIT $2")
+        .bind(run_id).bind(i64::from(limit)).fetch_all(p).await)?)
+}

@@ -1,0 +1,259 @@
+//! The hub process is killed at random points while it pushes 200 orders, and restarted;
+//! afterwards every paid order exists at the supplier exactly once and every order's
+//! status agrees with the supplier's.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use supplyhub::sync::NoProgress;
+
+use crate::helpers::{TestDb, TestSandbox, catalog_only};
+
+const ORDERS: usize = 200;
+const COUNTY: &str = "320106";
+
+struct Hub {
+    child: Option<Child>,
+    env: Vec<(String, String)>,
+    addr: String,
+    starts: usize,
+}
+
+impl Hub {
+    fn start(&mut self) {
+        let child = Command::new(env!("CARGO_BIN_EXE_supplyhub"))
+            .args(["serve", "--listen", &self.addr])
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .env("RUST_LOG", "error")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start the hub");
+        self.child = Some(child);
+        self.starts += 1;
+    }
+
+    /// SIGKILL: no shutdown, no cleanup, whatever it was doing.
+    fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// Sends until the hub answers (it may be down or restarting).
+async fn send(http: &reqwest::Client, url: &str, body: &Value) -> (u16, Value) {
+    loop {
+        if let Ok(resp) = http
+            .post(url)
+            .json(body)
+            .timeout(Duration::from_secs(5))
+            .send()
+            .await
+        {
+            let status = resp.status().as_u16();
+            if let Ok(v) = resp.json::<Value>().await
+                && status < 500
+            {
+                return (status, v);
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_hubs_push_every_paid_order_exactly_once() {
+    let t = TestDb::sqlite().await;
+    let sb = TestSandbox::start_with(sandbox::SandboxConfig {
+        products: 30,
+        seed: 17,
+        rate_limit: 5000,
+        callback_delay: Duration::from_millis(50),
+        callback_attempts: 60,
+        callback_retry_backoff: Duration::from_millis(100),
+        logistics_step: Duration::from_secs(3600),
+        hang: Duration::from_millis(300),
+        ..sandbox::SandboxConfig::default()
+    })
+    .await;
+    // Most creates take 300 ms at the supplier, which records them even when the caller
+    // is gone: kills land mid-push, where only reconciliation prevents a duplicate.
+    sb.post(
+        "/_sandbox/faults/next",
+        json!({"fault": "hang", "endpoint": "ylh_create_order", "count": 150}),
+    )
+    .await;
+    let mut settings: Vec<(String, String)> = sb.sandbox.env();
+    settings.extend(
+        [
+            ("SUPPLYHUB_DATABASE_URL", t.url.as_str()),
+            ("SUPPLYHUB_ORDERS__LEASE_SECS", "1"),
+            ("SUPPLYHUB_ORDERS__RETRY_BASE_MS", "50"),
+            // Each claim of an orphaned job counts as an attempt; here that is the point,
+            // not a reason to dead-letter.
+            ("SUPPLYHUB_ORDERS__PUSH_MAX_ATTEMPTS", "1000"),
+        ]
+        .map(|(k, v)| (k.to_owned(), v.to_owned())),
+    );
+    let config = supplyhub::config::Config::from_settings(&settings).unwrap();
+    let opts = catalog_only(false);
+    sb.syncer(&t.db, &config)
+        .run(&opts, &NoProgress)
+        .await
+        .unwrap();
+    let truth = sb.truth().await;
+    let sku = truth
+        .iter()
+        .find(|(_, p)| p["isSales"] == "1")
+        .map(|(c, _)| c.clone())
+        .unwrap();
+    sb.post("/_sandbox/stock", json!({"productCode": sku, "countyCode": COUNTY, "warehouses": [{"secCode": "NJ01", "stock": 100_000, "warehouseGrade": "0"}]})).await;
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    sb.sandbox
+        .set_callback_url(format!("http://{addr}/callbacks/haier"));
+    let mut hub = Hub {
+        child: None,
+        env: settings,
+        addr: addr.clone(),
+        starts: 0,
+    };
+    hub.start();
+
+    // Check out and pay 200 orders while a killer restarts the hub at random moments.
+    let http = reqwest::Client::new();
+    let base = format!("http://{addr}");
+    let (done_tx, mut done_rx) = tokio::sync::oneshot::channel::<()>();
+    // It goes on killing after the last payment, while pushes and callbacks are in
+    // flight, until it has killed at least 15 times. Each hub is killed only once it
+    // serves, at a random moment after that, so every life makes some progress however
+    // slow the machine is.
+    let probe = http.clone();
+    let health = format!("{base}/healthz");
+    let killer = tokio::spawn(async move {
+        let mut kills = 0;
+        let mut done = false;
+        while !(done && kills >= 15) && kills < 80 {
+            while probe
+                .get(&health)
+                .timeout(Duration::from_secs(2))
+                .send()
+                .await
+                .is_err()
+            {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            let pause = Duration::from_millis(rand::random_range(40..400));
+            tokio::select! {
+                () = tokio::time::sleep(pause) => {
+                    hub.kill();
+                    kills += 1;
+                    hub.start();
+                }
+                _ = &mut done_rx, if !done => done = true,
+            }
+        }
+        (hub, kills)
+    });
+    for i in 0..ORDERS {
+        let body = json!({
+            "order_number": format!("K{i:04}"),
+            "lines": [{"sku": sku, "quantity": 1 + (i % 2), "retail_price": "2999.00", "discount_amount": "99.00"}],
+            "consignee": {"name": "李四", "mobile": "13800002222"},
+            "address": {"province": "江苏省", "city": "南京市", "district": "鼓楼区", "detail": "中山路1号"},
+        });
+        let (status, order) = send(&http, &format!("{base}/api/v1/orders"), &body).await;
+        assert!(status == 200 || status == 201, "{status}: {order}");
+        let id = order["id"].as_str().unwrap();
+        let (status, paid) =
+            send(&http, &format!("{base}/api/v1/orders/{id}/pay"), &json!({})).await;
+        assert_eq!(status, 200, "{paid}");
+    }
+    let _ = done_tx.send(());
+    let (mut hub, kills) = killer.await.unwrap();
+    assert!(kills >= 15, "the hub was killed only {kills} times");
+
+    // Let the last hub finish: every push done and every callback applied.
+    let deadline = Instant::now() + Duration::from_secs(300);
+    let (ours, theirs) = loop {
+        let ours = supplyhub::store::orders::all_orders(&t.db).await.unwrap();
+        let theirs: Vec<Value> = sb.get("/_sandbox/orders").await["orders"]
+            .as_array()
+            .unwrap()
+            .clone();
+        let settled = ours.iter().all(|o| {
+            matches!(
+                o.supplier_status.as_str(),
+                "confirmed" | "rejected" | "out_of_stock"
+            )
+        });
+        if settled && theirs.len() >= ORDERS {
+            break (ours, theirs);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not settled: {:?}",
+            ours.iter()
+                .map(|o| &o.supplier_status)
+                .collect::<BTreeSet<_>>()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    hub.kill();
+
+    assert_eq!(ours.len(), ORDERS);
+    assert!(
+        ours.iter().all(|o| o.status != "held"),
+        "every order was paid"
+    );
+    let by_so_id: BTreeMap<&str, &Value> = theirs
+        .iter()
+        .map(|o| (o["soId"].as_str().unwrap(), o))
+        .collect();
+    assert_eq!(theirs.len(), ORDERS, "no order twice at the supplier");
+    assert_eq!(by_so_id.len(), ORDERS, "every soId once");
+    for o in &ours {
+        let t = by_so_id
+            .get(o.so_id.as_str())
+            .unwrap_or_else(|| panic!("{} never reached the supplier", o.so_id));
+        assert_eq!(
+            o.retail_order_no.as_deref(),
+            t["retailOrderNo"].as_str(),
+            "{} ({})",
+            o.so_id,
+            o.supplier_status
+        );
+        let expected = match t["status"].as_str().unwrap() {
+            "confirmed" | "shipped" | "delivered" => "confirmed",
+            other => other,
+        };
+        assert_eq!(o.supplier_status, expected, "{}", o.so_id);
+    }
+    // No hold is left behind: every paid order's holds were settled or released.
+    let pool = supplyhub::store::holds::get_pool(&t.db, &sku, COUNTY)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(pool.held, 0, "holds left committed: {pool:?}");
+    let stats = sb.stats().await;
+    assert_eq!(stats["orders_received"].as_u64().unwrap() as usize, ORDERS);
+    assert!(
+        stats["duplicates_refused"].as_u64().unwrap() > 0,
+        "some kills landed mid-push and were reconciled: {stats}"
+    );
+    eprintln!(
+        "crash test: {kills} kills, {} duplicate pushes refused by the supplier and reconciled",
+        stats["duplicates_refused"]
+    );
+    sb.sandbox.shutdown().await.unwrap();
+    t.cleanup().await;
+}

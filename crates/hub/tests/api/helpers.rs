@@ -1,0 +1,364 @@
+//! Test fixtures: per-test databases on both backends, an in-process sandbox supplier,
+//! and a `TestApp` serving the hub on 127.0.0.1:0.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::Value;
+use supplyhub::config::Config;
+use supplyhub::http::{AppState, router};
+use supplyhub::store::Db;
+use supplyhub::sync::Syncer;
+use tokio::net::TcpListener;
+
+/// The server that hosts per-test PostgreSQL databases (trust auth on this machine and CI).
+fn postgres_admin_url() -> String {
+    std::env::var("SUPPLYHUB_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+/// A fresh, migrated database that is removed by [`TestDb::cleanup`].
+pub struct TestDb {
+    pub db: Db,
+    pub url: String,
+    cleanup: Cleanup,
+}
+
+enum Cleanup {
+    File(tempfile::TempDir),
+    Postgres { admin: String, name: String },
+}
+
+impl TestDb {
+    pub async fn sqlite() -> TestDb {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}", dir.path().join("hub.db").display());
+        let db = Db::connect(&url).await.expect("open sqlite");
+        db.migrate().await.expect("migrate sqlite");
+        TestDb {
+            db,
+            url,
+            cleanup: Cleanup::File(dir),
+        }
+    }
+
+    pub async fn postgres() -> TestDb {
+        let admin = postgres_admin_url();
+        let name = format!("supplyhub_test_{}", uuid::Uuid::now_v7().simple());
+        let admin_db = Db::connect(&admin)
+            .await
+            .unwrap_or_else(|e| panic!("PostgreSQL is required for these tests at {admin}: {e}"));
+        if let Db::Postgres(pool) = &admin_db {
+            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                .execute(pool)
+                .await
+                .expect("create test database");
+        }
+        admin_db.close().await;
+        let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
+        let url = format!("{base}/{name}");
+        let db = Db::connect(&url).await.expect("open postgres");
+        db.migrate().await.expect("migrate postgres");
+        TestDb {
+            db,
+            url,
+            cleanup: Cleanup::Postgres { admin, name },
+        }
+    }
+
+    pub async fn cleanup(self) {
+        self.db.close().await;
+        match self.cleanup {
+            Cleanup::File(dir) => drop(dir),
+            Cleanup::Postgres { admin, name } => {
+                if let Ok(Db::Postgres(pool)) = Db::connect(&admin).await {
+                    let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                    )))
+                    .execute(&pool)
+                    .await;
+                    pool.close().await;
+                }
+            }
+        }
+    }
+}
+
+/// Runs a test body once on SQLite and once on PostgreSQL.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident => $body:ident;)*) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let t = $crate::helpers::TestDb::sqlite().await;
+                    super::$body(&t.db).await;
+                    t.cleanup().await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let t = $crate::helpers::TestDb::postgres().await;
+                    super::$body(&t.db).await;
+                    t.cleanup().await;
+                }
+            )*
+        }
+    };
+}
+
+/// A full run of the catalog (and prices when `prices`), without stock.
+pub fn catalog_only(prices: bool) -> supplyhub::sync::SyncOptions {
+    supplyhub::sync::SyncOptions {
+        kind: supplyhub::sync::RunKind::Full,
+        product_codes: vec![],
+        category: None,
+        brand: None,
+        prices,
+        stock: false,
+        counties: vec![],
+    }
+}
+
+/// An in-process sandbox supplier with a small catalog and a generous rate limit.
+pub struct TestSandbox {
+    pub sandbox: sandbox::Sandbox,
+    pub http: reqwest::Client,
+}
+
+impl TestSandbox {
+    pub async fn start(products: usize, seed: u64) -> TestSandbox {
+        Self::start_with(sandbox::SandboxConfig {
+            products,
+            seed,
+            rate_limit: 2000,
+            ..sandbox::SandboxConfig::default()
+        })
+        .await
+    }
+
+    pub async fn start_with(config: sandbox::SandboxConfig) -> TestSandbox {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind sandbox");
+        let sandbox = sandbox::start(config, listener)
+            .await
+            .expect("start sandbox");
+        TestSandbox {
+            sandbox,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.sandbox.base_url())
+    }
+
+    /// The hub configuration pointing at this sandbox, with `extra` settings on top.
+    pub fn config(&self, extra: &[(&str, &str)]) -> Config {
+        let mut settings = self.sandbox.env();
+        settings.extend(
+            extra
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+        );
+        Config::from_settings(&settings).expect("test config")
+    }
+
+    /// A syncer on `db` through a client with short retry delays, for `config`.
+    pub fn syncer(&self, db: &Db, config: &Config) -> Syncer {
+        let haier = config.haier.clone().expect("haier settings");
+        let client = haier::OpenPlatform::builder(haier)
+            .retry_delays(Duration::from_millis(5), Duration::from_millis(50))
+            .build()
+            .expect("client");
+        Syncer::new(db.clone(), Arc::new(client), config.sync.concurrency)
+    }
+
+    /// The YLH client for `config`, with short retry delays.
+    pub fn ylh(&self, config: &Config) -> Arc<haier::Ylh> {
+        let ylh = config.ylh.clone().expect("ylh settings");
+        Arc::new(
+            haier::Ylh::builder(ylh)
+                .retry_delays(Duration::from_millis(5), Duration::from_millis(50))
+                .build()
+                .expect("ylh client"),
+        )
+    }
+
+    /// The Open Platform client for `config`, with short retry delays.
+    pub fn open_platform(&self, config: &Config) -> Arc<haier::OpenPlatform> {
+        let haier = config.haier.clone().expect("haier settings");
+        Arc::new(
+            haier::OpenPlatform::builder(haier)
+                .retry_delays(Duration::from_millis(5), Duration::from_millis(50))
+                .build()
+                .expect("client"),
+        )
+    }
+
+    /// A full application state wired to this sandbox: orders, YLH, callbacks.
+    pub fn app_state(&self, db: &Db, config: &Config) -> AppState {
+        let mut state = AppState::new(db.clone());
+        let supplier = self.open_platform(config);
+        state.orders = supplyhub::orders::OrderService::new(
+            db.clone(),
+            Arc::clone(&state.resolver),
+            Some(Arc::clone(&supplier)),
+            config.orders.clone(),
+        );
+        state.supplier = Some(supplier);
+        state.ylh = Some(self.ylh(config));
+        state.callback = config.haier_callback.clone().map(Arc::new);
+        state
+    }
+
+    /// An outbox worker wired to this sandbox.
+    pub fn worker(&self, db: &Db, config: &Config) -> supplyhub::jobs::Worker {
+        supplyhub::jobs::Worker::new(
+            db.clone(),
+            Some(self.ylh(config)),
+            config.orders.clone(),
+            "test-worker",
+        )
+    }
+
+    pub async fn get(&self, path: &str) -> Value {
+        self.http
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("sandbox request")
+            .error_for_status()
+            .expect("sandbox status")
+            .json()
+            .await
+            .expect("sandbox json")
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> Value {
+        self.http
+            .post(self.url(path))
+            .json(&body)
+            .send()
+            .await
+            .expect("sandbox request")
+            .error_for_status()
+            .expect("sandbox status")
+            .json()
+            .await
+            .expect("sandbox json")
+    }
+
+    /// Every product the sandbox knows, by code.
+    pub async fn truth(&self) -> std::collections::BTreeMap<String, Value> {
+        let catalog = self.get("/_sandbox/catalog").await;
+        catalog["products"]
+            .as_array()
+            .expect("products")
+            .iter()
+            .map(|p| {
+                (
+                    p["productCode"].as_str().expect("code").to_owned(),
+                    p.clone(),
+                )
+            })
+            .collect()
+    }
+
+    pub async fn stats(&self) -> Value {
+        self.get("/_sandbox/stats").await
+    }
+}
+
+/// The hub's HTTP API served on 127.0.0.1:0 over a database.
+pub struct TestApp {
+    pub base: String,
+    pub http: reqwest::Client,
+    token: Option<String>,
+}
+
+impl TestApp {
+    pub async fn spawn(db: &Db, admin_token: Option<&str>) -> TestApp {
+        let mut state = AppState::new(db.clone());
+        state.admin_token =
+            admin_token.map(|t| Arc::new(secrecy::SecretString::from(t.to_owned())));
+        Self::spawn_state(state, admin_token).await
+    }
+
+    /// The app with the supplier's callbacks configured (and no admin token).
+    pub async fn spawn_with_callback(
+        db: &Db,
+        callback: supplyhub::config::CallbackConfig,
+    ) -> TestApp {
+        let mut state = AppState::new(db.clone());
+        state.callback = Some(Arc::new(callback));
+        Self::spawn_state(state, None).await
+    }
+
+    /// The app over any state.
+    pub async fn spawn_state(state: AppState, admin_token: Option<&str>) -> TestApp {
+        // Server-side errors show in the failing test's output.
+        let _ = tracing_subscriber::fmt()
+            .with_test_writer()
+            .with_env_filter("supplyhub=warn")
+            .try_init();
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind app");
+        let addr = listener.local_addr().expect("addr");
+        let app = router(state);
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        TestApp {
+            base: format!("http://{addr}"),
+            http: reqwest::Client::new(),
+            token: admin_token.map(str::to_owned),
+        }
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        let mut req = self.http.post(format!("{}{path}", self.base)).json(&body);
+        if let Some(t) = &self.token {
+            req = req.bearer_auth(t);
+        }
+        let resp = req.send().await.expect("app request");
+        let status = resp.status().as_u16();
+        let text = resp.text().await.expect("body");
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    pub async fn get_raw(&self, path: &str, token: Option<&str>) -> reqwest::Response {
+        let mut req = self.http.get(format!("{}{path}", self.base));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        req.send().await.expect("app request")
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        let resp = self.get_raw(path, self.token.as_deref()).await;
+        let status = resp.status().as_u16();
+        (status, resp.json().await.expect("json body"))
+    }
+
+    pub async fn list_products(&self, query: &str) -> (u16, Value) {
+        self.get(&format!("/api/v1/products{query}")).await
+    }
+
+    pub async fn get_product(&self, code: &str) -> (u16, Value) {
+        self.get(&format!("/api/v1/products/{code}")).await
+    }
+
+    pub async fn list_sync_runs(&self, query: &str) -> (u16, Value) {
+        self.get(&format!("/api/v1/sync-runs{query}")).await
+    }
+
+    pub async fn get_sync_run(&self, id: &str) -> (u16, Value) {
+        self.get(&format!("/api/v1/sync-runs/{id}")).await
+    }
+}

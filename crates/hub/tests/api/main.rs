@@ -1,0 +1,16 @@
+//! The hub's integration tests: one binary, over real HTTP and real databases.
+//!
+//! PostgreSQL tests need a server at `SUPPLYHUB_TEST_POSTGRES_URL` (default
+//! `postgres://postgres@127.0.0.1:5432/postgres`), where each test creates and drops its
+//! own database.
+
+// Test code fails by panicking; unwrap is how a test says "this must hold".
+#![allow(clippy::unwrap_used)]
+
+mod callbacks;
+mod crash;
+mod helpers;
+mod http;
+mod orders;
+mod store;
+mod sync;

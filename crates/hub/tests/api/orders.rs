@@ -1,0 +1,799 @@
+//! Checkout, holds, payment and the exactly-once push, against the sandbox over HTTP.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use supplyhub::config::Config;
+use supplyhub::store::Db;
+use supplyhub::store::holds::{LOCAL_POOL, get_pool, inventory_log};
+use supplyhub::sync::NoProgress;
+
+use crate::helpers::{TestApp, TestDb, TestSandbox, catalog_only};
+
+const COUNTY: &str = "320106"; // 南京市鼓楼区
+
+fn settings() -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("SUPPLYHUB_ORDERS__RETRY_BASE_MS", "10"),
+        ("SUPPLYHUB_ORDERS__LEASE_SECS", "5"),
+    ]
+}
+
+/// A sandbox, a synced catalog (no stock) and the hub's API wired to both.
+async fn setup(db: &Db, products: usize) -> (TestSandbox, Config, TestApp) {
+    let (sb, config, app, _) = setup_with(db, products, 9, &[]).await;
+    (sb, config, app)
+}
+
+/// [`setup`] with a seed and settings on top of [`settings`]; also the app's order
+/// service.
+async fn setup_with(
+    db: &Db,
+    products: usize,
+    seed: u64,
+    extra: &[(&'static str, &'static str)],
+) -> (
+    TestSandbox,
+    Config,
+    TestApp,
+    supplyhub::orders::OrderService,
+) {
+    let sb = TestSandbox::start(products, seed).await;
+    let mut s = settings();
+    s.extend_from_slice(extra);
+    let config = sb.config(&s);
+    let run = sb
+        .syncer(db, &config)
+        .run(&catalog_only(true), &NoProgress)
+        .await
+        .unwrap();
+    assert_eq!(run.status, "success");
+    let state = sb.app_state(db, &config);
+    let orders = state.orders.clone();
+    let app = TestApp::spawn_state(state, None).await;
+    (sb, config, app, orders)
+}
+
+async fn procurable_skus(app: &TestApp, n: usize) -> Vec<String> {
+    let (_, page) = app.list_products("?limit=200").await;
+    page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["is_procurable"] == true)
+        .take(n)
+        .map(|p| p["code"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+async fn set_supplier_stock(sb: &TestSandbox, sku: &str, units: u32) {
+    sb.post(
+        "/_sandbox/stock",
+        json!({"productCode": sku, "countyCode": COUNTY,
+               "warehouses": [{"secCode": "NJ01", "stock": units, "warehouseGrade": "0"}]}),
+    )
+    .await;
+}
+
+fn checkout(number: &str, lines: Value) -> Value {
+    json!({
+        "order_number": number,
+        "lines": lines,
+        "consignee": {"name": "张三", "mobile": "13900001111"},
+        "address": {"province": "江苏省", "city": "南京市", "district": "鼓楼区", "town": "宁海路街道", "detail": "北京西路1号"},
+    })
+}
+
+fn line(sku: &str, quantity: i64) -> Value {
+    json!({"sku": sku, "quantity": quantity, "retail_price": "1999.00", "discount_amount": "100.50"})
+}
+
+async fn no_interleaving_oversells(db: &Db) {
+    let (sb, _config, app) = setup(db, 40).await;
+    let sku = procurable_skus(&app, 1).await.remove(0);
+    set_supplier_stock(&sb, &sku, 10).await;
+
+    let tasks: Vec<_> = (0..64)
+        .map(|i| {
+            let (http, base, body) = (
+                app.http.clone(),
+                app.base.clone(),
+                checkout(&format!("C{i:03}"), json!([line(&sku, 1)])),
+            );
+            tokio::spawn(async move {
+                let resp = http
+                    .post(format!("{base}/api/v1/orders"))
+                    .json(&body)
+                    .send()
+                    .await
+                    .unwrap();
+                let status = resp.status().as_u16();
+                let body: Value = resp.json().await.unwrap();
+                (status, body)
+            })
+        })
+        .collect();
+    let mut held = 0;
+    let mut refused = 0;
+    for t in tasks {
+        let (status, body) = t.await.unwrap();
+        match status {
+            201 => held += 1,
+            409 => {
+                assert_eq!(body["code"], "insufficient_stock", "{body}");
+                refused += 1;
+            }
+            other => panic!("unexpected {other}: {body}"),
+        }
+    }
+    assert_eq!((held, refused), (10, 54), "exactly the stock is held");
+    let pool = get_pool(db, &sku, COUNTY).await.unwrap().unwrap();
+    assert_eq!((pool.capacity, pool.held), (10, 10));
+    let log = inventory_log(db, &sku, COUNTY, 500).await.unwrap();
+    assert_eq!(
+        log.iter().filter(|c| c.change == "lock").count(),
+        10,
+        "one lock per hold"
+    );
+    assert!(
+        log.iter().all(|c| c.held_after <= c.capacity_after),
+        "never more held than there is"
+    );
+    sb.sandbox.shutdown().await.unwrap();
+}
+
+async fn mixed_quantities_never_oversell(db: &Db) {
+    let (sb, _config, app) = setup(db, 40).await;
+    let skus = procurable_skus(&app, 2).await;
+    for sku in &skus {
+        set_supplier_stock(&sb, sku, 7).await;
+    }
+    // Orders of 1–3 units of both SKUs: one line fails, the whole order holds nothing.
+    let tasks: Vec<_> = (0..40)
+        .map(|i| {
+            let q = 1 + (i % 3);
+            let body = checkout(
+                &format!("M{i:03}"),
+                json!([line(&skus[0], q), line(&skus[1], 1)]),
+            );
+            let (http, base) = (app.http.clone(), app.base.clone());
+            tokio::spawn(async move {
+                let resp = http
+                    .post(format!("{base}/api/v1/orders"))
+                    .json(&body)
+                    .send()
+                    .await
+                    .unwrap();
+                (resp.status().as_u16(), q)
+            })
+        })
+        .collect();
+    let mut first = 0;
+    let mut second = 0;
+    for t in tasks {
+        let (status, q) = t.await.unwrap();
+        assert!(status == 201 || status == 409, "{status}");
+        if status == 201 {
+            first += q;
+            second += 1;
+        }
+    }
+    let p0 = get_pool(db, &skus[0], COUNTY).await.unwrap().unwrap();
+    let p1 = get_pool(db, &skus[1], COUNTY).await.unwrap().unwrap();
+    assert_eq!(
+        (p0.held, p1.held),
+        (first, second),
+        "held equals what successful orders asked for"
+    );
+    assert!(p0.held <= 7 && p1.held <= 7);
+    assert!(second > 0);
+    sb.sandbox.shutdown().await.unwrap();
+}
+
+crate::on_both_backends! {
+    concurrent_checkouts_hold_exactly_the_stock => no_interleaving_oversells;
+    concurrent_multi_line_checkouts_hold_all_or_nothing => mixed_quantities_never_oversell;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn checkout_validates_sums_and_is_idempotent() {
+    let t = TestDb::sqlite().await;
+    let (sb, _config, app) = setup(&t.db, 30).await;
+    let skus = procurable_skus(&app, 2).await;
+    set_supplier_stock(&sb, &skus[0], 50).await;
+
+    // Lines of one SKU are summed into one line and one hold.
+    let body = checkout("S1", json!([line(&skus[0], 2), line(&skus[0], 3)]));
+    let (status, order) = app.post("/api/v1/orders", body.clone()).await;
+    assert_eq!(status, 201, "{order}");
+    assert_eq!(order["lines"].as_array().unwrap().len(), 1);
+    assert_eq!(order["lines"][0]["quantity"], 5);
+    assert_eq!(
+        order["lines"][0]["actual_price"], "1898.50",
+        "per-unit deal price"
+    );
+    assert_eq!(order["total_amount"], "9492.50");
+    assert_eq!(order["county_code"], COUNTY);
+    assert_eq!(order["holds"][0]["quantity"], 5);
+
+    // The same request again answers the same order; other content under the number is refused.
+    let (status, again) = app.post("/api/v1/orders", body).await;
+    assert_eq!((status, &again["id"]), (200, &order["id"]));
+    let (status, err) = app
+        .post("/api/v1/orders", checkout("S1", json!([line(&skus[0], 1)])))
+        .await;
+    assert_eq!(
+        (status, err["code"].as_str()),
+        (409, Some("duplicate_order"))
+    );
+
+    // Bad input names the field and holds nothing.
+    let cases = [
+        (
+            checkout("S2", json!([line(&skus[0], 0)])),
+            "lines[0].quantity",
+        ),
+        (
+            checkout("S2", json!([line("NOSUCHSKU", 1)])),
+            "lines[0].sku",
+        ),
+        (checkout("S2", json!([])), "lines"),
+        (
+            checkout("bad number!", json!([line(&skus[0], 1)])),
+            "order_number",
+        ),
+        (
+            checkout(
+                "S2",
+                json!([line(&skus[0], 1), {"sku": skus[0], "quantity": 1, "retail_price": "5.00"}]),
+            ),
+            "different prices",
+        ),
+    ];
+    for (body, needle) in cases {
+        let (status, err) = app.post("/api/v1/orders", body).await;
+        assert_eq!(
+            (status, err["code"].as_str()),
+            (422, Some("invalid_order")),
+            "{needle}: {err}"
+        );
+        assert!(
+            err["detail"].as_str().unwrap().contains(needle),
+            "{needle}: {err}"
+        );
+    }
+    let mut nowhere = checkout("S3", json!([line(&skus[0], 1)]));
+    nowhere["address"] =
+        json!({"province": "火星", "city": "乌托邦", "district": "无名区", "detail": "1号"});
+    let (status, err) = app.post("/api/v1/orders", nowhere).await;
+    assert_eq!(
+        (status, err["code"].as_str()),
+        (422, Some("address_unresolved")),
+        "never a silent default: {err}"
+    );
+    let mut bad_phone = checkout("S3", json!([line(&skus[0], 1)]));
+    bad_phone["consignee"]["mobile"] = json!("12345");
+    let (status, err) = app.post("/api/v1/orders", bad_phone).await;
+    assert_eq!(status, 422, "{err}");
+    let resp = app
+        .http
+        .post(format!("{}/api/v1/orders", app.base))
+        .body("{not json")
+        .header("content-type", "application/json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 400);
+    let resp = app
+        .http
+        .post(format!("{}/api/v1/orders", app.base))
+        .json(&json!({"order_number": 5}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 422);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["code"], "invalid_body");
+
+    let pool = get_pool(&t.db, &skus[0], COUNTY).await.unwrap().unwrap();
+    assert_eq!(pool.held, 5, "failed checkouts held nothing");
+
+    // Cancelling before payment releases the hold.
+    let id = order["id"].as_str().unwrap();
+    let (status, cancelled) = app
+        .post(
+            &format!("/api/v1/orders/{id}/cancel"),
+            json!({"reason": "changed my mind"}),
+        )
+        .await;
+    assert_eq!(
+        (status, cancelled["status"].as_str()),
+        (200, Some("cancelled"))
+    );
+    assert_eq!(
+        get_pool(&t.db, &skus[0], COUNTY)
+            .await
+            .unwrap()
+            .unwrap()
+            .held,
+        0
+    );
+    let (status, err) = app
+        .post(&format!("/api/v1/orders/{id}/pay"), json!({}))
+        .await;
+    assert_eq!((status, err["code"].as_str()), (409, Some("invalid_state")));
+    sb.sandbox.shutdown().await.unwrap();
+    t.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expired_holds_are_swept_and_cannot_be_paid() {
+    let t = TestDb::sqlite().await;
+    let (sb, _config, app, orders) =
+        setup_with(&t.db, 20, 4, &[("SUPPLYHUB_ORDERS__HOLD_TTL_SECS", "0")]).await;
+    let sku = procurable_skus(&app, 1).await.remove(0);
+    set_supplier_stock(&sb, &sku, 3).await;
+
+    let (_, a) = app
+        .post("/api/v1/orders", checkout("E1", json!([line(&sku, 2)])))
+        .await;
+    let (_, b) = app
+        .post("/api/v1/orders", checkout("E2", json!([line(&sku, 1)])))
+        .await;
+    assert_eq!(
+        get_pool(&t.db, &sku, COUNTY).await.unwrap().unwrap().held,
+        3
+    );
+    // Paying an expired order releases it and refuses.
+    let (status, err) = app
+        .post(
+            &format!("/api/v1/orders/{}/pay", a["id"].as_str().unwrap()),
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        (status, err["code"].as_str()),
+        (409, Some("invalid_state")),
+        "{err}"
+    );
+    assert_eq!(
+        orders.sweep_expired().await.unwrap(),
+        1,
+        "the sweeper takes the other"
+    );
+    let (_, b) = app
+        .get(&format!("/api/v1/orders/{}", b["id"].as_str().unwrap()))
+        .await;
+    assert_eq!(b["status"], "expired");
+    assert_eq!(b["holds"][0]["status"], "expired");
+    assert_eq!(
+        get_pool(&t.db, &sku, COUNTY).await.unwrap().unwrap().held,
+        0,
+        "all released"
+    );
+    sb.sandbox.shutdown().await.unwrap();
+    t.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn local_stock_uses_the_same_holds_with_an_inventory_log() {
+    let t = TestDb::sqlite().await;
+    let app = TestApp::spawn(&t.db, None).await;
+    let (status, p) = app
+        .post(
+            "/api/v1/products",
+            json!({"code": "LOCAL-TV-1", "name": "展示样机电视"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{p}");
+    assert_eq!(p["source"], "local");
+    let (status, pool) = app
+        .post(
+            "/api/v1/products/LOCAL-TV-1/stock-adjustments",
+            json!({"delta": 5, "reason": "received"}),
+        )
+        .await;
+    assert_eq!((status, pool["capacity"].as_i64()), (200, Some(5)));
+    let (status, order) = app
+        .post(
+            "/api/v1/orders",
+            checkout("L1", json!([line("LOCAL-TV-1", 3)])),
+        )
+        .await;
+    assert_eq!(status, 201, "{order}");
+    assert_eq!(order["holds"][0]["county_code"], "");
+    let (status, _) = app
+        .post(
+            "/api/v1/orders",
+            checkout("L2", json!([line("LOCAL-TV-1", 3)])),
+        )
+        .await;
+    assert_eq!(status, 409, "only 2 left");
+    let (status, err) = app
+        .post(
+            "/api/v1/products/LOCAL-TV-1/stock-adjustments",
+            json!({"delta": -3, "reason": "damaged"}),
+        )
+        .await;
+    assert_eq!(
+        (status, err["code"].as_str()),
+        (409, Some("insufficient_stock")),
+        "never below what is held"
+    );
+    let (status, paid) = app
+        .post(
+            &format!("/api/v1/orders/{}/pay", order["id"].as_str().unwrap()),
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        (status, paid["supplier_status"].as_str()),
+        (200, Some("none")),
+        "nothing to push"
+    );
+    let pool = get_pool(&t.db, "LOCAL-TV-1", LOCAL_POOL)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (pool.capacity, pool.held),
+        (2, 0),
+        "paid local stock left the pool"
+    );
+    let (status, view) = app.get("/api/v1/products/LOCAL-TV-1/stock-pool").await;
+    assert_eq!(status, 200);
+    let changes: Vec<&str> = view["log"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["change"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        changes,
+        ["commit", "lock", "adjust", "adjust"],
+        "newest first"
+    );
+    let (status, _) = app
+        .post(
+            "/api/v1/products/NOPE/stock-adjustments",
+            json!({"delta": 1, "reason": "x"}),
+        )
+        .await;
+    assert_eq!(status, 404);
+    t.cleanup().await;
+}
+
+/// Runs the worker until no job is due or `rounds` passes end.
+async fn drain(worker: &supplyhub::jobs::Worker, rounds: usize) {
+    for _ in 0..rounds {
+        if worker.run_once().await.unwrap() == 0 {
+            tokio::time::sleep(Duration::from_millis(30)).await;
+            if worker.run_once().await.unwrap() == 0 {
+                return;
+            }
+        }
+    }
+}
+
+async fn sandbox_orders(sb: &TestSandbox) -> Vec<Value> {
+    sb.get("/_sandbox/orders").await["orders"]
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ambiguous_push_is_reconciled_not_duplicated() {
+    let t = TestDb::sqlite().await;
+    let (sb, config, app) = setup(&t.db, 30).await;
+    let sku = procurable_skus(&app, 1).await.remove(0);
+    set_supplier_stock(&sb, &sku, 10).await;
+    let (_, order) = app
+        .post("/api/v1/orders", checkout("A1", json!([line(&sku, 2)])))
+        .await;
+    let id = order["id"].as_str().unwrap().to_owned();
+    let (status, paid) = app
+        .post(&format!("/api/v1/orders/{id}/pay"), json!({}))
+        .await;
+    assert_eq!(
+        (status, paid["supplier_status"].as_str()),
+        (200, Some("push_pending"))
+    );
+
+    // The supplier records the order, then answers 503: the worker cannot know.
+    sb.post(
+        "/_sandbox/faults/next",
+        json!({"fault": "server_error", "endpoint": "ylh_create_order", "after_processing": true}),
+    )
+    .await;
+    let worker = sb.worker(&t.db, &config);
+    drain(&worker, 20).await;
+
+    let orders = sandbox_orders(&sb).await;
+    assert_eq!(orders.len(), 1, "exactly once at the supplier");
+    let stats = sb.stats().await;
+    assert_eq!(
+        stats["duplicates_refused"], 1,
+        "the second attempt reconciled by soId: {stats}"
+    );
+    let (_, detail) = app.get(&format!("/api/v1/orders/{id}")).await;
+    assert_eq!(detail["supplier_status"], "pushed");
+    assert_eq!(detail["retail_order_no"], orders[0]["retailOrderNo"]);
+    assert_eq!(detail["holds"][0]["status"], "settled");
+    let job = &detail["jobs"][0];
+    assert_eq!(
+        (job["status"].as_str(), job["attempts"].as_i64()),
+        (Some("done"), Some(2))
+    );
+    let outcomes: Vec<&str> = detail["calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["outcome"].as_str().unwrap())
+        .collect();
+    assert_eq!(outcomes, ["ambiguous", "already_exists"]);
+    let statuses: Vec<Option<i64>> = detail["calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["status"].as_i64())
+        .collect();
+    assert_eq!(
+        statuses,
+        [Some(503), Some(200)],
+        "the HTTP status of each call is kept"
+    );
+    assert!(
+        detail["calls"][1]["response"]
+            .as_str()
+            .unwrap()
+            .contains("retailOrderNo")
+    );
+    let request = detail["calls"][0]["request"].as_str().unwrap();
+    assert!(
+        !request.contains("13900001111") && !request.contains("张三"),
+        "personal data masked: {request}"
+    );
+    let sent: Value = serde_json::from_str(request).unwrap();
+    assert_eq!(
+        sent["itemList"][0]["discountAmount"],
+        json!(100.5),
+        "per-unit discount"
+    );
+    assert_eq!(sent["itemList"][0]["actualPrice"], json!(1898.5));
+    assert_eq!(sent["town"], "宁海路街道");
+    assert_eq!(sent["detailAddress"], "***");
+    assert_eq!(
+        get_pool(&t.db, &sku, COUNTY).await.unwrap().unwrap().held,
+        0,
+        "settled holds leave the pool"
+    );
+    sb.sandbox.shutdown().await.unwrap();
+    t.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_business_rejection_is_dead_lettered_and_can_be_redriven() {
+    let t = TestDb::sqlite().await;
+    let (sb, wrong, app, _) = setup_with(
+        &t.db,
+        20,
+        6,
+        &[("SUPPLYHUB_YLH__SELLER_CODE", "'\"9999999999\"'")],
+    )
+    .await;
+    let sku = procurable_skus(&app, 1).await.remove(0);
+    set_supplier_stock(&sb, &sku, 10).await;
+    let (_, order) = app
+        .post("/api/v1/orders", checkout("B1", json!([line(&sku, 1)])))
+        .await;
+    let id = order["id"].as_str().unwrap().to_owned();
+    app.post(&format!("/api/v1/orders/{id}/pay"), json!({}))
+        .await;
+
+    drain(&sb.worker(&t.db, &wrong), 10).await;
+    let (_, detail) = app.get(&format!("/api/v1/orders/{id}")).await;
+    assert_eq!(detail["supplier_status"], "push_failed");
+    assert!(
+        detail["supplier_message"]
+            .as_str()
+            .unwrap()
+            .contains("20004"),
+        "{detail}"
+    );
+    let job_id = detail["jobs"][0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        detail["jobs"][0]["attempts"], 1,
+        "a business rejection is never retried"
+    );
+    let (_, dead) = app.get("/api/v1/jobs?status=dead").await;
+    assert_eq!(dead["items"][0]["id"], job_id.as_str());
+    let (_, job) = app.get(&format!("/api/v1/jobs/{job_id}")).await;
+    assert_eq!(job["attempts_history"][0]["outcome"], "dead");
+    assert_eq!(sandbox_orders(&sb).await.len(), 0);
+
+    // Fixed configuration, redrive: pushed exactly once.
+    let right = sb.config(&settings());
+    let (status, requeued) = app
+        .post(&format!("/api/v1/jobs/{job_id}/redrive"), json!({}))
+        .await;
+    assert_eq!((status, requeued["status"].as_str()), (200, Some("queued")));
+    let (status, _) = app
+        .post(&format!("/api/v1/jobs/{job_id}/redrive"), json!({}))
+        .await;
+    assert_eq!(status, 409, "only a dead job is redriven");
+    drain(&sb.worker(&t.db, &right), 10).await;
+    let (_, detail) = app.get(&format!("/api/v1/orders/{id}")).await;
+    assert_eq!(detail["supplier_status"], "pushed", "{detail}");
+    assert_eq!(sandbox_orders(&sb).await.len(), 1);
+    sb.sandbox.shutdown().await.unwrap();
+    t.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_supplier_callback_closes_the_loop() {
+    let t = TestDb::sqlite().await;
+    let (sb, config, app) = setup(&t.db, 30).await;
+    sb.sandbox
+        .set_callback_url(format!("{}/callbacks/haier", app.base));
+    sb.post("/_sandbox/orders/config", json!({"callback_delay_ms": 20, "confirm_rate": 1.0, "reject_rate": 0.0, "oos_rate": 0.0, "duplicate_callback_rate": 1.0})).await;
+    let sku = procurable_skus(&app, 1).await.remove(0);
+    set_supplier_stock(&sb, &sku, 10).await;
+    let (_, order) = app
+        .post("/api/v1/orders", checkout("CB1", json!([line(&sku, 1)])))
+        .await;
+    let id = order["id"].as_str().unwrap().to_owned();
+    app.post(&format!("/api/v1/orders/{id}/pay"), json!({}))
+        .await;
+    drain(&sb.worker(&t.db, &config), 10).await;
+
+    wait_supplier_status(&app, &id, "confirmed").await;
+    // The sender repeats itself; the replay is answered with success and changes nothing.
+    let mut stats = sb.stats().await;
+    for _ in 0..500 {
+        if stats["callback_duplicates_sent"].as_i64().unwrap() >= 1
+            && stats["callback_attempts"].as_i64().unwrap() >= 2
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        stats = sb.stats().await;
+    }
+    assert_eq!(stats["callback_duplicates_sent"], 1, "{stats}");
+    assert_eq!(
+        stats["callback_deliveries_failed"], 0,
+        "every delivery was answered with success"
+    );
+    let (_, detail) = app.get(&format!("/api/v1/orders/{id}")).await;
+    assert_eq!(detail["supplier_status"], "confirmed");
+    sb.sandbox.shutdown().await.unwrap();
+    t.cleanup().await;
+}
+
+/// Polls the order until its supplier status is `want` (or gives up after ~10 s).
+async fn wait_supplier_status(app: &TestApp, id: &str, want: &str) -> Value {
+    let mut detail = Value::Null;
+    for _ in 0..500 {
+        detail = app.get(&format!("/api/v1/orders/{id}")).await.1;
+        if detail["supplier_status"] == want {
+            return detail;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("supplier status never became {want}: {detail}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn following_an_order_reschedule_logistics_photos_and_cancel() {
+    let t = TestDb::sqlite().await;
+    let (sb, config, app) = setup(&t.db, 30).await;
+    sb.sandbox
+        .set_callback_url(format!("{}/callbacks/haier", app.base));
+    sb.post("/_sandbox/orders/config", json!({"callback_delay_ms": 20, "confirm_rate": 1.0, "reject_rate": 0.0, "oos_rate": 0.0, "duplicate_callback_rate": 0.0, "partial_cancel_rate": 0.0, "logistics_step_ms": 3_600_000})).await;
+    let sku = procurable_skus(&app, 1).await.remove(0);
+    set_supplier_stock(&sb, &sku, 10).await;
+    let worker = sb.worker(&t.db, &config);
+
+    let mut ids = Vec::new();
+    for n in ["F1", "F2"] {
+        let (_, order) = app
+            .post("/api/v1/orders", checkout(n, json!([line(&sku, 1)])))
+            .await;
+        let id = order["id"].as_str().unwrap().to_owned();
+        app.post(&format!("/api/v1/orders/{id}/pay"), json!({}))
+            .await;
+        ids.push(id);
+    }
+    drain(&worker, 10).await;
+    for id in &ids {
+        wait_supplier_status(&app, id, "confirmed").await;
+    }
+
+    // Reschedule: the vendor's 23:59:59 rule is checked before anything is queued.
+    let (status, err) = app
+        .post(
+            &format!("/api/v1/orders/{}/reschedule", ids[0]),
+            json!({"distribution_time": "2030-01-15T12:00:00+08:00"}),
+        )
+        .await;
+    assert_eq!(
+        (status, err["code"].as_str()),
+        (422, Some("invalid_order")),
+        "{err}"
+    );
+    let (status, _) = app
+        .post(
+            &format!("/api/v1/orders/{}/reschedule", ids[0]),
+            json!({"distribution_time": "2030-01-15T23:59:59+08:00"}),
+        )
+        .await;
+    assert_eq!(status, 202);
+    drain(&worker, 10).await;
+    let theirs = sb.get("/_sandbox/orders/F1").await;
+    let expected_ms = "2030-01-15T23:59:59+08:00"
+        .parse::<jiff::Timestamp>()
+        .unwrap()
+        .as_millisecond();
+    assert_eq!(
+        theirs["distributionTime"].as_i64(),
+        Some(expected_ms),
+        "{theirs}"
+    );
+    let (_, ours) = app.get(&format!("/api/v1/orders/{}", ids[0])).await;
+    assert_eq!(ours["distribution_time"], "2030-01-15T15:59:59Z");
+
+    // Logistics and photos follow the supplier's progress.
+    sb.post("/_sandbox/orders/F1/advance", json!({})).await;
+    let (status, logistics) = app
+        .get(&format!("/api/v1/orders/{}/logistics", ids[0]))
+        .await;
+    assert_eq!(status, 200, "{logistics}");
+    assert!(
+        !logistics["store"][0]["logisticsList"]
+            .as_array()
+            .unwrap()
+            .is_empty(),
+        "{logistics}"
+    );
+    assert!(logistics["open_platform"]["getAllLogisticsInfoByOrderCode"].is_array());
+    sb.post("/_sandbox/orders/F1/advance", json!({})).await;
+    let (status, photos) = app
+        .get(&format!("/api/v1/orders/{}/delivery-photos", ids[0]))
+        .await;
+    assert_eq!(status, 200);
+    assert!(
+        photos["photos"][0]["url"]
+            .as_str()
+            .unwrap()
+            .starts_with("https://"),
+        "{photos}"
+    );
+
+    // Cancel after payment goes to the supplier and waits for its callback.
+    let (status, order) = app
+        .post(
+            &format!("/api/v1/orders/{}/cancel", ids[1]),
+            json!({"reason": "客户取消"}),
+        )
+        .await;
+    assert_eq!(
+        (status, order["supplier_status"].as_str()),
+        (200, Some("cancel_pending"))
+    );
+    drain(&worker, 10).await;
+    let detail = wait_supplier_status(&app, &ids[1], "cancelled").await;
+    assert_eq!(detail["status"], "cancelled");
+    assert_eq!(
+        sb.get("/_sandbox/orders/F2").await["cancel"]["reason"],
+        "客户取消"
+    );
+    let endpoints: Vec<&str> = detail["calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["endpoint"].as_str().unwrap())
+        .collect();
+    assert_eq!(endpoints, ["y1_create", "y2_cancel"]);
+    sb.sandbox.shutdown().await.unwrap();
+    t.cleanup().await;
+}
