@@ -44,6 +44,20 @@ impl Hub {
     }
 }
 
+/// Whether the supplier holds a create call it has not yet answered: counted on arrival,
+/// not yet recorded as an order, refused as a duplicate or refused for its token.
+async fn create_in_flight(http: &reqwest::Client, stats_url: &str) -> bool {
+    let Ok(resp) = http.get(stats_url).send().await else {
+        return false;
+    };
+    let Ok(stats) = resp.json::<Value>().await else {
+        return false;
+    };
+    let n = |v: &Value| v.as_u64().unwrap_or(0);
+    n(&stats["calls"]["ylh_create_order"])
+        > n(&stats["orders_received"]) + n(&stats["duplicates_refused"]) + n(&stats["unauthorized"])
+}
+
 /// Sends until the hub answers (it may be down or restarting).
 async fn send(http: &reqwest::Client, url: &str, body: &Value) -> (u16, Value) {
     loop {
@@ -135,12 +149,16 @@ async fn killed_hubs_push_every_paid_order_exactly_once() {
     let (done_tx, mut done_rx) = tokio::sync::oneshot::channel::<()>();
     // It goes on killing after the last payment, while pushes and callbacks are in
     // flight, until it has killed at least 15 times. Each hub is killed only once it
-    // serves, at a random moment after that, so every life makes some progress however
-    // slow the machine is.
+    // serves, so every life makes some progress however slow the machine is. Every
+    // other kill is aimed: it waits until the supplier holds a create in flight (the
+    // call arrived, the order is not yet recorded), so the supplier records an order
+    // whose sender died; the others land at a random moment.
     let probe = http.clone();
     let health = format!("{base}/healthz");
+    let stats_url = sb.url("/_sandbox/stats");
     let killer = tokio::spawn(async move {
         let mut kills = 0;
+        let mut aimed = 0;
         let mut done = false;
         while !(done && kills >= 15) && kills < 80 {
             while probe
@@ -152,17 +170,33 @@ async fn killed_hubs_push_every_paid_order_exactly_once() {
             {
                 tokio::time::sleep(Duration::from_millis(10)).await;
             }
-            let pause = Duration::from_millis(rand::random_range(40..400));
+            let moment = async {
+                if kills % 2 == 1 {
+                    let deadline = Instant::now() + Duration::from_secs(3);
+                    while Instant::now() < deadline {
+                        if create_in_flight(&probe, &stats_url).await {
+                            return true;
+                        }
+                        tokio::time::sleep(Duration::from_millis(5)).await;
+                    }
+                    false
+                } else {
+                    let pause = Duration::from_millis(rand::random_range(40..400));
+                    tokio::time::sleep(pause).await;
+                    false
+                }
+            };
             tokio::select! {
-                () = tokio::time::sleep(pause) => {
+                hit = moment => {
                     hub.kill();
                     kills += 1;
+                    aimed += usize::from(hit);
                     hub.start();
                 }
                 _ = &mut done_rx, if !done => done = true,
             }
         }
-        (hub, kills)
+        (hub, kills, aimed)
     });
     for i in 0..ORDERS {
         let body = json!({
@@ -179,8 +213,9 @@ async fn killed_hubs_push_every_paid_order_exactly_once() {
         assert_eq!(status, 200, "{paid}");
     }
     let _ = done_tx.send(());
-    let (mut hub, kills) = killer.await.unwrap();
+    let (mut hub, kills, aimed) = killer.await.unwrap();
     assert!(kills >= 15, "the hub was killed only {kills} times");
+    assert!(aimed > 0, "no kill landed while a create was in flight");
 
     // Let the last hub finish: every push done and every callback applied.
     let deadline = Instant::now() + Duration::from_secs(300);
@@ -246,13 +281,41 @@ async fn killed_hubs_push_every_paid_order_exactly_once() {
     assert_eq!(pool.held, 0, "holds left committed: {pool:?}");
     let stats = sb.stats().await;
     assert_eq!(stats["orders_received"].as_u64().unwrap() as usize, ORDERS);
+    // Orders whose sender died mid-push were reconciled: by the supplier's callback
+    // reaching the next hub first, or by re-sending the soId and being told the
+    // supplier already held it.
+    let mut by_callback = 0;
+    let mut by_so_id = 0;
+    for o in &ours {
+        for job in supplyhub::store::jobs::jobs_of_order(&t.db, &o.id)
+            .await
+            .unwrap()
+        {
+            let attempts = supplyhub::store::jobs::attempts_of_job(&t.db, &job.id)
+                .await
+                .unwrap();
+            let last = attempts
+                .last()
+                .and_then(|a| a.detail.as_deref())
+                .unwrap_or("");
+            if last.starts_with("already ") {
+                by_callback += 1;
+            } else if last.starts_with("the supplier already held it") {
+                by_so_id += 1;
+            }
+        }
+    }
     assert!(
-        stats["duplicates_refused"].as_u64().unwrap() > 0,
-        "some kills landed mid-push and were reconciled: {stats}"
+        by_so_id <= stats["duplicates_refused"].as_u64().unwrap() as usize,
+        "a reconciliation by soId without a refused duplicate: {stats}"
+    );
+    assert!(
+        by_callback + by_so_id > 0,
+        "no push was reconciled after a kill: {stats}"
     );
     eprintln!(
-        "crash test: {kills} kills, {} duplicate pushes refused by the supplier and reconciled",
-        stats["duplicates_refused"]
+        "crash test: {kills} kills ({aimed} aimed at a create in flight); \
+         {by_callback} pushes settled by an earlier callback, {by_so_id} by a refused duplicate"
     );
     sb.sandbox.shutdown().await.unwrap();
     t.cleanup().await;
