@@ -555,6 +555,8 @@ impl Worker {
                 endpoint: endpoint.to_owned(),
                 order_id: Some(order.id.clone()),
                 job_id: Some(job.id.clone()),
+                sync_run_id: None,
+                attempt: None,
                 request,
                 response,
                 status: status.map(i64::from),

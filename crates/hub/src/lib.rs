@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 pub mod callbacks;
+pub mod calllog;
 pub mod catalog;
 pub mod cli;
 pub mod config;

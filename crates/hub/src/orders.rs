@@ -378,6 +378,8 @@ impl OrderService {
                 endpoint: "h3_stock".to_owned(),
                 order_id: None,
                 job_id: None,
+                sync_run_id: None,
+                attempt: None,
                 request: Some(
                     serde_json::json!({"productCode": sku, "countyCode": county}).to_string(),
                 ),

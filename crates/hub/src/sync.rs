@@ -204,7 +204,8 @@ impl Syncer {
             baseline: self.client.stats(),
             ..RunState::default()
         };
-        let fatal = match self.execute(&id, opts, progress, &mut state).await {
+        let execution = self.execute(&id, opts, progress, &mut state);
+        let fatal = match crate::calllog::in_sync_run(id.clone(), execution).await {
             Ok(()) => None,
             Err(FatalOr::Fatal(Fatal(why))) => Some(why),
             Err(FatalOr::Store(e)) => {

@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use progress::BarProgress;
 
+use crate::calllog::{self, CallLog};
 use crate::catalog::parse_stock_region;
 use crate::config::{Config, LogFormat};
 use crate::http::{self, AppState};
@@ -192,20 +193,35 @@ async fn open_db(config: &Config) -> anyhow::Result<Db> {
     Ok(db)
 }
 
-fn syncer(config: &Config, db: &Db) -> anyhow::Result<Syncer> {
+/// The Open Platform client for `config`, recording every attempt in `log`; `None` when
+/// no supplier is configured.
+fn open_platform(
+    config: &Config,
+    log: &Arc<CallLog>,
+) -> anyhow::Result<Option<Arc<haier::OpenPlatform>>> {
     let Some(haier) = config.haier.clone() else {
+        return Ok(None);
+    };
+    let observer: Arc<dyn haier::CallObserver> = log.clone();
+    let client = haier::OpenPlatform::builder(haier)
+        .observer(observer)
+        .build()
+        .context("the Haier client configuration is invalid")?;
+    Ok(Some(Arc::new(client)))
+}
+
+fn syncer(
+    config: &Config,
+    db: &Db,
+    client: Option<Arc<haier::OpenPlatform>>,
+) -> anyhow::Result<Syncer> {
+    let Some(client) = client else {
         bail!(
             "no supplier is configured: set [haier] in supplyhub.toml or SUPPLYHUB_HAIER__* \
              (try `supplyhub sandbox --print-env`), or run `supplyhub serve --sandbox`"
         );
     };
-    let client =
-        haier::OpenPlatform::new(haier).context("the Haier client configuration is invalid")?;
-    Ok(Syncer::new(
-        db.clone(),
-        Arc::new(client),
-        config.sync.concurrency,
-    ))
+    Ok(Syncer::new(db.clone(), client, config.sync.concurrency))
 }
 
 fn sync_options(config: &Config, args: &SyncArgs) -> SyncOptions {
@@ -235,9 +251,12 @@ fn sync_options(config: &Config, args: &SyncArgs) -> SyncOptions {
 
 async fn sync_command(config: Config, args: SyncArgs) -> anyhow::Result<ExitCode> {
     let db = open_db(&config).await?;
-    let syncer = syncer(&config, &db)?;
+    let (log, log_writer) = CallLog::start(db.clone(), calllog::OPEN_PLATFORM);
+    let syncer = syncer(&config, &db, open_platform(&config, &log)?)?;
     let opts = sync_options(&config, &args);
     let run = syncer.run(&opts, &BarProgress::new()).await?;
+    log.flush().await;
+    drop(log_writer);
     if args.json {
         println!("{}", serde_json::to_string_pretty(&run)?);
     } else {
@@ -299,12 +318,8 @@ async fn serve_command(config_file: Option<PathBuf>, args: ServeArgs) -> anyhow:
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
     let addr = listener.local_addr()?;
-    let supplier = match config.haier.clone() {
-        Some(c) => Some(Arc::new(
-            haier::OpenPlatform::new(c).context("the Haier client configuration is invalid")?,
-        )),
-        None => None,
-    };
+    let (log, log_writer) = CallLog::start(db.clone(), calllog::OPEN_PLATFORM);
+    let supplier = open_platform(&config, &log)?;
     let ylh = match config.ylh.clone() {
         Some(c) => Some(Arc::new(
             haier::Ylh::new(c).context("the YLH client configuration is invalid")?,
@@ -358,7 +373,7 @@ async fn serve_command(config_file: Option<PathBuf>, args: ServeArgs) -> anyhow:
             "sandbox supplier at {}; running a full sync…",
             sb.base_url()
         );
-        let syncer = syncer(&config, &db)?;
+        let syncer = syncer(&config, &db, supplier.clone())?;
         let opts = sync_options(
             &config,
             &SyncArgs {
@@ -381,6 +396,8 @@ async fn serve_command(config_file: Option<PathBuf>, args: ServeArgs) -> anyhow:
     print_where_to_look(addr, &config, sandbox.as_ref());
 
     let served = server.await.context("the server task failed")?;
+    log.flush().await;
+    drop(log_writer);
     if let Some(sb) = sandbox {
         sb.shutdown()
             .await

@@ -127,6 +127,7 @@ fn api_router() -> OpenApiRouter<AppState> {
                 .routes(routes!(jobs::redrive_job))
                 .routes(routes!(sync_runs::list_sync_runs))
                 .routes(routes!(sync_runs::get_sync_run))
+                .routes(routes!(sync_runs::list_sync_run_calls))
                 .routes(routes!(regions::resolve_region)),
         )
 }

@@ -243,6 +243,8 @@ async fn record(
             endpoint: endpoint.to_owned(),
             order_id: Some(order.id.clone()),
             job_id: None,
+            sync_run_id: None,
+            attempt: None,
             request: Some(request),
             response: None,
             status: status.map(i64::from),

@@ -9,6 +9,7 @@ use utoipa::ToSchema;
 
 use super::pagination::{Page, PageParams};
 use super::{ApiError, AppState, ErrorBody};
+use crate::store::calls::{CallEntry, calls_of_sync_run};
 use crate::store::sync_runs::{self, SyncFailure, SyncRun};
 
 /// Failures listed with a run, at most.
@@ -56,12 +57,51 @@ pub async fn get_sync_run(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<SyncRunDetail>, ApiError> {
-    let run = sync_runs::get_run(&state.db, &id).await?.ok_or_else(|| {
+    let run = find_run(&state, &id).await?;
+    let failures = sync_runs::list_failures(&state.db, &run.id, FAILURES_SHOWN).await?;
+    Ok(Json(SyncRunDetail { run, failures }))
+}
+
+async fn find_run(state: &AppState, id: &str) -> Result<SyncRun, ApiError> {
+    sync_runs::get_run(&state.db, id).await?.ok_or_else(|| {
         ApiError::NotFound(format!(
             "no sync run with id {:?}",
             id.chars().take(64).collect::<String>()
         ))
-    })?;
-    let failures = sync_runs::list_failures(&state.db, &run.id, FAILURES_SHOWN).await?;
-    Ok(Json(SyncRunDetail { run, failures }))
+    })
+}
+
+/// The supplier calls a run made, one per HTTP attempt (token fetches and retries
+/// included), oldest first. `after` is the `next` of the previous page.
+#[utoipa::path(get, path = "/sync-runs/{id}/calls", operation_id = "list_sync_run_calls",
+    tag = "sync",
+    params(("id" = String, Path, description = "Run id (run_…)"), PageParams),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "A page of calls", body = Page<CallEntry>),
+        (status = 400, description = "A bad parameter", body = ErrorBody),
+        (status = 404, description = "No such run", body = ErrorBody),
+        (status = 401, description = "Missing or wrong token", body = ErrorBody)
+    ))]
+pub async fn list_sync_run_calls(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Json<Page<CallEntry>>, ApiError> {
+    let page = PageParams::parse(&query)?;
+    let after = match page.after.as_deref() {
+        None => None,
+        Some(raw) => Some(raw.parse::<i64>().map_err(|_| {
+            ApiError::InvalidParameter(format!(
+                "after must be a cursor returned as next, got {:?}",
+                raw.chars().take(40).collect::<String>()
+            ))
+        })?),
+    };
+    let run = find_run(&state, &id).await?;
+    let limit = page.limit();
+    let items = calls_of_sync_run(&state.db, &run.id, after, limit + 1).await?;
+    Ok(Json(Page::from_overfetch(items, limit, |c| {
+        c.id.to_string()
+    })))
 }

@@ -1,10 +1,12 @@
-//! The record of external calls made for orders.
+//! The record of external calls: those made for orders (one row per client call, with its
+//! redacted request and answer) and every HTTP attempt to the supplier outside them,
+//! such as a sync run's (one row per attempt, attributed to its run).
 
 use serde::Serialize;
 use sqlx::FromRow;
 use utoipa::ToSchema;
 
-use super::{Db, StoreResult, on_db};
+use super::{Db, StoreResult, on_db, on_tx};
 use crate::types::UtcTime;
 
 /// One call to an external system, redacted: no secrets, no consignee's name, phone or
@@ -19,13 +21,19 @@ pub struct ExternalCall {
     pub order_id: Option<String>,
     /// The job that made the call.
     pub job_id: Option<String>,
+    /// The sync run that made the call.
+    pub sync_run_id: Option<String>,
+    /// For a row per HTTP attempt: 1 for the first attempt of a client call, 2, 3, … for
+    /// its retries. `None` for a row that sums up a whole client call.
+    pub attempt: Option<i64>,
     /// The request as sent, redacted (JSON text).
     pub request: Option<String>,
     /// The answer or the failure, redacted.
     pub response: Option<String>,
     /// HTTP status, when there was one.
     pub status: Option<i64>,
-    /// `ok`, `created`, `already_exists`, or the failure class.
+    /// `ok`, `created`, `already_exists`, or the failure class (`timeout`, `transport`,
+    /// `server`, `rate_limited`, `auth`, `rejected`, `business`, `decode`).
     pub outcome: String,
     /// Milliseconds from sending to the answer (retries inside the call included).
     pub latency_ms: i64,
@@ -33,21 +41,62 @@ pub struct ExternalCall {
     pub created_at: UtcTime,
 }
 
+/// A recorded call with its row id (the cursor of a page of calls).
+#[derive(Debug, Clone, PartialEq, Eq, FromRow, Serialize, ToSchema)]
+pub struct CallEntry {
+    /// Row id, increasing in the order calls were recorded.
+    pub id: i64,
+    /// The call.
+    #[serde(flatten)]
+    #[sqlx(flatten)]
+    pub call: ExternalCall,
+}
+
+const INSERT: &str = "INSERT INTO external_calls (system, endpoint, order_id, job_id, \
+    sync_run_id, attempt, request, response, status, outcome, latency_ms, created_at) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
+
 /// Records a call.
 pub async fn insert_call(db: &Db, c: &ExternalCall) -> StoreResult<()> {
-    on_db!(db, p => sqlx::query(
-        "INSERT INTO external_calls (system, endpoint, order_id, job_id, request, response, status, \
-         outcome, latency_ms, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
-        .bind(&c.system).bind(&c.endpoint).bind(&c.order_id).bind(&c.job_id).bind(&c.request)
-        .bind(&c.response).bind(c.status).bind(&c.outcome).bind(c.latency_ms).bind(c.created_at)
-        .execute(p).await.map(|r| r.rows_affected()))?;
+    insert_calls(db, std::slice::from_ref(c)).await
+}
+
+/// Records calls in one transaction (all or none).
+pub async fn insert_calls(db: &Db, calls: &[ExternalCall]) -> StoreResult<()> {
+    if calls.is_empty() {
+        return Ok(());
+    }
+    let mut tx = db.begin().await?;
+    for c in calls {
+        on_tx!(&mut tx, t => sqlx::query(INSERT)
+            .bind(&c.system).bind(&c.endpoint).bind(&c.order_id).bind(&c.job_id)
+            .bind(&c.sync_run_id).bind(c.attempt).bind(&c.request).bind(&c.response)
+            .bind(c.status).bind(&c.outcome).bind(c.latency_ms).bind(c.created_at)
+            .execute(&mut *t).await.map(|r| r.rows_affected()))?;
+    }
+    tx.commit().await?;
     Ok(())
 }
 
 /// The calls made for an order, oldest first.
 pub async fn calls_of_order(db: &Db, order_id: &str) -> StoreResult<Vec<ExternalCall>> {
     Ok(on_db!(db, p => sqlx::query_as(
-        "SELECT system, endpoint, order_id, job_id, request, response, status, outcome, latency_ms, \
-         created_at FROM external_calls WHERE order_id = $1 ORDER BY id")
+        "SELECT system, endpoint, order_id, job_id, sync_run_id, attempt, request, response, \
+         status, outcome, latency_ms, created_at FROM external_calls WHERE order_id = $1 \
+         ORDER BY id")
         .bind(order_id).fetch_all(p).await)?)
+}
+
+/// A page of a sync run's calls, oldest first: at most `limit` with an id above `after`.
+pub async fn calls_of_sync_run(
+    db: &Db,
+    run_id: &str,
+    after: Option<i64>,
+    limit: u32,
+) -> StoreResult<Vec<CallEntry>> {
+    Ok(on_db!(db, p => sqlx::query_as(
+        "SELECT id, system, endpoint, order_id, job_id, sync_run_id, attempt, request, response, \
+         status, outcome, latency_ms, created_at FROM external_calls \
+         WHERE sync_run_id = $1 AND id > $2 ORDER BY id LIMIT $3")
+        .bind(run_id).bind(after.unwrap_or(0)).bind(i64::from(limit)).fetch_all(p).await)?)
 }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
+use supplyhub::calllog::CallLog;
 use supplyhub::config::Config;
 use supplyhub::http::{AppState, router};
 use supplyhub::store::Db;
@@ -177,6 +178,20 @@ impl TestSandbox {
             .build()
             .expect("client");
         Syncer::new(db.clone(), Arc::new(client), config.sync.concurrency)
+    }
+
+    /// Like [`TestSandbox::syncer`], with every attempt recorded in a call log.
+    pub fn logged_syncer(&self, db: &Db, config: &Config) -> (Syncer, Arc<CallLog>) {
+        let (log, _writer) = CallLog::start(db.clone(), supplyhub::calllog::OPEN_PLATFORM);
+        let haier = config.haier.clone().expect("haier settings");
+        let observer: Arc<dyn haier::CallObserver> = log.clone();
+        let client = haier::OpenPlatform::builder(haier)
+            .retry_delays(Duration::from_millis(5), Duration::from_millis(50))
+            .observer(observer)
+            .build()
+            .expect("client");
+        let syncer = Syncer::new(db.clone(), Arc::new(client), config.sync.concurrency);
+        (syncer, log)
     }
 
     /// The YLH client for `config`, with short retry delays.

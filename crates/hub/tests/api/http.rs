@@ -1,5 +1,7 @@
 //! The REST API over real HTTP.
 
+use std::collections::BTreeSet;
+
 use crate::helpers::{TestApp, TestDb, TestSandbox};
 use supplyhub::store::catalog::{ProductContent, ProductLinks, upsert_product};
 use supplyhub::types::UtcTime;
@@ -145,6 +147,7 @@ async fn openapi_document_is_committed_and_served() {
         "/api/v1/products/{code}",
         "/api/v1/sync-runs",
         "/api/v1/sync-runs/{id}",
+        "/api/v1/sync-runs/{id}/calls",
     ] {
         assert!(paths.contains_key(p), "{p} documented");
     }
@@ -165,12 +168,57 @@ async fn sync_runs_and_stock_levels_are_served() {
         stock: true,
         counties: vec!["110105".to_owned()],
     };
-    let run = sb
-        .syncer(&t.db, &config)
+    let (syncer, log) = sb.logged_syncer(&t.db, &config);
+    let run = syncer
         .run(&opts, &supplyhub::sync::NoProgress)
         .await
         .unwrap();
+    log.flush().await;
     let app = TestApp::spawn(&t.db, None).await;
+
+    // Every attempt the run made is listed, page by page, and agrees with the supplier.
+    let mut calls = Vec::new();
+    let mut query = "?limit=7".to_owned();
+    loop {
+        let (status, page) = app
+            .get(&format!("/api/v1/sync-runs/{}/calls{query}", run.id))
+            .await;
+        assert_eq!(status, 200, "{page}");
+        let items = page["items"].as_array().unwrap();
+        assert!(items.len() <= 7);
+        calls.extend(items.iter().cloned());
+        match page["next"].as_str() {
+            Some(next) => query = format!("?limit=7&after={next}"),
+            None => break,
+        }
+    }
+    let stats = sb.stats().await;
+    assert_eq!(calls.len() as i64, run.counts.calls);
+    assert_eq!(calls.len() as i64, stats["calls_total"].as_i64().unwrap());
+    assert!(calls.iter().all(|c| c["sync_run_id"] == run.id.as_str()
+        && c["system"] == "haier_open_platform"
+        && c["outcome"] == "ok"
+        && c["status"] == 200));
+    let endpoints: BTreeSet<&str> = calls
+        .iter()
+        .map(|c| c["endpoint"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        endpoints,
+        BTreeSet::from(["token", "h1_procurable", "h2_prices", "h3_stock"])
+    );
+    let stock_calls = calls.iter().filter(|c| c["endpoint"] == "h3_stock").count();
+    assert_eq!(
+        stock_calls as i64,
+        stats["calls"]["stock"].as_i64().unwrap()
+    );
+    let (status, body) = app.get("/api/v1/sync-runs/run_nope/calls").await;
+    assert_eq!((status, body["code"].as_str()), (404, Some("not_found")));
+    let (status, body) = app
+        .get(&format!("/api/v1/sync-runs/{}/calls?after=abc", run.id))
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body["detail"].as_str().unwrap().contains("abc"), "{body}");
 
     let (status, runs) = app.list_sync_runs("?limit=5").await;
     assert_eq!(status, 200);

@@ -406,13 +406,32 @@ async fn a_hostile_supplier_still_converges_and_the_run_says_what_happened() {
         ("SUPPLYHUB_HAIER__TIMEOUT_MS", "300"),
         ("SUPPLYHUB_HAIER__BREAKER_THRESHOLD", "0"),
     ]);
-    let syncer = sb.syncer(&t.db, &config);
+    let (syncer, log) = sb.logged_syncer(&t.db, &config);
 
     let first = syncer
         .run(&options(RunKind::Full), &NoProgress)
         .await
         .unwrap();
     let stats = sb.stats().await;
+    // Every attempt was recorded against the run, failures and retries included.
+    log.flush().await;
+    assert_eq!(log.dropped(), 0);
+    let calls = supplyhub::store::calls::calls_of_sync_run(&t.db, &first.id, None, 100_000)
+        .await
+        .unwrap();
+    assert_eq!(calls.len() as i64, first.counts.calls);
+    assert_eq!(
+        calls.iter().filter(|c| c.call.status == Some(429)).count() as i64,
+        first.counts.rate_limited
+    );
+    assert!(
+        calls.iter().any(|c| c.call.outcome != "ok"),
+        "failed attempts are recorded"
+    );
+    assert!(
+        calls.iter().any(|c| c.call.attempt.is_some_and(|a| a > 1)),
+        "retries are recorded as such"
+    );
     assert!(
         stats["faults_total"].as_i64().unwrap() > 0,
         "faults were served: {stats}"
@@ -547,6 +566,66 @@ async fn wrong_credentials_fail_the_run_with_a_typed_reason() {
         "no secret in the summary"
     );
     assert_eq!(run.counts.created, 0);
+    sb.sandbox.shutdown().await.unwrap();
+    t.cleanup().await;
+}
+
+/// Calls made inside a run carry its id; calls made beside it (a checkout's stock check
+/// on the same client) carry none, however they interleave.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_are_attributed_to_the_run_that_made_them() {
+    let t = TestDb::sqlite().await;
+    let sb = TestSandbox::start(10, 4).await;
+    let config = sb.config(&[]);
+    let (log, _writer) =
+        supplyhub::calllog::CallLog::start(t.db.clone(), supplyhub::calllog::OPEN_PLATFORM);
+    let observer: std::sync::Arc<dyn haier::CallObserver> = log.clone();
+    let client = haier::OpenPlatform::builder(config.haier.clone().unwrap())
+        .observer(observer)
+        .build()
+        .unwrap();
+    let code = haier::ProductCode::parse(sb.truth().await.keys().next().unwrap()).unwrap();
+    let stock = |n: usize| {
+        let (client, code) = (&client, &code);
+        async move {
+            for _ in 0..n {
+                client.stock(code, "110105").await.unwrap();
+                tokio::task::yield_now().await;
+            }
+        }
+    };
+    tokio::join!(
+        supplyhub::calllog::in_sync_run("run_a".to_owned(), stock(5)),
+        stock(3),
+        supplyhub::calllog::in_sync_run("run_b".to_owned(), stock(2)),
+    );
+    log.flush().await;
+    let h3 = |calls: Vec<supplyhub::store::calls::CallEntry>| {
+        calls
+            .iter()
+            .filter(|c| c.call.endpoint == "h3_stock")
+            .count()
+    };
+    let of = |run: &'static str| {
+        let db = t.db.clone();
+        async move {
+            supplyhub::store::calls::calls_of_sync_run(&db, run, None, 100)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(h3(of("run_a").await), 5);
+    assert_eq!(h3(of("run_b").await), 2);
+    let Db::Sqlite(pool) = &t.db else {
+        unreachable!("a SQLite test database")
+    };
+    let unattributed: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM external_calls WHERE sync_run_id IS NULL AND endpoint = 'h3_stock'",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    assert_eq!(unattributed, 3);
     sb.sandbox.shutdown().await.unwrap();
     t.cleanup().await;
 }
