@@ -232,7 +232,7 @@ impl OrderService {
     /// Creates an order and holds its stock: resolves the county, checks regional stock
     /// at the supplier (cached for `stock_ttl_secs`; `fresh` bypasses the cache), and
     /// holds each SKU with one conditional update, all or nothing.
-    #[instrument(skip_all, fields(order_number = %input.order_number), err)]
+    #[instrument(skip_all, fields(order_number = %input.order_number), err(level = "info"))]
     pub async fn create(
         &self,
         input: &CreateOrderInput,
@@ -537,7 +537,7 @@ impl OrderService {
 
     /// Pays an order: commits its holds and, when it has supplier lines, enqueues the
     /// push — in one transaction. Paying a paid order again answers it unchanged.
-    #[instrument(skip_all, fields(order = %id), err)]
+    #[instrument(skip_all, fields(order = %id), err(level = "info"))]
     pub async fn pay(&self, id: &str) -> Result<Order, OrderError> {
         let now = UtcTime::now();
         let mut tx = self.db.begin().await?;
@@ -607,7 +607,7 @@ impl OrderService {
     /// pushed order is cancelled at the supplier through the outbox (`cancel_pending`
     /// until the supplier's callback); an order still being pushed cannot be cancelled
     /// yet (409, try again).
-    #[instrument(skip_all, fields(order = %id), err)]
+    #[instrument(skip_all, fields(order = %id), err(level = "info"))]
     pub async fn cancel(&self, id: &str, reason: &str) -> Result<Order, OrderError> {
         let now = UtcTime::now();
         let mut tx = self.db.begin().await?;

@@ -1,7 +1,8 @@
-//! A JSON body extractor whose rejections are `{code, detail}` like every other error.
+//! Body and path extractors whose rejections are `{code, detail}` like every other error.
 
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{FromRequest, Request};
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
 use super::ApiError;
@@ -30,6 +31,25 @@ where
                 },
                 other => ApiError::InvalidBody(other.body_text()),
             }),
+        }
+    }
+}
+
+/// `Path<T>`, but a path segment that cannot be read (not UTF-8 after percent-decoding,
+/// or of the wrong type) is a 400 `invalid_parameter` `{code, detail}`.
+pub struct PathParam<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for PathParam<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(v)) => Ok(PathParam(v)),
+            Err(rejection) => Err(ApiError::InvalidParameter(rejection.body_text())),
         }
     }
 }

@@ -54,6 +54,9 @@ pub enum ApiError {
     /// 404 `not_found`: no such resource.
     #[error("{0}")]
     NotFound(String),
+    /// 405 `method_not_allowed`: the route exists, not with this method.
+    #[error("{0}")]
+    MethodNotAllowed(String),
     /// 409 `conflict`: a unique constraint was violated.
     #[error("{0}")]
     Conflict(String),
@@ -118,6 +121,7 @@ impl ApiError {
             ApiError::ConflictWith { code, .. } => (StatusCode::CONFLICT, code),
             ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            ApiError::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),

@@ -3,10 +3,11 @@
 use std::collections::HashMap;
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::body::PathParam;
 use super::pagination::{Page, PageParams};
 use super::{ApiError, AppState, ErrorBody};
 use crate::store::jobs::{self, Job, JobAttempt};
@@ -62,7 +63,7 @@ pub struct JobDetail {
     ))]
 pub async fn get_job(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PathParam(id): PathParam<String>,
 ) -> Result<Json<JobDetail>, ApiError> {
     let job = jobs::get_job(state.orders.db(), &id)
         .await?
@@ -90,7 +91,7 @@ pub async fn get_job(
     ))]
 pub async fn redrive_job(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PathParam(id): PathParam<String>,
 ) -> Result<Json<Job>, ApiError> {
     let db = state.orders.db();
     let Some(job) = jobs::get_job(db, &id).await? else {

@@ -151,6 +151,9 @@ pub fn router(state: AppState) -> Router {
             }),
         )
         .fallback(|| async { ApiError::NotFound("no such route".to_owned()) })
+        .method_not_allowed_fallback(|method: axum::http::Method| async move {
+            ApiError::MethodNotAllowed(format!("this route does not accept {method}"))
+        })
         .layer(middleware::from_fn_with_state(
             state.clone(),
             require_bearer,

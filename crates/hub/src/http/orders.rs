@@ -3,12 +3,12 @@
 use std::collections::HashMap;
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::body::JsonBody;
+use super::body::{JsonBody, PathParam};
 use super::pagination::{Page, PageParams};
 use super::{ApiError, AppState, ErrorBody};
 use crate::orders::{CreateOrderInput, OrderView};
@@ -96,7 +96,7 @@ pub struct OrderDetail {
     ))]
 pub async fn get_order(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PathParam(id): PathParam<String>,
 ) -> Result<Json<OrderDetail>, ApiError> {
     let view = state.orders.view(&id).await?;
     let jobs = jobs_of_order(state.orders.db(), &id).await?;
@@ -116,7 +116,7 @@ pub async fn get_order(
     ))]
 pub async fn pay_order(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PathParam(id): PathParam<String>,
 ) -> Result<Json<Order>, ApiError> {
     Ok(Json(state.orders.pay(&id).await?))
 }
@@ -142,7 +142,7 @@ pub struct CancelInput {
     ))]
 pub async fn cancel_order(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PathParam(id): PathParam<String>,
     body: axum::body::Bytes,
 ) -> Result<Json<Order>, ApiError> {
     // The body is optional: no body means no reason given.
@@ -190,7 +190,7 @@ pub struct RescheduleInput {
     ))]
 pub async fn reschedule_order(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PathParam(id): PathParam<String>,
     JsonBody(input): JsonBody<RescheduleInput>,
 ) -> Result<(StatusCode, Json<Order>), ApiError> {
     let order = state
@@ -273,7 +273,7 @@ fn supplier_error(e: &haier::Error) -> ApiError {
     ))]
 pub async fn order_logistics(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PathParam(id): PathParam<String>,
 ) -> Result<Json<LogisticsView>, ApiError> {
     let (order, no) = pushed_order(&state, &id).await?;
     let ylh = state.ylh.clone().ok_or_else(|| {
@@ -331,7 +331,7 @@ pub async fn order_logistics(
     ))]
 pub async fn order_delivery_photos(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PathParam(id): PathParam<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let (order, no) = pushed_order(&state, &id).await?;
     let ylh = state.ylh.clone().ok_or_else(|| {

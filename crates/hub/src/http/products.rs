@@ -3,10 +3,11 @@
 use std::collections::HashMap;
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::body::PathParam;
 use super::pagination::{Page, PageParams};
 use super::{ApiError, AppState, ErrorBody};
 use crate::store::catalog::{self, Product};
@@ -52,7 +53,7 @@ pub async fn list_products(
     ))]
 pub async fn get_product(
     State(state): State<AppState>,
-    Path(code): Path<String>,
+    PathParam(code): PathParam<String>,
 ) -> Result<Json<ProductDetail>, ApiError> {
     let product = catalog::get_product(&state.db, &code)
         .await?

@@ -3,12 +3,12 @@
 use std::collections::HashMap;
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::body::JsonBody;
+use super::body::{JsonBody, PathParam};
 use super::{ApiError, AppState, ErrorBody};
 use crate::orders::SOURCE_LOCAL;
 use crate::store::catalog::{self, Product, ProductContent, ProductLinks};
@@ -132,7 +132,7 @@ pub struct AdjustmentInput {
     ))]
 pub async fn adjust_local_stock(
     State(state): State<AppState>,
-    Path(code): Path<String>,
+    PathParam(code): PathParam<String>,
     JsonBody(input): JsonBody<AdjustmentInput>,
 ) -> Result<Json<StockPool>, ApiError> {
     let db = state.orders.db();
@@ -206,7 +206,7 @@ pub struct StockPoolView {
     ))]
 pub async fn get_stock_pool(
     State(state): State<AppState>,
-    Path(code): Path<String>,
+    PathParam(code): PathParam<String>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Json<StockPoolView>, ApiError> {
     let county = query.get("county").map_or(LOCAL_POOL, String::as_str);

@@ -3,10 +3,11 @@
 use std::collections::HashMap;
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::body::PathParam;
 use super::pagination::{Page, PageParams};
 use super::{ApiError, AppState, ErrorBody};
 use crate::store::calls::{CallEntry, calls_of_sync_run};
@@ -55,7 +56,7 @@ pub async fn list_sync_runs(
     ))]
 pub async fn get_sync_run(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PathParam(id): PathParam<String>,
 ) -> Result<Json<SyncRunDetail>, ApiError> {
     let run = find_run(&state, &id).await?;
     let failures = sync_runs::list_failures(&state.db, &run.id, FAILURES_SHOWN).await?;
@@ -85,7 +86,7 @@ async fn find_run(state: &AppState, id: &str) -> Result<SyncRun, ApiError> {
     ))]
 pub async fn list_sync_run_calls(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PathParam(id): PathParam<String>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Json<Page<CallEntry>>, ApiError> {
     let page = PageParams::parse(&query)?;

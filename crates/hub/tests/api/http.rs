@@ -94,6 +94,27 @@ async fn bad_input_gets_a_named_4xx() {
     assert_eq!((status, body["code"].as_str()), (404, Some("not_found")));
     let (status, body) = app.get("/no/such/route").await;
     assert_eq!((status, body["code"].as_str()), (404, Some("not_found")));
+    // A path segment that is not UTF-8 once decoded, and a method a route does not take,
+    // are JSON errors too.
+    let (status, body) = app.get("/api/v1/orders/%00%FF").await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (400, Some("invalid_parameter"))
+    );
+    assert!(body["detail"].as_str().unwrap().contains("UTF-8"), "{body}");
+    let resp = app
+        .http
+        .delete(format!("{}/api/v1/products", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 405);
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(body["code"], "method_not_allowed");
+    assert!(
+        body["detail"].as_str().unwrap().contains("DELETE"),
+        "{body}"
+    );
     let (status, body) = app.get("/healthz").await;
     assert_eq!((status, body["status"].as_str()), (200, Some("ok")));
     t.cleanup().await;
