@@ -15,8 +15,10 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use supplyhub::calllog::CallLog;
 use supplyhub::config::Config;
 use supplyhub::store::Db;
+use supplyhub::store::calls::calls_of_sync_run;
 use supplyhub::sync::{NoProgress, RunKind, SyncOptions, Syncer};
 
 struct Args {
@@ -66,7 +68,12 @@ async fn main() -> anyhow::Result<()> {
     let config = Config::from_settings(&settings)?;
     let db = Db::connect(&config.database_url).await?;
     db.migrate().await?;
-    let client = haier::OpenPlatform::new(config.haier.clone().expect("sandbox settings"))?;
+    // As in `serve` and `sync`: every attempt is recorded in the call log.
+    let (log, _writer) = CallLog::start(db.clone(), supplyhub::calllog::OPEN_PLATFORM);
+    let observer: Arc<dyn haier::CallObserver> = log.clone();
+    let client = haier::OpenPlatform::builder(config.haier.clone().expect("sandbox settings"))
+        .observer(observer)
+        .build()?;
     let syncer = Syncer::new(db.clone(), Arc::new(client), config.sync.concurrency);
     let opts = SyncOptions {
         kind: RunKind::Full,
@@ -116,6 +123,12 @@ async fn main() -> anyhow::Result<()> {
         "  rows written        {} products, {} stock levels",
         c.created + c.updated,
         c.stock_written
+    );
+    log.flush().await;
+    let recorded = calls_of_sync_run(&db, &run.id, None, u32::MAX).await?.len();
+    println!(
+        "  calls recorded      {recorded} ({} dropped)",
+        log.dropped()
     );
 
     // An incremental run over the unchanged catalog: what "only what changed" costs.
