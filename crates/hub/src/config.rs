@@ -136,6 +136,11 @@ pub struct SyncConfig {
     /// limiter, not this number, sets the pace.
     #[serde(default = "default_concurrency")]
     pub concurrency: usize,
+    /// Days a recorded supplier call that belongs to no order (a sync run's, a stock
+    /// check's) is kept before `serve` deletes it (default 30; 0 keeps them forever).
+    /// Calls made for orders are their audit trail and are never deleted.
+    #[serde(default = "default_call_retention_days")]
+    pub call_retention_days: u32,
 }
 
 impl Default for SyncConfig {
@@ -143,6 +148,7 @@ impl Default for SyncConfig {
         SyncConfig {
             counties: default_counties(),
             concurrency: default_concurrency(),
+            call_retention_days: default_call_retention_days(),
         }
     }
 }
@@ -193,6 +199,10 @@ fn default_counties() -> Vec<String> {
 
 fn default_concurrency() -> usize {
     16
+}
+
+fn default_call_retention_days() -> u32 {
+    30
 }
 
 /// A configuration that cannot be used; the message names the bad setting.

@@ -25,6 +25,7 @@ use crate::orders::OrderService;
 use crate::store::Db;
 use crate::store::sync_runs::SyncRun;
 use crate::sync::{RunKind, SyncOptions, Syncer};
+use crate::types::UtcTime;
 
 /// supplyhub: mirrors a supplier's catalog, prices and regional stock, and serves them.
 #[derive(Debug, Parser)]
@@ -355,6 +356,11 @@ async fn serve_command(config_file: Option<PathBuf>, args: ServeArgs) -> anyhow:
             .run(Duration::from_millis(200), shutdown.clone()),
     );
     tokio::spawn(sweep_expired_holds(orders, shutdown.clone()));
+    tokio::spawn(prune_recorded_calls(
+        db.clone(),
+        config.sync.call_retention_days,
+        shutdown.clone(),
+    ));
     let app = http::router(state);
     let server_shutdown = shutdown.clone();
     let server = tokio::spawn(async move {
@@ -428,6 +434,32 @@ async fn shutdown_signal() {
     #[cfg(not(unix))]
     {
         let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// Deletes recorded calls that belong to no order once they are older than
+/// `retention_days` (0 keeps them), at start and then hourly, until `shutdown`.
+async fn prune_recorded_calls(db: Db, retention_days: u32, shutdown: CancellationToken) {
+    if retention_days == 0 {
+        return;
+    }
+    let keep = Duration::from_secs(u64::from(retention_days) * 86_400);
+    loop {
+        let cutoff = UtcTime::now().as_micros() - i64::try_from(keep.as_micros()).unwrap_or(0);
+        let before = UtcTime::from_micros(cutoff).unwrap_or_else(UtcTime::now);
+        match crate::store::calls::prune_calls(&db, before).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(
+                deleted = n,
+                retention_days,
+                "pruned recorded supplier calls"
+            ),
+            Err(e) => tracing::warn!(error = ?e, "pruning recorded calls failed"),
+        }
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_secs(3600)) => {}
+            () = shutdown.cancelled() => return,
+        }
     }
 }
 

@@ -100,3 +100,24 @@ pub async fn calls_of_sync_run(
          WHERE sync_run_id = $1 AND id > $2 ORDER BY id LIMIT $3")
         .bind(run_id).bind(after.unwrap_or(0)).bind(i64::from(limit)).fetch_all(p).await)?)
 }
+
+/// Rows deleted by one statement of [`prune_calls`], at most: short transactions, so
+/// checkouts are not held up behind a long delete on SQLite's single writer.
+const PRUNE_BATCH: i64 = 5_000;
+
+/// Deletes the recorded calls that belong to no order and were recorded before `before`
+/// (sync runs' calls, stock checks at checkout), in batches; the number deleted. Calls
+/// made for an order are never deleted.
+pub async fn prune_calls(db: &Db, before: UtcTime) -> StoreResult<u64> {
+    let mut total = 0;
+    loop {
+        let n = on_db!(db, p => sqlx::query(
+            "DELETE FROM external_calls WHERE id IN (SELECT id FROM external_calls \
+             WHERE created_at < $1 AND order_id IS NULL ORDER BY created_at LIMIT $2)")
+            .bind(before).bind(PRUNE_BATCH).execute(p).await.map(|r| r.rows_affected()))?;
+        total += n;
+        if n < PRUNE_BATCH as u64 {
+            return Ok(total);
+        }
+    }
+}

@@ -3,6 +3,9 @@
 use std::collections::BTreeSet;
 
 use supplyhub::store::Db;
+use supplyhub::store::calls::{
+    ExternalCall, calls_of_order, calls_of_sync_run, insert_calls, prune_calls,
+};
 use supplyhub::store::catalog::{
     ProductContent, ProductLinks, find_or_create_brand, find_or_create_category, get_product,
     list_products, load_products_of_source, upsert_product,
@@ -280,7 +283,72 @@ async fn sync_runs_record_their_lifecycle(db: &Db) {
     assert_eq!(after.len(), 1);
 }
 
+async fn recorded_calls_are_paged_by_run_and_pruned_outside_orders(db: &Db) {
+    let day = 86_400_000_000_i64;
+    let now = UtcTime::now().as_micros();
+    let call = |run: Option<&str>, order: Option<&str>, age_days: i64, attempt: i64| ExternalCall {
+        system: "haier_open_platform".to_owned(),
+        endpoint: "h3_stock".to_owned(),
+        order_id: order.map(str::to_owned),
+        job_id: None,
+        sync_run_id: run.map(str::to_owned),
+        attempt: Some(attempt),
+        request: None,
+        response: None,
+        status: Some(200),
+        outcome: "ok".to_owned(),
+        latency_ms: 12,
+        created_at: UtcTime::from_micros(now - age_days * day).unwrap(),
+    };
+    let calls = [
+        call(Some("run_a"), None, 10, 1),
+        call(Some("run_a"), None, 10, 2),
+        call(Some("run_a"), None, 10, 1),
+        call(None, Some("ord_a"), 10, 1),
+        call(None, None, 10, 1),
+        call(Some("run_a"), None, 0, 1),
+        call(Some("run_b"), None, 0, 1),
+        call(Some("run_a"), None, 0, 3),
+    ];
+    insert_calls(db, &calls).await.unwrap();
+
+    // A run's calls come oldest first, page by page, and only that run's.
+    let first = calls_of_sync_run(db, "run_a", None, 2).await.unwrap();
+    assert_eq!(first.len(), 2);
+    assert_eq!(first[1].call, calls[1]);
+    let rest = calls_of_sync_run(db, "run_a", Some(first[1].id), 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        rest.iter().map(|c| c.call.attempt).collect::<Vec<_>>(),
+        [Some(1), Some(1), Some(3)]
+    );
+    assert!(first[1].id < rest[0].id);
+
+    // Pruning removes old calls outside orders, and nothing else.
+    let cutoff = UtcTime::from_micros(now - 5 * day).unwrap();
+    assert_eq!(prune_calls(db, cutoff).await.unwrap(), 4);
+    assert_eq!(prune_calls(db, cutoff).await.unwrap(), 0);
+    let left = calls_of_sync_run(db, "run_a", None, 10).await.unwrap();
+    assert_eq!(
+        left.iter().map(|c| c.call.attempt).collect::<Vec<_>>(),
+        [Some(1), Some(3)]
+    );
+    assert_eq!(
+        calls_of_sync_run(db, "run_b", None, 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        calls_of_order(db, "ord_a").await.unwrap(),
+        [calls[3].clone()]
+    );
+}
+
 crate::on_both_backends! {
+    calls => recorded_calls_are_paged_by_run_and_pruned_outside_orders;
     products_round_trip => products_round_trip_exactly;
     product_pages => product_pages_follow_the_cursor;
     stock_levels => stock_levels_upsert_and_delete;
