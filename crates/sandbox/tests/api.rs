@@ -9,30 +9,17 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration;
 
 use reqwest::StatusCode;
-use sandbox::{FaultMode, Sandbox, SandboxConfig, credentials as cred};
+use sandbox::{FaultMode, SandboxConfig, credentials as cred};
 use serde_json::{Value, json};
+
+mod common;
+
+use common::{App, spawn};
 
 const H1: &str = "/yilihuo/jsh-service-goods-mall-search/api/product-info/procurable-products-out/check-procurable-products";
 const H2: &str = "/yilihuo/jsh-service-goods-price/api/goods-price/price-daily-sales/price-query/pt-out-list-price";
 const H3: &str = "/yilihuo/jsh-service-stock-mall/api/page/stock/get-available-stock-open";
 const H5: &str = "/yilihuo/jsh-service-finance-mall/api/page/account/account-balance-manager/get-payer-account-balance-by-customer-code";
-
-struct App {
-    sandbox: Sandbox,
-    http: reqwest::Client,
-}
-
-async fn spawn(config: SandboxConfig) -> App {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let sandbox = sandbox::start(config, listener).await.unwrap();
-    App {
-        sandbox,
-        http: reqwest::Client::builder()
-            .timeout(Duration::from_secs(20))
-            .build()
-            .unwrap(),
-    }
-}
 
 fn small() -> SandboxConfig {
     SandboxConfig {
@@ -82,64 +69,6 @@ fn h5_body() -> Value {
 }
 
 impl App {
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.sandbox.base_url())
-    }
-
-    async fn token_reply(&self, body: Value) -> reqwest::Response {
-        self.http
-            .post(self.url("/oauth2/auth"))
-            .json(&body)
-            .send()
-            .await
-            .unwrap()
-    }
-
-    async fn token(&self) -> String {
-        let r = self
-            .token_reply(json!({
-                "client_id": cred::CLIENT_ID,
-                "client_secret": cred::CLIENT_SECRET,
-                "grant_type": "client_credentials",
-            }))
-            .await;
-        assert_eq!(r.status(), StatusCode::OK);
-        let v: Value = r.json().await.unwrap();
-        v["token"].as_str().unwrap().to_owned()
-    }
-
-    async fn post(&self, path: &str, auth: Option<&str>, body: &Value) -> reqwest::Response {
-        let mut req = self.http.post(self.url(path)).json(body);
-        if let Some(auth) = auth {
-            req = req.header("Authorization", auth);
-        }
-        req.send().await.unwrap()
-    }
-
-    /// A business call expected to answer HTTP 200; returns the body.
-    async fn call(&self, path: &str, token: &str, body: &Value) -> Value {
-        let r = self
-            .post(path, Some(&format!("Bearer {token}")), body)
-            .await;
-        assert_eq!(r.status(), StatusCode::OK, "{path}");
-        r.json().await.unwrap()
-    }
-
-    async fn get(&self, path: &str) -> Value {
-        let r = self.http.get(self.url(path)).send().await.unwrap();
-        assert_eq!(r.status(), StatusCode::OK, "{path}");
-        r.json().await.unwrap()
-    }
-
-    async fn control(&self, path: &str, body: &Value) -> reqwest::Response {
-        self.http
-            .post(self.url(path))
-            .json(body)
-            .send()
-            .await
-            .unwrap()
-    }
-
     async fn catalog(&self) -> BTreeMap<String, Value> {
         let v = self.get("/_sandbox/catalog").await;
         let products = v["products"].as_array().unwrap();
@@ -148,10 +77,6 @@ impl App {
             .iter()
             .map(|p| (p["productCode"].as_str().unwrap().to_owned(), p.clone()))
             .collect()
-    }
-
-    async fn stats(&self) -> Value {
-        self.get("/_sandbox/stats").await
     }
 }
 
@@ -240,7 +165,7 @@ async fn token_then_h1_accepts_bearer_and_bare_tokens() {
 #[tokio::test]
 async fn h1_with_codes_answers_known_products_only() {
     let app = spawn(small()).await;
-    let token = app.token().await;
+    let token = app.op_token().await;
     let catalog = app.catalog().await;
     let off = catalog.values().find(|p| p["isSales"] == "0").unwrap();
     let on = catalog.values().find(|p| p["isSales"] == "1").unwrap();
@@ -270,7 +195,7 @@ async fn expired_wrong_and_missing_tokens_get_401() {
         ..small()
     })
     .await;
-    let token = app.token().await;
+    let token = app.op_token().await;
     let v = app.call(H5, &token, &h5_body()).await;
     assert_eq!(data(&v).len(), 1);
 
@@ -323,7 +248,7 @@ async fn token_endpoint_refuses_wrong_credentials_and_grants() {
 #[tokio::test]
 async fn more_than_twenty_codes_are_rejected() {
     let app = spawn(small()).await;
-    let token = app.token().await;
+    let token = app.op_token().await;
     let codes: Vec<String> = app.catalog().await.keys().take(21).cloned().collect();
     for (path, body) in [(H1, h1_body(Some(codes.clone()))), (H2, h2_body(&codes))] {
         let r = app.post(path, Some(&token), &body).await;
@@ -339,7 +264,7 @@ async fn more_than_twenty_codes_are_rejected() {
 #[tokio::test]
 async fn wrong_passwords_and_codes_are_business_errors() {
     let app = spawn(small()).await;
-    let token = app.token().await;
+    let token = app.op_token().await;
     let code = app.catalog().await.keys().next().unwrap().clone();
 
     let mut h1 = h1_body(None);
@@ -375,7 +300,7 @@ async fn wrong_passwords_and_codes_are_business_errors() {
 #[tokio::test]
 async fn malformed_or_incomplete_requests_get_400() {
     let app = spawn(small()).await;
-    let token = app.token().await;
+    let token = app.op_token().await;
 
     let r = app
         .http
@@ -441,7 +366,7 @@ async fn prices_follow_the_vendor_rules() {
         ..SandboxConfig::default()
     })
     .await;
-    let token = app.token().await;
+    let token = app.op_token().await;
     let catalog = app.catalog().await;
     let codes: Vec<String> = catalog.keys().cloned().collect();
     let mut seen_number_policy = false;
@@ -518,7 +443,7 @@ async fn the_rate_limit_answers_429_with_retry_after_and_is_counted() {
         ..small()
     })
     .await;
-    let token = app.token().await;
+    let token = app.op_token().await;
     let mut ok = 0;
     let mut limited = 0;
     for _ in 0..20 {
@@ -622,7 +547,7 @@ async fn churn_changes_exactly_n_products() {
     }
 
     // The platform itself reflects the change: a removed code leaves H1.
-    let token = app.token().await;
+    let token = app.op_token().await;
     if let Some(removed) = changed.iter().find(|c| c["change"] == "removed") {
         let code = removed["productCode"].as_str().unwrap().to_owned();
         let v = app.call(H1, &token, &h1_body(Some(vec![code]))).await;
@@ -638,7 +563,7 @@ async fn churn_changes_exactly_n_products() {
 #[tokio::test]
 async fn stock_answers_every_stock_region_with_string_stock() {
     let app = spawn(small()).await;
-    let token = app.token().await;
+    let token = app.op_token().await;
     let catalog = app.catalog().await;
     let product = catalog.values().find(|p| p["isSales"] == "1").unwrap();
     let code = product["productCode"].as_str().unwrap();
@@ -753,7 +678,7 @@ async fn stock_answers_every_stock_region_with_string_stock() {
 #[tokio::test]
 async fn balance_is_a_list_of_one_payer_account() {
     let app = spawn(small()).await;
-    let token = app.token().await;
+    let token = app.op_token().await;
     let r = app
         .post(H5, Some(&format!("Bearer {token}")), &h5_body())
         .await;
@@ -866,7 +791,7 @@ async fn hostile_mode_serves_every_kind_of_fault_and_counts_them() {
         .control("/_sandbox/faults", &json!({"mode": "none"}))
         .await;
     assert_eq!(r.status(), StatusCode::OK);
-    let t = app.token().await;
+    let t = app.op_token().await;
     for _ in 0..50 {
         let v = app.call(H3, &t, &h3_body(&code, "110101")).await;
         data(&v);

@@ -16,9 +16,13 @@ use axum::extract::Form;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use reqwest::StatusCode;
-use sandbox::{Sandbox, SandboxConfig, credentials as cred};
+use sandbox::{SandboxConfig, credentials as cred};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
+
+mod common;
+
+use common::{App, spawn};
 
 const TOKEN: &str = "/ylh-cloud-mgt-auth-dev/oauth/token";
 const Y1: &str =
@@ -39,24 +43,6 @@ const NOON_CHINA: i64 = DAY_2026_11_21 + 4 * 3_600_000;
 /// 2026-11-21 23:59:59 +08:00.
 const END_OF_DAY_CHINA: i64 = DAY_2026_11_21 + (15 * 3600 + 59 * 60 + 59) * 1000;
 
-struct App {
-    sandbox: Sandbox,
-    http: reqwest::Client,
-}
-
-async fn spawn(config: SandboxConfig) -> App {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let sandbox = sandbox::start(config, listener).await.unwrap();
-    App {
-        sandbox,
-        http: reqwest::Client::builder()
-            .timeout(Duration::from_secs(20))
-            .no_proxy()
-            .build()
-            .unwrap(),
-    }
-}
-
 /// Short waits, no duplicates, every order confirmed, logistics that only move when
 /// told to.
 fn fast() -> SandboxConfig {
@@ -75,10 +61,6 @@ fn fast() -> SandboxConfig {
 }
 
 impl App {
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.sandbox.base_url())
-    }
-
     async fn token_call(
         &self,
         basic: (&str, &str),
@@ -113,53 +95,6 @@ impl App {
         v["access_token"].as_str().unwrap().to_owned()
     }
 
-    async fn op_token(&self) -> String {
-        let r = self
-            .http
-            .post(self.url("/oauth2/auth"))
-            .json(
-                &json!({"client_id": cred::CLIENT_ID, "client_secret": cred::CLIENT_SECRET,
-                          "grant_type": "client_credentials"}),
-            )
-            .send()
-            .await
-            .unwrap();
-        let v: Value = r.json().await.unwrap();
-        v["token"].as_str().unwrap().to_owned()
-    }
-
-    async fn post(&self, path: &str, auth: Option<&str>, body: &Value) -> reqwest::Response {
-        let mut req = self.http.post(self.url(path)).json(body);
-        if let Some(auth) = auth {
-            req = req.header("Authorization", auth);
-        }
-        req.send().await.unwrap()
-    }
-
-    /// A YLH call expected to answer HTTP 200; returns the body.
-    async fn ylh(&self, path: &str, token: &str, body: &Value) -> Value {
-        let r = self
-            .post(path, Some(&format!("Bearer {token}")), body)
-            .await;
-        assert_eq!(r.status(), StatusCode::OK, "{path}");
-        r.json().await.unwrap()
-    }
-
-    async fn get(&self, path: &str) -> Value {
-        let r = self.http.get(self.url(path)).send().await.unwrap();
-        assert_eq!(r.status(), StatusCode::OK, "{path}");
-        r.json().await.unwrap()
-    }
-
-    async fn control(&self, path: &str, body: &Value) -> reqwest::Response {
-        self.http
-            .post(self.url(path))
-            .json(body)
-            .send()
-            .await
-            .unwrap()
-    }
-
     async fn configure(&self, body: Value) {
         let r = self.control("/_sandbox/orders/config", &body).await;
         assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
@@ -177,10 +112,6 @@ impl App {
         self.get(&format!("/_sandbox/orders/{so_id}")).await
     }
 
-    async fn stats(&self) -> Value {
-        self.get("/_sandbox/stats").await
-    }
-
     /// Some procurable product codes of the catalog.
     async fn products(&self) -> Vec<String> {
         let v = self.get("/_sandbox/catalog").await;
@@ -196,7 +127,7 @@ impl App {
 
     /// Places a valid order and returns its `retailOrderNo`.
     async fn place(&self, token: &str, body: &Value) -> String {
-        let v = self.ylh(Y1, token, body).await;
+        let v = self.call(Y1, token, body).await;
         assert_eq!(v["success"], json!(true), "{v}");
         v["data"]["retailOrderNo"].as_str().unwrap().to_owned()
     }
@@ -399,7 +330,7 @@ async fn the_ylh_token_needs_basic_client_form_and_system_name() {
         let v: Value = r.json().await.unwrap();
         assert_eq!(v["code"], json!("401"));
     }
-    let v = app.ylh(Y4, &token, &body).await;
+    let v = app.call(Y4, &token, &body).await;
     assert_business_error(&v, "20007", "SO.20261121.000001");
 }
 
@@ -413,7 +344,7 @@ async fn a_valid_order_is_accepted_with_a_running_number() {
     let token = app.ylh_token().await;
     let product = app.products().await.remove(0);
     let body = order_body("SO-A-1", &product);
-    let v = app.ylh(Y1, &token, &body).await;
+    let v = app.call(Y1, &token, &body).await;
     assert_eq!(v["success"], json!(true), "{v}");
     assert_eq!(v["code"], json!("200"));
     assert_eq!(v["message"], json!("成功"));
@@ -556,7 +487,7 @@ async fn each_validation_rule_rejects_its_violation() {
     for (i, (what, mutate, code, field)) in cases.into_iter().enumerate() {
         let mut body = order_body(&format!("SO-BAD-{i}"), &product);
         mutate(&mut body);
-        let v = app.ylh(Y1, &token, &body).await;
+        let v = app.call(Y1, &token, &body).await;
         assert_eq!(v["data"], Value::Null, "{what}");
         assert_business_error(&v, code, field);
     }
@@ -596,7 +527,7 @@ async fn a_duplicate_so_id_is_refused_with_the_existing_order() {
     // A retry, even with a changed body, names the order that exists.
     let mut retry = order_body("SO-DUP", &product);
     retry["createTime"] = json!(1_763_700_009_999_i64);
-    let v = app.ylh(Y1, &token, &retry).await;
+    let v = app.call(Y1, &token, &retry).await;
     assert_eq!(v["success"], json!(false));
     assert_eq!(v["code"], json!("20001"));
     assert_eq!(v["message"], json!("子订单号 SO-DUP 已存在"));
@@ -760,7 +691,7 @@ async fn cancel_succeeds_before_shipping_and_fails_after_delivery() {
     // Confirmed, not shipped: cancelled.
     let early = app.place(&token, &order_body("SO-EARLY", &product)).await;
     assert_eq!(verified(&rx.next().await).0, "hmm.scm_heorder.confirm");
-    let v = app.ylh(Y2, &token, &cancel("SO-EARLY")).await;
+    let v = app.call(Y2, &token, &cancel("SO-EARLY")).await;
     assert_eq!(v["success"], json!(true), "{v}");
     assert_eq!(v["message"], json!("取消申请已受理"));
     assert_eq!(v["data"], Value::Null);
@@ -774,7 +705,7 @@ async fn cancel_succeeds_before_shipping_and_fails_after_delivery() {
     assert_eq!(o["cancel"]["reason"], json!("客户不想要了"));
     assert_eq!(o["cancel"]["resultState"], json!(1));
     // Cancelling again is refused.
-    let v = app.ylh(Y2, &token, &cancel("SO-EARLY")).await;
+    let v = app.call(Y2, &token, &cancel("SO-EARLY")).await;
     assert_business_error(&v, "20008", "SO-EARLY");
 
     // Delivered: the cancel fails with State 0 and a reason.
@@ -783,7 +714,7 @@ async fn cancel_succeeds_before_shipping_and_fails_after_delivery() {
     app.advance("SO-LATE").await;
     let o = app.advance("SO-LATE").await;
     assert_eq!(o["status"], json!("delivered"));
-    app.ylh(Y2, &token, &cancel("SO-LATE")).await;
+    app.call(Y2, &token, &cancel("SO-LATE")).await;
     let (method, data) = verified(&rx.next().await);
     assert_eq!(method, "hmm.scm_heorder.cancel");
     assert_eq!(state(&data), 0);
@@ -793,11 +724,11 @@ async fn cancel_succeeds_before_shipping_and_fails_after_delivery() {
     assert_eq!(app.order("SO-LATE").await["status"], json!("cancel_failed"));
 
     // Unknown orders and a cancelTime sent as a number are business errors.
-    let v = app.ylh(Y2, &token, &cancel("SO-NOPE")).await;
+    let v = app.call(Y2, &token, &cancel("SO-NOPE")).await;
     assert_business_error(&v, "20007", "SO-NOPE");
     let mut numeric = cancel("SO-LATE");
     numeric["cancelTime"] = json!(1_763_700_100_000_i64);
-    let v = app.ylh(Y2, &token, &numeric).await;
+    let v = app.call(Y2, &token, &numeric).await;
     assert_business_error(&v, "20003", "cancelTime");
     assert_eq!(app.stats().await["cancels_received"], json!(2));
 }
@@ -812,20 +743,20 @@ async fn reschedule_wants_the_last_second_of_the_day_in_china() {
 
     for bad in [NOON_CHINA, DAY_2026_11_21 + 86_399_000] {
         // Noon, and 23:59:59 in UTC (07:59:59 the next day in China).
-        let v = app.ylh(Y3, &token, &body("distributionTime", bad)).await;
+        let v = app.call(Y3, &token, &body("distributionTime", bad)).await;
         assert_business_error(&v, "20009", "distributionTime");
     }
     let v = app
-        .ylh(Y3, &token, &body("installTime", NOON_CHINA + 1000))
+        .call(Y3, &token, &body("installTime", NOON_CHINA + 1000))
         .await;
     assert_business_error(&v, "20009", "installTime");
     let v = app
-        .ylh(Y3, &token, &body("installTime", END_OF_DAY_CHINA / 1000))
+        .call(Y3, &token, &body("installTime", END_OF_DAY_CHINA / 1000))
         .await;
     assert_business_error(&v, "20003", "installTime");
 
     let v = app
-        .ylh(
+        .call(
             Y3,
             &token,
             &json!({"retailOrderNo": number, "distributionTime": END_OF_DAY_CHINA,
@@ -839,14 +770,16 @@ async fn reschedule_wants_the_last_second_of_the_day_in_china() {
     assert!(o["times"]["rescheduledAt"].is_i64());
 
     let v = app
-        .ylh(
+        .call(
             Y3,
             &token,
             &json!({"retailOrderNo": "SO.20990101.999999", "distributionTime": END_OF_DAY_CHINA}),
         )
         .await;
     assert_business_error(&v, "20007", "SO.20990101.999999");
-    let v = app.ylh(Y3, &token, &json!({"retailOrderNo": number})).await;
+    let v = app
+        .call(Y3, &token, &json!({"retailOrderNo": number}))
+        .await;
     assert_business_error(&v, "20002", "distributionTime");
 }
 
@@ -873,17 +806,17 @@ async fn photos_and_logistics_appear_as_the_order_advances() {
     let y5 = json!([number.clone(), "SO.20990101.999999"]);
 
     // Nothing shipped yet.
-    let v = app.ylh(Y4, &token, &y4).await;
+    let v = app.call(Y4, &token, &y4).await;
     assert_eq!(v["success"], json!(true));
     assert_eq!(v["data"], json!([]));
-    let v = app.ylh(Y5, &token, &y5).await;
+    let v = app.call(Y5, &token, &y5).await;
     assert_eq!(v["data"], json!([]));
 
     assert_eq!(app.advance("SO-LOG").await["status"], json!("confirmed"));
     let o = app.advance("SO-LOG").await;
     assert_eq!(o["status"], json!("shipped"));
 
-    let v = app.ylh(Y5, &token, &y5).await;
+    let v = app.call(Y5, &token, &y5).await;
     let data = v["data"].as_array().unwrap();
     assert_eq!(data.len(), 1, "only the shipped order: {v}");
     assert_eq!(data[0]["orderCode"], json!(number));
@@ -896,7 +829,7 @@ async fn photos_and_logistics_appear_as_the_order_advances() {
         }
     }
     assert_ne!(parcels[0]["snCode"], parcels[1]["snCode"]);
-    assert_eq!(app.ylh(Y4, &token, &y4).await["data"], json!([]));
+    assert_eq!(app.call(Y4, &token, &y4).await["data"], json!([]));
 
     let r = app
         .post(
@@ -927,7 +860,7 @@ async fn photos_and_logistics_appear_as_the_order_advances() {
 
     let o = app.advance("SO-LOG").await;
     assert_eq!(o["status"], json!("delivered"));
-    let v = app.ylh(Y4, &token, &y4).await;
+    let v = app.call(Y4, &token, &y4).await;
     let photos = v["data"].as_array().unwrap();
     let kinds: Vec<&str> = photos.iter().map(|p| p["type"].as_str().unwrap()).collect();
     assert_eq!(kinds, ["delivery", "install"]);
@@ -1003,7 +936,7 @@ async fn y5_takes_a_bare_array_of_at_most_a_hundred_codes() {
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     let v: Value = r.json().await.unwrap();
     assert_eq!(v["success"], json!(false));
-    let v = app.ylh(Y5, &token, &json!(codes[..100])).await;
+    let v = app.call(Y5, &token, &json!(codes[..100])).await;
     assert_eq!(v["success"], json!(true));
     assert_eq!(v["data"], json!([]));
     for wrapped in [json!({"orderCodes": codes[..2]}), json!([1, 2])] {
@@ -1073,7 +1006,7 @@ async fn a_hang_on_create_still_records_the_order() {
     let order = found.expect("the order was recorded after the hang");
     assert_eq!(order["status"], json!("received"));
     // Resending finds it.
-    let v = app.ylh(Y1, &token, &order_body("SO-HANG", &product)).await;
+    let v = app.call(Y1, &token, &order_body("SO-HANG", &product)).await;
     assert_eq!(v["code"], json!("20001"));
     assert_eq!(v["data"]["retailOrderNo"], order["retailOrderNo"]);
     assert_eq!(app.stats().await["faults"]["hang"], json!(1));
@@ -1127,7 +1060,7 @@ async fn a_server_error_on_create_may_come_before_or_after_recording() {
         .await;
     assert_eq!(r.status(), StatusCode::OK);
     let v = app
-        .ylh(Y4, &token, &json!({"orderNo": "SO.20990101.999999"}))
+        .call(Y4, &token, &json!({"orderNo": "SO.20990101.999999"}))
         .await;
     assert_eq!(v["code"], json!("20007"));
     assert_eq!(app.get("/_sandbox/faults/next").await["queued"], json!(1));
