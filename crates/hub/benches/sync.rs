@@ -69,7 +69,7 @@ async fn main() -> anyhow::Result<()> {
     let db = Db::connect(&config.database_url).await?;
     db.migrate().await?;
     // As in `serve` and `sync`: every attempt is recorded in the call log.
-    let (log, _writer) = CallLog::start(db.clone(), supplyhub::calllog::OPEN_PLATFORM);
+    let log = CallLog::start(db.clone(), supplyhub::calllog::OPEN_PLATFORM);
     let observer: Arc<dyn haier::CallObserver> = log.clone();
     let client = haier::OpenPlatform::builder(config.haier.clone().expect("sandbox settings"))
         .observer(observer)

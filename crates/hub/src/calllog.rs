@@ -16,7 +16,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use tokio::sync::{mpsc, oneshot};
-use tokio::task::JoinHandle;
 use tracing::warn;
 
 use crate::store::Db;
@@ -58,18 +57,19 @@ pub struct CallLog {
 }
 
 impl CallLog {
-    /// A call log for `system` (`haier_open_platform` or `ylh`) writing to `db`, and its
-    /// writer task, which ends once every clone of the log is dropped and the queue is
-    /// written. Must be called inside a Tokio runtime.
-    pub fn start(db: Db, system: &'static str) -> (Arc<CallLog>, JoinHandle<()>) {
+    /// A call log for `system` (`haier_open_platform` or `ylh`) writing to `db`. Its
+    /// writer task ends once the log is dropped and the queue is written; [`flush`]
+    /// waits for what is queued. Must be called inside a Tokio runtime.
+    ///
+    /// [`flush`]: CallLog::flush
+    pub fn start(db: Db, system: &'static str) -> Arc<CallLog> {
         let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
-        let writer = tokio::spawn(write(db, rx));
-        let log = Arc::new(CallLog {
+        tokio::spawn(write(db, rx));
+        Arc::new(CallLog {
             system,
             tx,
             dropped: AtomicU64::new(0),
-        });
-        (log, writer)
+        })
     }
 
     /// Waits until every record queued before this call is written (or failed to be).

@@ -252,12 +252,11 @@ fn sync_options(config: &Config, args: &SyncArgs) -> SyncOptions {
 
 async fn sync_command(config: Config, args: SyncArgs) -> anyhow::Result<ExitCode> {
     let db = open_db(&config).await?;
-    let (log, log_writer) = CallLog::start(db.clone(), calllog::OPEN_PLATFORM);
+    let log = CallLog::start(db.clone(), calllog::OPEN_PLATFORM);
     let syncer = syncer(&config, &db, open_platform(&config, &log)?)?;
     let opts = sync_options(&config, &args);
     let run = syncer.run(&opts, &BarProgress::new()).await?;
     log.flush().await;
-    drop(log_writer);
     if args.json {
         println!("{}", serde_json::to_string_pretty(&run)?);
     } else {
@@ -319,7 +318,7 @@ async fn serve_command(config_file: Option<PathBuf>, args: ServeArgs) -> anyhow:
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
     let addr = listener.local_addr()?;
-    let (log, log_writer) = CallLog::start(db.clone(), calllog::OPEN_PLATFORM);
+    let log = CallLog::start(db.clone(), calllog::OPEN_PLATFORM);
     let supplier = open_platform(&config, &log)?;
     let ylh = match config.ylh.clone() {
         Some(c) => Some(Arc::new(
@@ -403,7 +402,6 @@ async fn serve_command(config_file: Option<PathBuf>, args: ServeArgs) -> anyhow:
 
     let served = server.await.context("the server task failed")?;
     log.flush().await;
-    drop(log_writer);
     if let Some(sb) = sandbox {
         sb.shutdown()
             .await

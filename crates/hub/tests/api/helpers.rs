@@ -182,7 +182,7 @@ impl TestSandbox {
 
     /// Like [`TestSandbox::syncer`], with every attempt recorded in a call log.
     pub fn logged_syncer(&self, db: &Db, config: &Config) -> (Syncer, Arc<CallLog>) {
-        let (log, _writer) = CallLog::start(db.clone(), supplyhub::calllog::OPEN_PLATFORM);
+        let log = CallLog::start(db.clone(), supplyhub::calllog::OPEN_PLATFORM);
         let haier = config.haier.clone().expect("haier settings");
         let observer: Arc<dyn haier::CallObserver> = log.clone();
         let client = haier::OpenPlatform::builder(haier)

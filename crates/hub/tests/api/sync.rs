@@ -577,8 +577,7 @@ async fn calls_are_attributed_to_the_run_that_made_them() {
     let t = TestDb::sqlite().await;
     let sb = TestSandbox::start(10, 4).await;
     let config = sb.config(&[]);
-    let (log, _writer) =
-        supplyhub::calllog::CallLog::start(t.db.clone(), supplyhub::calllog::OPEN_PLATFORM);
+    let log = supplyhub::calllog::CallLog::start(t.db.clone(), supplyhub::calllog::OPEN_PLATFORM);
     let observer: std::sync::Arc<dyn haier::CallObserver> = log.clone();
     let client = haier::OpenPlatform::builder(config.haier.clone().unwrap())
         .observer(observer)
