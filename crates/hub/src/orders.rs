@@ -371,32 +371,17 @@ impl OrderService {
         let code = haier::ProductCode::parse(sku).map_err(|e| invalid("sku", e.to_string()))?;
         let started = std::time::Instant::now();
         let result = supplier.stock(&code, county).await;
-        crate::store::calls::insert_call(
-            &self.db,
-            &crate::store::calls::ExternalCall {
-                system: "haier_open_platform".to_owned(),
-                endpoint: "h3_stock".to_owned(),
-                order_id: None,
-                job_id: None,
-                sync_run_id: None,
-                attempt: None,
-                request: Some(
-                    serde_json::json!({"productCode": sku, "countyCode": county}).to_string(),
-                ),
-                response: result.as_ref().map_or_else(
-                    |e| Some(e.to_string()),
-                    |r| Some(serde_json::json!({"total": r.total()}).to_string()),
-                ),
-                status: crate::jobs::status_of(&result).map(i64::from),
-                outcome: result
-                    .as_ref()
-                    .map_or_else(crate::jobs::error_class, |_| "ok")
-                    .to_owned(),
-                latency_ms: i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX),
-                created_at: UtcTime::now(),
-            },
+        let mut call = crate::calllog::SupplierCall::ended(
+            crate::calllog::OPEN_PLATFORM,
+            "h3_stock",
+            &result,
+            started,
         )
-        .await?;
+        .request(serde_json::json!({"productCode": sku, "countyCode": county}));
+        if let Ok(r) = &result {
+            call = call.response(serde_json::json!({"total": r.total()}).to_string());
+        }
+        crate::calllog::record(&self.db, call).await?;
         let reply = result.map_err(|e| OrderError::SupplierUnavailable(e.to_string()))?;
         let total = i64::try_from(reply.total()).unwrap_or(i64::MAX);
         let mut tx = self.db.begin().await?;

@@ -11,11 +11,11 @@ use utoipa::ToSchema;
 use super::body::{JsonBody, PathParam};
 use super::pagination::{Page, PageParams};
 use super::{ApiError, AppState, ErrorBody};
+use crate::calllog::{self, SupplierCall};
 use crate::orders::{CreateOrderInput, OrderView};
-use crate::store::calls::{ExternalCall, calls_of_order, insert_call};
+use crate::store::calls::{CallEntry, ExternalCall, calls_of_order};
 use crate::store::jobs::{Job, jobs_of_order};
 use crate::store::orders::{self, Order};
-use crate::types::UtcTime;
 
 /// Creates an order and holds its stock. `?fresh=true` reads regional stock from the
 /// supplier even if a recent figure is cached. 201 when created; 200 when the same
@@ -225,35 +225,9 @@ async fn pushed_order(state: &AppState, id: &str) -> Result<(Order, String), Api
     Ok((order, no))
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn record(
-    state: &AppState,
-    order: &Order,
-    system: &str,
-    endpoint: &str,
-    request: String,
-    status: Option<u16>,
-    outcome: &str,
-    started: std::time::Instant,
-) -> Result<(), ApiError> {
-    insert_call(
-        state.orders.db(),
-        &ExternalCall {
-            system: system.to_owned(),
-            endpoint: endpoint.to_owned(),
-            order_id: Some(order.id.clone()),
-            job_id: None,
-            sync_run_id: None,
-            attempt: None,
-            request: Some(request),
-            response: None,
-            status: status.map(i64::from),
-            outcome: outcome.to_owned(),
-            latency_ms: i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX),
-            created_at: UtcTime::now(),
-        },
-    )
-    .await?;
+/// Records a call made for `order` while serving a request.
+async fn record(state: &AppState, order: &Order, call: SupplierCall) -> Result<(), ApiError> {
+    calllog::record(state.orders.db(), call.order(&order.id)).await?;
     Ok(())
 }
 
@@ -281,35 +255,22 @@ pub async fn order_logistics(
     })?;
     let started = std::time::Instant::now();
     let store = ylh.logistics(std::slice::from_ref(&no)).await;
-    record(
-        &state,
-        &order,
-        "ylh",
+    let call = SupplierCall::ended(
+        calllog::YLH,
         haier::ylh::endpoints::LOGISTICS,
-        serde_json::json!([no]).to_string(),
-        crate::jobs::status_of(&store),
-        store
-            .as_ref()
-            .map_or_else(crate::jobs::error_class, |_| "ok"),
+        &store,
         started,
     )
-    .await?;
+    .request(serde_json::json!([no]));
+    record(&state, &order, call).await?;
     let store = store.map_err(|e| supplier_error(&e))?;
     let open_platform = match &state.supplier {
         Some(op) => {
             let started = std::time::Instant::now();
             let h4 = op.logistics(&no, None, None).await;
-            record(
-                &state,
-                &order,
-                "haier_open_platform",
-                "h4_logistics",
-                serde_json::json!({"orderCode": no}).to_string(),
-                crate::jobs::status_of(&h4),
-                h4.as_ref().map_or_else(crate::jobs::error_class, |_| "ok"),
-                started,
-            )
-            .await?;
+            let call = SupplierCall::ended(calllog::OPEN_PLATFORM, "h4_logistics", &h4, started)
+                .request(serde_json::json!({"orderCode": no}));
+            record(&state, &order, call).await?;
             serde_json::to_value(h4.map_err(|e| supplier_error(&e))?).unwrap_or_default()
         }
         None => serde_json::Value::Null,
@@ -339,19 +300,14 @@ pub async fn order_delivery_photos(
     })?;
     let started = std::time::Instant::now();
     let photos = ylh.delivery_photos(&no).await;
-    record(
-        &state,
-        &order,
-        "ylh",
+    let call = SupplierCall::ended(
+        calllog::YLH,
         haier::ylh::endpoints::PHOTOS,
-        serde_json::json!({"orderNo": no}).to_string(),
-        crate::jobs::status_of(&photos),
-        photos
-            .as_ref()
-            .map_or_else(crate::jobs::error_class, |_| "ok"),
+        &photos,
         started,
     )
-    .await?;
+    .request(serde_json::json!({"orderNo": no}));
+    record(&state, &order, call).await?;
     let photos = photos.map_err(|e| supplier_error(&e))?;
     Ok(Json(serde_json::json!({ "photos": photos })))
 }

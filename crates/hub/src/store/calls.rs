@@ -56,12 +56,9 @@ const INSERT: &str = "INSERT INTO external_calls (system, endpoint, order_id, jo
     sync_run_id, attempt, request, response, status, outcome, latency_ms, created_at) \
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
 
-/// Records a call.
-pub async fn insert_call(db: &Db, c: &ExternalCall) -> StoreResult<()> {
-    insert_calls(db, std::slice::from_ref(c)).await
-}
-
-/// Records calls in one transaction (all or none).
+/// Stores recorded calls in one transaction (all or none). Calls are recorded through
+/// [`crate::calllog`] (its [`SupplierCall`](crate::calllog::SupplierCall) redacts them);
+/// this is its storage step, public for the storage conformance tests.
 pub async fn insert_calls(db: &Db, calls: &[ExternalCall]) -> StoreResult<()> {
     if calls.is_empty() {
         return Ok(());
