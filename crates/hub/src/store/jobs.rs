@@ -78,12 +78,15 @@ pub async fn enqueue(
     run_at: UtcTime,
 ) -> StoreResult<bool> {
     let now = UtcTime::now();
+    // The order a job is about is its payload's `order_id`, kept in a column of its own
+    // so that an order's jobs are found by an index.
+    let order_id = payload["order_id"].as_str();
     let n = on_tx!(tx, c => sqlx::query(
         "INSERT INTO jobs (id, kind, payload, dedupe_key, status, attempts, max_attempts, run_at, \
-         created_at, updated_at) VALUES ($1, $2, $3, $4, 'queued', 0, $5, $6, $7, $7) \
+         created_at, updated_at, order_id) VALUES ($1, $2, $3, $4, 'queued', 0, $5, $6, $7, $7, $8) \
          ON CONFLICT (dedupe_key) DO NOTHING")
         .bind(new_id("job")).bind(kind).bind(sqlx::types::Json(payload)).bind(dedupe_key)
-        .bind(max_attempts).bind(run_at).bind(now)
+        .bind(max_attempts).bind(run_at).bind(now).bind(order_id)
         .execute(&mut *c).await.map(|r| r.rows_affected()))?;
     Ok(n == 1)
 }
@@ -211,15 +214,14 @@ pub async fn list_jobs(
     )
 }
 
-/// Jobs of one kind whose payload names `order_id`, oldest first.
+/// The jobs about `order_id` (their payload's `order_id`), oldest first.
 pub async fn jobs_of_order(db: &Db, order_id: &str) -> StoreResult<Vec<Job>> {
     const SQL: &str = concat!(
         "SELECT ",
         job_columns!(),
-        " FROM jobs WHERE dedupe_key LIKE $1 ORDER BY id"
+        " FROM jobs WHERE order_id = $1 ORDER BY id"
     );
-    let pattern = format!("%:{order_id}%");
-    Ok(on_db!(db, p => sqlx::query_as(SQL).bind(pattern).fetch_all(p).await)?)
+    Ok(on_db!(db, p => sqlx::query_as(SQL).bind(order_id).fetch_all(p).await)?)
 }
 
 /// The attempts of a job, oldest first.
