@@ -117,6 +117,7 @@ fn api_router() -> OpenApiRouter<AppState> {
                 .routes(routes!(stock::get_stock_pool))
                 .routes(routes!(orders::create_order, orders::list_orders))
                 .routes(routes!(orders::get_order))
+                .routes(routes!(orders::list_order_calls))
                 .routes(routes!(orders::pay_order))
                 .routes(routes!(orders::cancel_order))
                 .routes(routes!(orders::reschedule_order))

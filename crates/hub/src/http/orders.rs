@@ -82,8 +82,12 @@ pub struct OrderDetail {
     pub view: OrderView,
     /// Its outbox jobs (push, cancel, reschedule).
     pub jobs: Vec<Job>,
-    /// The calls made to the supplier for it, redacted.
+    /// The first calls made to the supplier for it, oldest first and redacted: at most
+    /// 50; the rest are paged at `GET /orders/{id}/calls?after={calls_next}`.
     pub calls: Vec<ExternalCall>,
+    /// The cursor of the next page of calls (`?after=` of `/orders/{id}/calls`), absent
+    /// when `calls` holds them all.
+    pub calls_next: Option<String>,
 }
 
 /// One order with everything known about it.
@@ -100,8 +104,56 @@ pub async fn get_order(
 ) -> Result<Json<OrderDetail>, ApiError> {
     let view = state.orders.view(&id).await?;
     let jobs = jobs_of_order(state.orders.db(), &id).await?;
-    let calls = calls_of_order(state.orders.db(), &id).await?;
-    Ok(Json(OrderDetail { view, jobs, calls }))
+    let limit = super::pagination::DEFAULT_LIMIT;
+    let calls = calls_of_order(state.orders.db(), &id, None, limit + 1).await?;
+    let page = Page::from_overfetch(calls, limit, |c| c.id.to_string());
+    Ok(Json(OrderDetail {
+        view,
+        jobs,
+        calls: page.items.into_iter().map(|c| c.call).collect(),
+        calls_next: page.next,
+    }))
+}
+
+/// The calls made to the supplier for an order, oldest first and redacted, page by
+/// page. `after` is the `next` of the previous page (or the order's `calls_next`).
+#[utoipa::path(get, path = "/orders/{id}/calls", operation_id = "list_order_calls", tag = "orders",
+    params(("id" = String, Path, description = "Order id (ord_…)"), PageParams),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "A page of calls", body = Page<CallEntry>),
+        (status = 400, description = "A bad parameter", body = ErrorBody),
+        (status = 404, description = "No such order", body = ErrorBody),
+        (status = 401, description = "Missing or wrong token", body = ErrorBody)
+    ))]
+pub async fn list_order_calls(
+    State(state): State<AppState>,
+    PathParam(id): PathParam<String>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Json<Page<CallEntry>>, ApiError> {
+    let page = PageParams::parse(&query)?;
+    let after = match page.after.as_deref() {
+        None => None,
+        Some(raw) => Some(raw.parse::<i64>().map_err(|_| {
+            ApiError::InvalidParameter(format!(
+                "after must be a cursor returned as next, got {:?}",
+                raw.chars().take(40).collect::<String>()
+            ))
+        })?),
+    };
+    let order = orders::get_order(state.orders.db(), &id)
+        .await?
+        .ok_or_else(|| {
+            ApiError::NotFound(format!(
+                "no order {:?}",
+                id.chars().take(64).collect::<String>()
+            ))
+        })?;
+    let limit = page.limit();
+    let items = calls_of_order(state.orders.db(), &order.id, after, limit + 1).await?;
+    Ok(Json(Page::from_overfetch(items, limit, |c| {
+        c.id.to_string()
+    })))
 }
 
 /// Pays an order: commits its holds and enqueues the push to the supplier in the same
