@@ -45,6 +45,56 @@ pub struct Config {
     /// Log output.
     #[serde(default)]
     pub log: LogConfig,
+    /// How long the history tables are kept (`[retention]`).
+    #[serde(default)]
+    pub retention: RetentionConfig,
+    /// How long `serve` waits at shutdown (SIGTERM, Ctrl-C) for work in flight to finish,
+    /// in seconds (default 30). Jobs still running then are released to the queue.
+    #[serde(default = "default_shutdown_grace_secs")]
+    pub shutdown_grace_secs: u64,
+}
+
+fn default_shutdown_grace_secs() -> u64 {
+    30
+}
+
+/// How many days each history is kept before `serve` deletes it (`[retention]`); 0
+/// keeps it forever. Whatever its age, nothing a live order or job still needs is
+/// deleted (see [`crate::store::retention`]). Recorded calls have their own setting,
+/// `sync.call_retention_days`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct RetentionConfig {
+    /// Raw supplier callbacks and their applied events (default 90).
+    #[serde(default = "default_history_days")]
+    pub callbacks_days: u32,
+    /// The inventory log of stock pools (default 90).
+    #[serde(default = "default_history_days")]
+    pub inventory_log_days: u32,
+    /// The attempts of finished (`done`) jobs (default 90).
+    #[serde(default = "default_history_days")]
+    pub job_attempts_days: u32,
+    /// The per-item failures of ended sync runs (default 30).
+    #[serde(default = "default_sync_failures_days")]
+    pub sync_failures_days: u32,
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        RetentionConfig {
+            callbacks_days: default_history_days(),
+            inventory_log_days: default_history_days(),
+            job_attempts_days: default_history_days(),
+            sync_failures_days: default_sync_failures_days(),
+        }
+    }
+}
+
+fn default_history_days() -> u32 {
+    90
+}
+
+fn default_sync_failures_days() -> u32 {
+    30
 }
 
 /// The supplier's callback credentials (`[haier_callback]`).

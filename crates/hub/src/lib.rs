@@ -12,6 +12,7 @@ pub mod config;
 pub mod http;
 pub mod jobs;
 pub mod orders;
+pub mod retention;
 pub mod store;
 pub mod sync;
 pub mod types;
