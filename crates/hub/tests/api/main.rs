@@ -11,6 +11,7 @@ mod callbacks;
 mod crash;
 mod helpers;
 mod http;
+mod operations;
 mod orders;
 mod store;
 mod sync;
