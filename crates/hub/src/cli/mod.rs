@@ -384,7 +384,7 @@ async fn serve_command(config_file: Option<PathBuf>, args: ServeArgs) -> anyhow:
     ));
     let app = http::router(state);
     let server_shutdown = shutdown.clone();
-    let server = tokio::spawn(async move {
+    let mut server = tokio::spawn(async move {
         axum::serve(listener, app)
             .with_graceful_shutdown(server_shutdown.cancelled_owned())
             .await
@@ -421,12 +421,34 @@ async fn serve_command(config_file: Option<PathBuf>, args: ServeArgs) -> anyhow:
         print_where_to_look(addr, &config, sandbox.as_ref());
     }
 
-    let served = server.await.context("the server task failed")?;
-    let grace = Duration::from_secs(config.shutdown_grace_secs);
-    let finished =
-        tokio::time::timeout(grace, async { while tasks.join_next().await.is_some() {} })
-            .await
-            .is_ok();
+    // The server ends only at shutdown, unless it fails: then everything else stops too.
+    let failed_early = tokio::select! {
+        served = &mut server => {
+            shutdown.cancel();
+            Some(served)
+        }
+        () = shutdown.cancelled() => None,
+    };
+    // From the signal on, everything gets one grace period in all: requests in flight,
+    // the worker's jobs, the sweeper and the pruner.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(config.shutdown_grace_secs);
+    let served = match failed_early {
+        Some(served) => served,
+        None => match tokio::time::timeout_at(deadline, &mut server).await {
+            Ok(served) => served,
+            Err(_) => {
+                tracing::warn!("requests still in flight at the end of the grace period");
+                server.abort();
+                Ok(Ok(()))
+            }
+        },
+    }
+    .context("the server task failed")?;
+    let finished = tokio::time::timeout_at(deadline, async {
+        while tasks.join_next().await.is_some() {}
+    })
+    .await
+    .is_ok();
     if !finished {
         tracing::warn!(
             grace_secs = config.shutdown_grace_secs,
