@@ -271,7 +271,16 @@ async fn sync_command(config: Config, args: SyncArgs) -> anyhow::Result<ExitCode
     let log = CallLog::start(db.clone(), calllog::OPEN_PLATFORM);
     let syncer = syncer(&config, &db, open_platform(&config, &log)?)?;
     let opts = sync_options(&config, &args);
-    let run = syncer.run(&opts, &BarProgress::new()).await?;
+    // SIGTERM or Ctrl-C ends the run as failed ("interrupted by shutdown"), recorded.
+    let shutdown = CancellationToken::new();
+    let signal = shutdown.clone();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        signal.cancel();
+    });
+    let run = syncer
+        .run_until(&opts, &BarProgress::new(), &shutdown)
+        .await?;
     log.flush().await;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&run)?);
@@ -442,8 +451,7 @@ async fn serve_command(config_file: Option<PathBuf>, args: ServeArgs) -> anyhow:
                 Ok(Ok(()))
             }
         },
-    }
-    .context("the server task failed")?;
+    };
     let finished = tokio::time::timeout_at(deadline, async {
         while tasks.join_next().await.is_some() {}
     })
@@ -471,7 +479,9 @@ async fn serve_command(config_file: Option<PathBuf>, args: ServeArgs) -> anyhow:
             .context("the sandbox did not stop cleanly")?;
     }
     db.close().await;
-    served.context("the server failed")?;
+    served
+        .context("the server task failed")?
+        .context("the server failed")?;
     Ok(ExitCode::SUCCESS)
 }
 

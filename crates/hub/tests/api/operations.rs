@@ -858,3 +858,89 @@ async fn sigterm_releases_leased_work_on_postgres() {
     sigterm_releases_leased_work_and_exits_cleanly(&t).await;
     t.cleanup().await;
 }
+
+async fn sigterm_ends_a_sync_run_as_interrupted(t: &TestDb) {
+    let sb = TestSandbox::start_with(sandbox::SandboxConfig {
+        products: 20,
+        seed: 29,
+        rate_limit: 5000,
+        hang: Duration::from_secs(600),
+        ..sandbox::SandboxConfig::default()
+    })
+    .await;
+    let mut settings = sb.sandbox.env();
+    settings.push(("SUPPLYHUB_DATABASE_URL".to_owned(), t.url.clone()));
+    // The listing hangs at the supplier: the run is stuck in its first call.
+    sb.post(
+        "/_sandbox/faults/next",
+        json!({"fault": "hang", "endpoint": "procurable_products", "count": 1}),
+    )
+    .await;
+    let mut child = supplyhub()
+        .arg("sync")
+        .envs(settings.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .env("RUST_LOG", "error")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let bound = Instant::now() + Duration::from_secs(60);
+    let run_id = loop {
+        let stats = sb.stats().await;
+        let runs = match Db::connect(&t.url).await {
+            Ok(db) => {
+                let runs = supplyhub::store::sync_runs::list_runs(&db, None, 5)
+                    .await
+                    .unwrap_or_default();
+                db.close().await;
+                runs
+            }
+            Err(_) => Vec::new(),
+        };
+        if stats["calls"]["procurable_products"].as_u64().unwrap_or(0) >= 1
+            && let Some(run) = runs.iter().find(|r| r.status == "processing")
+        {
+            break run.id.clone();
+        }
+        assert!(Instant::now() < bound, "the run never started");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < bound, "sync did not stop after SIGTERM");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(status.code(), Some(1), "a failed run exits 1");
+    let run = get_run(&t.db, &run_id).await.unwrap().unwrap();
+    assert_eq!(run.status, "failed");
+    assert!(
+        run.error_summary
+            .as_deref()
+            .unwrap_or("")
+            .contains("interrupted by shutdown"),
+        "{run:?}"
+    );
+    assert!(run.finished_at.is_some());
+    sb.sandbox.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_ends_a_sync_run_as_interrupted_on_sqlite() {
+    let t = TestDb::sqlite().await;
+    sigterm_ends_a_sync_run_as_interrupted(&t).await;
+    t.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_ends_a_sync_run_as_interrupted_on_postgres() {
+    let t = TestDb::postgres().await;
+    sigterm_ends_a_sync_run_as_interrupted(&t).await;
+    t.cleanup().await;
+}
