@@ -4,6 +4,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod access;
 pub mod callbacks;
 pub mod calllog;
 pub mod catalog;

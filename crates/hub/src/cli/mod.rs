@@ -1,5 +1,6 @@
-//! The command line: `supplyhub serve | sync | sandbox | migrate`.
+//! The command line: `supplyhub serve | sync | sandbox | migrate | region | user | apikey`.
 
+mod access;
 mod progress;
 mod region;
 
@@ -54,6 +55,10 @@ pub enum Command {
     Migrate,
     /// Resolve Chinese addresses to GB/T 2260 county codes.
     Region(region::RegionArgs),
+    /// Manage users of the API and the admin page.
+    User(access::UserArgs),
+    /// Manage API keys.
+    Apikey(access::ApiKeyArgs),
 }
 
 /// Options of `supplyhub serve`.
@@ -152,6 +157,22 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             let resolver = ::region::Resolver::new(config.region.clone())?;
             region::run(args, &resolver)?;
             Ok(ExitCode::SUCCESS)
+        }
+        Command::User(args) => {
+            let config = Config::load(cli.config.as_deref(), &[])?;
+            init_tracing(config.log.format, "warn");
+            let db = open_db(&config).await?;
+            let code = access::user(&db, args).await;
+            db.close().await;
+            code
+        }
+        Command::Apikey(args) => {
+            let config = Config::load(cli.config.as_deref(), &[])?;
+            init_tracing(config.log.format, "warn");
+            let db = open_db(&config).await?;
+            let code = access::api_key(&db, args).await;
+            db.close().await;
+            code
         }
     }
 }
@@ -359,9 +380,12 @@ async fn serve_command(config_file: Option<PathBuf>, args: ServeArgs) -> anyhow:
         supplier.clone(),
         config.orders.clone(),
     );
+    let enforced =
+        config.admin_token.is_some() || crate::store::access::any_credentials(&db).await?;
     let state = AppState {
         db: db.clone(),
         admin_token: config.admin_token.clone().map(Arc::new),
+        access: crate::access::AccessState::new(config.access.clone(), enforced),
         resolver,
         callback: config.haier_callback.clone().map(Arc::new),
         orders: orders.clone(),
@@ -427,7 +451,7 @@ async fn serve_command(config_file: Option<PathBuf>, args: ServeArgs) -> anyhow:
         print_run(&syncer.run_until(&opts, &progress, &shutdown).await?);
     }
     if !shutdown.is_cancelled() {
-        print_where_to_look(addr, &config, sandbox.as_ref());
+        print_where_to_look(addr, &config, sandbox.as_ref(), enforced);
     }
 
     // The server ends only at shutdown, unless it fails: then everything else stops too.
@@ -523,7 +547,12 @@ async fn sweep_expired_holds(orders: OrderService, shutdown: CancellationToken) 
     }
 }
 
-fn print_where_to_look(addr: SocketAddr, config: &Config, sandbox: Option<&sandbox::Sandbox>) {
+fn print_where_to_look(
+    addr: SocketAddr,
+    config: &Config,
+    sandbox: Option<&sandbox::Sandbox>,
+    enforced: bool,
+) {
     let base = format!("http://{addr}");
     println!();
     println!("supplyhub is serving on {base}");
@@ -541,10 +570,16 @@ fn print_where_to_look(addr: SocketAddr, config: &Config, sandbox: Option<&sandb
         );
     }
     if config.admin_token.is_some() {
-        println!("  auth        send `Authorization: Bearer $SUPPLYHUB_ADMIN_TOKEN` to /api/v1");
+        println!(
+            "  auth        `Authorization: Bearer $SUPPLYHUB_ADMIN_TOKEN` (admin), an API key, or a session from /api/v1/auth/login"
+        );
+    } else if enforced {
+        println!(
+            "  auth        an API key (`Authorization: Bearer shk_…`) or a session from /api/v1/auth/login"
+        );
     } else {
         println!(
-            "  auth        none: set SUPPLYHUB_ADMIN_TOKEN to require a bearer token on /api/v1"
+            "  auth        none: set SUPPLYHUB_ADMIN_TOKEN, or create a user or an API key, to require credentials on /api/v1"
         );
     }
     println!("  database    {}", redact_url(&config.database_url));

@@ -51,6 +51,35 @@ pub enum ApiError {
     /// 401 `unauthorized`: a bearer token is required and missing or wrong.
     #[error("a valid bearer token is required")]
     Unauthorized,
+    /// 401 with a specific code (`invalid_credentials`, `session_expired`): the
+    /// credentials given are wrong, expired or revoked.
+    #[error("{detail}")]
+    UnauthorizedWith {
+        /// The machine-readable code.
+        code: &'static str,
+        /// What is wrong, never echoing a credential.
+        detail: String,
+    },
+    /// 403 with a specific code (`forbidden`, `csrf_failed`): the caller is known and may
+    /// not do this.
+    #[error("{detail}")]
+    Forbidden {
+        /// The machine-readable code.
+        code: &'static str,
+        /// What was refused and why.
+        detail: String,
+    },
+    /// 429 with a specific code (`login_throttled`, `account_locked`) and a
+    /// `Retry-After` in seconds.
+    #[error("{detail}")]
+    TooManyRequests {
+        /// The machine-readable code.
+        code: &'static str,
+        /// What was refused and until when.
+        detail: String,
+        /// Seconds to wait before trying again.
+        retry_after_secs: u64,
+    },
     /// 404 `not_found`: no such resource.
     #[error("{0}")]
     NotFound(String),
@@ -120,6 +149,9 @@ impl ApiError {
             ApiError::Unprocessable { code, .. } => (StatusCode::UNPROCESSABLE_ENTITY, code),
             ApiError::ConflictWith { code, .. } => (StatusCode::CONFLICT, code),
             ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            ApiError::UnauthorizedWith { code, .. } => (StatusCode::UNAUTHORIZED, code),
+            ApiError::Forbidden { code, .. } => (StatusCode::FORBIDDEN, code),
+            ApiError::TooManyRequests { code, .. } => (StatusCode::TOO_MANY_REQUESTS, code),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
@@ -132,6 +164,12 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code) = self.status_and_code();
+        let retry_after = match &self {
+            ApiError::TooManyRequests {
+                retry_after_secs, ..
+            } => Some(*retry_after_secs),
+            _ => None,
+        };
         if let ApiError::Internal(cause) = &self {
             tracing::error!(error = ?cause, "request failed");
         }
@@ -149,6 +187,11 @@ impl IntoResponse for ApiError {
             response
                 .headers_mut()
                 .insert(axum::http::header::WWW_AUTHENTICATE, v);
+        }
+        if let Some(secs) = retry_after {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, secs.into());
         }
         response
     }

@@ -5,6 +5,7 @@
 //! query body once per backend, so the SQL text and the binds are written once. Parameters
 //! are written `$1, $2…`, which SQLite and PostgreSQL both accept.
 
+pub mod access;
 pub mod callbacks;
 pub mod calls;
 pub mod catalog;

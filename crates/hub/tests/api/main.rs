@@ -7,6 +7,7 @@
 // Test code fails by panicking; unwrap is how a test says "this must hold".
 #![allow(clippy::unwrap_used)]
 
+mod access;
 mod callbacks;
 mod crash;
 mod helpers;

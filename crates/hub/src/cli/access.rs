@@ -1,0 +1,145 @@
+//! `supplyhub user …` and `supplyhub apikey …`: credentials from the command line, for
+//! the first admin and for keys handed to other systems.
+
+use std::io::BufRead;
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+
+use crate::access::{self, Role};
+use crate::store::Db;
+use crate::store::access as store;
+
+/// `supplyhub user`.
+#[derive(Debug, clap::Args)]
+pub struct UserArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: UserCommand,
+}
+
+/// The `user` subcommands.
+#[derive(Debug, clap::Subcommand)]
+pub enum UserCommand {
+    /// Create a user; the password is read from the first line of standard input
+    /// (`printf '%s\n' "$PASSWORD" | supplyhub user create --username alice --role admin`).
+    Create {
+        /// Login name.
+        #[arg(long)]
+        username: String,
+        /// admin, store_manager, warehouse_manager, customer_manager, staff or storefront.
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+    },
+}
+
+/// `supplyhub apikey`.
+#[derive(Debug, clap::Args)]
+pub struct ApiKeyArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: ApiKeyCommand,
+}
+
+/// The `apikey` subcommands.
+#[derive(Debug, clap::Subcommand)]
+pub enum ApiKeyCommand {
+    /// Create a key and print it once on standard output.
+    Create {
+        /// What the key is for.
+        #[arg(long)]
+        name: String,
+        /// The role the key acts with.
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+    },
+    /// Revoke a key by its id (key_…) or its prefix.
+    Revoke {
+        /// Key id or prefix.
+        key: String,
+    },
+    /// List the keys (never their secrets), one JSON object a line.
+    List,
+}
+
+fn parse_role(s: &str) -> Result<Role, String> {
+    s.parse::<Role>().map_err(|e| e.to_string())
+}
+
+/// Runs `supplyhub user …`.
+pub async fn user(db: &Db, args: UserArgs) -> anyhow::Result<ExitCode> {
+    match args.command {
+        UserCommand::Create { username, role } => {
+            access::check_username(&username).map_err(anyhow::Error::msg)?;
+            let mut password = String::new();
+            std::io::stdin()
+                .lock()
+                .read_line(&mut password)
+                .context("cannot read the password from standard input")?;
+            let password = password.trim_end_matches(['\n', '\r']);
+            access::check_password_rules(password).map_err(anyhow::Error::msg)?;
+            let hash = access::hash_password(password)?;
+            let user = match store::create_user(db, &username, &hash, role.as_str()).await {
+                Ok(u) => u,
+                Err(crate::store::StoreError::Conflict(_)) => {
+                    bail!("a user named {username:?} exists")
+                }
+                Err(e) => return Err(e.into()),
+            };
+            println!(
+                "created user {} ({}) with role {}",
+                user.username, user.id, user.role
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Runs `supplyhub apikey …`.
+pub async fn api_key(db: &Db, args: ApiKeyArgs) -> anyhow::Result<ExitCode> {
+    match args.command {
+        ApiKeyCommand::Create { name, role } => {
+            let name = name.trim();
+            if name.is_empty() || name.chars().count() > 100 {
+                bail!("--name must be 1 to 100 characters");
+            }
+            let created = access::generate_key();
+            let key = store::create_api_key(
+                db,
+                name,
+                role.as_str(),
+                &created.prefix,
+                &created.hash,
+                "cli",
+            )
+            .await?;
+            eprintln!(
+                "created API key {} ({name}, role {}); it is shown this once:",
+                key.id, key.role
+            );
+            println!("{}", created.key);
+            Ok(ExitCode::SUCCESS)
+        }
+        ApiKeyCommand::Revoke { key } => match store::revoke_api_key(db, &key).await? {
+            Some(k) => {
+                println!("revoked API key {} ({}, prefix {})", k.id, k.name, k.prefix);
+                Ok(ExitCode::SUCCESS)
+            }
+            None => bail!("no API key with id or prefix {key:?}"),
+        },
+        ApiKeyCommand::List => {
+            let mut after: Option<String> = None;
+            loop {
+                let page = store::list_api_keys(db, after.as_deref(), 500).await?;
+                for k in &page {
+                    println!("{}", serde_json::to_string(k)?);
+                }
+                match page.last() {
+                    Some(k) if page.len() == 500 => after = Some(k.id.clone()),
+                    _ => break,
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
