@@ -15,6 +15,7 @@ use utoipa::ToSchema;
 
 use super::permissions::{Allow, rule_for};
 use super::{Principal, Role};
+use crate::audit::{AuditEntry, with_entry};
 use crate::http::body::{JsonBody, PathParam};
 use crate::http::pagination::{Page, PageParams};
 use crate::http::{ApiError, AppState, ErrorBody};
@@ -446,7 +447,7 @@ fn invalid(detail: String) -> ApiError {
 pub async fn create_user(
     State(state): State<AppState>,
     JsonBody(req): JsonBody<NewUser>,
-) -> Result<(StatusCode, Json<User>), ApiError> {
+) -> Result<Response, ApiError> {
     super::check_username(&req.username).map_err(invalid)?;
     super::check_password_rules(&req.password).map_err(invalid)?;
     let password = req.password;
@@ -464,7 +465,8 @@ pub async fn create_user(
             other => other.into(),
         })?;
     state.access.enforce();
-    Ok((StatusCode::CREATED, Json(user)))
+    let entry = AuditEntry::new("user.create", &user.id, None::<&User>, Some(&user));
+    Ok(with_entry((StatusCode::CREATED, Json(user)), entry))
 }
 
 /// Lists users by creation.
@@ -530,7 +532,11 @@ pub async fn update_user(
     State(state): State<AppState>,
     PathParam(id): PathParam<String>,
     JsonBody(req): JsonBody<UserChange>,
-) -> Result<Json<User>, ApiError> {
+) -> Result<Response, ApiError> {
+    let not_found = || ApiError::NotFound(format!("no user {:?}", truncate(&id)));
+    let before = store::get_user(&state.db, &id)
+        .await?
+        .ok_or_else(not_found)?;
     let hash = match req.password {
         Some(password) => {
             super::check_password_rules(&password).map_err(invalid)?;
@@ -542,7 +548,8 @@ pub async fn update_user(
         }
         None => None,
     };
-    store::update_user(
+    let password_changed = hash.is_some();
+    let after = store::update_user(
         &state.db,
         &id,
         req.role.map(Role::as_str),
@@ -550,8 +557,12 @@ pub async fn update_user(
         hash.as_deref(),
     )
     .await?
-    .map(Json)
-    .ok_or_else(|| ApiError::NotFound(format!("no user {:?}", truncate(&id))))
+    .ok_or_else(not_found)?;
+    let mut entry = AuditEntry::new("user.update", &id, Some(&before), Some(&after));
+    if password_changed && let Some(serde_json::Value::Object(a)) = entry.after.as_mut() {
+        a.insert("password".to_owned(), serde_json::Value::from("***"));
+    }
+    Ok(with_entry(Json(after), entry))
 }
 
 /// `POST /api/v1/api-keys`.
@@ -587,7 +598,7 @@ pub async fn create_api_key(
     State(state): State<AppState>,
     Caller(caller): Caller,
     JsonBody(req): JsonBody<NewApiKey>,
-) -> Result<(StatusCode, Json<CreatedApiKey>), ApiError> {
+) -> Result<Response, ApiError> {
     let name = req.name.trim();
     if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
         return Err(invalid(
@@ -605,12 +616,21 @@ pub async fn create_api_key(
     )
     .await?;
     state.access.enforce();
-    Ok((
-        StatusCode::CREATED,
-        Json(CreatedApiKey {
-            api_key,
-            key: created.key,
-        }),
+    let entry = AuditEntry::new(
+        "api_key.create",
+        &api_key.id,
+        None::<&ApiKey>,
+        Some(&api_key),
+    );
+    Ok(with_entry(
+        (
+            StatusCode::CREATED,
+            Json(CreatedApiKey {
+                api_key,
+                key: created.key,
+            }),
+        ),
+        entry,
     ))
 }
 
@@ -643,11 +663,16 @@ pub async fn list_api_keys(
 pub async fn revoke_api_key(
     State(state): State<AppState>,
     PathParam(id): PathParam<String>,
-) -> Result<Json<ApiKey>, ApiError> {
-    store::revoke_api_key(&state.db, &id)
+) -> Result<Response, ApiError> {
+    let not_found = || ApiError::NotFound(format!("no API key {:?}", truncate(&id)));
+    let before = store::get_api_key(&state.db, &id)
         .await?
-        .map(Json)
-        .ok_or_else(|| ApiError::NotFound(format!("no API key {:?}", truncate(&id))))
+        .ok_or_else(not_found)?;
+    let after = store::revoke_api_key(&state.db, &id)
+        .await?
+        .ok_or_else(not_found)?;
+    let entry = AuditEntry::new("api_key.revoke", &after.id, Some(&before), Some(&after));
+    Ok(with_entry(Json(after), entry))
 }
 
 fn truncate(s: &str) -> String {

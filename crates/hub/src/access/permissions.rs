@@ -109,6 +109,7 @@ pub const RULES: &[Rule] = &[
     rule("GET", "/api/v1/api-keys", Allow::Roles(ADMINS)),
     rule("POST", "/api/v1/api-keys", Allow::Roles(ADMINS)),
     rule("DELETE", "/api/v1/api-keys/{id}", Allow::Roles(ADMINS)),
+    rule("GET", "/api/v1/audit-log", Allow::Roles(ADMINS)),
     // Catalog and stock.
     rule("GET", "/api/v1/products", Allow::Roles(CATALOG_READERS)),
     rule("POST", "/api/v1/products", Allow::Roles(STOCK_WRITERS)),

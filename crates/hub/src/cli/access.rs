@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 
 use crate::access::{self, Role};
+use crate::audit::{self, AuditEntry};
 use crate::store::Db;
 use crate::store::access as store;
 
@@ -86,6 +87,8 @@ pub async fn user(db: &Db, args: UserArgs) -> anyhow::Result<ExitCode> {
                 }
                 Err(e) => return Err(e.into()),
             };
+            let entry = AuditEntry::new("user.create", &user.id, None::<&store::User>, Some(&user));
+            audit::record(db, "cli", None, &entry).await?;
             println!(
                 "created user {} ({}) with role {}",
                 user.username, user.id, user.role
@@ -113,6 +116,13 @@ pub async fn api_key(db: &Db, args: ApiKeyArgs) -> anyhow::Result<ExitCode> {
                 "cli",
             )
             .await?;
+            let entry = AuditEntry::new(
+                "api_key.create",
+                &key.id,
+                None::<&store::ApiKey>,
+                Some(&key),
+            );
+            audit::record(db, "cli", None, &entry).await?;
             eprintln!(
                 "created API key {} ({name}, role {}); it is shown this once:",
                 key.id, key.role
@@ -122,6 +132,9 @@ pub async fn api_key(db: &Db, args: ApiKeyArgs) -> anyhow::Result<ExitCode> {
         }
         ApiKeyCommand::Revoke { key } => match store::revoke_api_key(db, &key).await? {
             Some(k) => {
+                let entry =
+                    AuditEntry::new("api_key.revoke", &k.id, None::<&store::ApiKey>, Some(&k));
+                audit::record(db, "cli", None, &entry).await?;
                 println!("revoked API key {} ({}, prefix {})", k.id, k.name, k.prefix);
                 Ok(ExitCode::SUCCESS)
             }

@@ -80,6 +80,9 @@ pub enum ApiError {
         /// Seconds to wait before trying again.
         retry_after_secs: u64,
     },
+    /// 413 `payload_too_large`: the body is over the limit.
+    #[error("{0}")]
+    PayloadTooLarge(String),
     /// 404 `not_found`: no such resource.
     #[error("{0}")]
     NotFound(String),
@@ -153,6 +156,7 @@ impl ApiError {
             ApiError::Forbidden { code, .. } => (StatusCode::FORBIDDEN, code),
             ApiError::TooManyRequests { code, .. } => (StatusCode::TOO_MANY_REQUESTS, code),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            ApiError::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             ApiError::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),

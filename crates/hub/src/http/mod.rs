@@ -187,6 +187,7 @@ fn api_router() -> OpenApiRouter<AppState> {
                 .routes(routes!(access::get_user, access::update_user))
                 .routes(routes!(access::list_api_keys, access::create_api_key))
                 .routes(routes!(access::revoke_api_key))
+                .routes(routes!(crate::audit::http::list_audit_log))
                 .routes(routes!(
                     products::list_products,
                     stock::create_local_product
@@ -230,6 +231,11 @@ pub fn router(state: AppState) -> Router {
                 async move { Json(doc.as_ref().clone()) }
             }),
         )
+        // The audit layer runs inside the authorization layer, which finds the caller.
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::audit::layer,
+        ))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             crate::access::http::authorize,

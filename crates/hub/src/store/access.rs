@@ -237,6 +237,15 @@ pub async fn api_key_by_prefix(db: &Db, prefix: &str) -> StoreResult<Option<(Api
     Ok(row.map(|r| (r.key, r.secret_hash)))
 }
 
+/// The key whose id or prefix is `id_or_prefix`.
+pub async fn get_api_key(db: &Db, id_or_prefix: &str) -> StoreResult<Option<ApiKey>> {
+    let sql = format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE id = $1 OR prefix = $1");
+    Ok(
+        on_db!(db, p => sqlx::query_as::<_, ApiKey>(sqlx::AssertSqlSafe(sql))
+        .bind(id_or_prefix).fetch_optional(p).await)?,
+    )
+}
+
 /// Records that key `id` was used at `now`.
 pub async fn touch_api_key(db: &Db, id: &str, now: UtcTime) -> StoreResult<()> {
     on_db!(db, p => sqlx::query("UPDATE api_keys SET last_used_at = $2 WHERE id = $1")

@@ -6,6 +6,7 @@
 //! are written `$1, $2…`, which SQLite and PostgreSQL both accept.
 
 pub mod access;
+pub mod audit;
 pub mod callbacks;
 pub mod calls;
 pub mod catalog;

@@ -33,6 +33,7 @@ PATCH  /api/v1/users/{id}                          A
 GET    /api/v1/api-keys                            A
 POST   /api/v1/api-keys                            A
 DELETE /api/v1/api-keys/{id}                       A
+GET    /api/v1/audit-log                           A
 GET    /api/v1/products                            A S W C T F
 POST   /api/v1/products                            A S W
 GET    /api/v1/products/{code}                     A S W C T F
@@ -839,6 +840,19 @@ async fn the_command_line_creates_users_and_keys() {
     assert!(
         listed.contains(&prefix) && !listed.contains(&key[13..]),
         "{listed}"
+    );
+    let recorded: Vec<String> = match &t.db {
+        Db::Sqlite(p) => {
+            sqlx::query_scalar("SELECT action FROM audit_log WHERE actor = 'cli' ORDER BY id")
+                .fetch_all(p)
+                .await
+                .unwrap()
+        }
+        Db::Postgres(_) => unreachable!("the CLI test runs on SQLite"),
+    };
+    assert_eq!(
+        recorded,
+        ["user.create", "api_key.create", "api_key.revoke"]
     );
     t.cleanup().await;
 }
