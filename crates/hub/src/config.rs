@@ -44,6 +44,9 @@ pub struct Config {
     /// Log output.
     #[serde(default)]
     pub log: LogConfig,
+    /// HTTP server limits and timeouts (`[http]`).
+    #[serde(default)]
+    pub http: crate::http::HttpConfig,
 }
 
 /// The supplier's callback credentials (`[haier_callback]`).
@@ -285,6 +288,9 @@ impl Config {
                 detail: format!("must be 1 to 256, got {}", self.sync.concurrency),
             });
         }
+        self.http
+            .validate()
+            .map_err(|(key, detail)| ConfigError::Invalid { key, detail })?;
         if let Some(h) = &self.haier
             && !(h.base_url.starts_with("http://") || h.base_url.starts_with("https://"))
         {

@@ -25,6 +25,11 @@ where
                 JsonRejection::MissingJsonContentType(_) => ApiError::UnsupportedMediaType(
                     "send the body as JSON with Content-Type: application/json".to_owned(),
                 ),
+                JsonRejection::BytesRejection(e)
+                    if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE =>
+                {
+                    ApiError::PayloadTooLarge(e.body_text())
+                }
                 JsonRejection::JsonDataError(e) => ApiError::Unprocessable {
                     code: "invalid_body",
                     detail: e.body_text(),
@@ -49,6 +54,25 @@ where
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         match axum::extract::Path::<T>::from_request_parts(parts, state).await {
             Ok(axum::extract::Path(v)) => Ok(PathParam(v)),
+            Err(rejection) => Err(ApiError::InvalidParameter(rejection.body_text())),
+        }
+    }
+}
+
+/// `Query<T>`, but a query string that does not fit `T` (a repeated or mistyped
+/// parameter) is a 400 `invalid_parameter` `{code, detail}`.
+pub struct QueryParams<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for QueryParams<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(v)) => Ok(QueryParams(v)),
             Err(rejection) => Err(ApiError::InvalidParameter(rejection.body_text())),
         }
     }

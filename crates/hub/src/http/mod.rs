@@ -11,6 +11,8 @@ mod orders;
 mod pagination;
 mod products;
 mod regions;
+mod request_log;
+mod server;
 mod stock;
 mod sync_runs;
 
@@ -24,7 +26,6 @@ use axum::{Json, Router};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::trace::TraceLayer;
 use utoipa::{OpenApi, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -32,6 +33,7 @@ use utoipa_axum::routes;
 pub use error::{ApiError, ErrorBody};
 pub use pagination::Page;
 pub use regions::RegionResolution;
+pub use server::{HttpConfig, serve};
 
 use crate::store::Db;
 
@@ -52,6 +54,8 @@ pub struct AppState {
     pub ylh: Option<Arc<haier::Ylh>>,
     /// The Haier Open Platform, for live logistics (H4).
     pub supplier: Option<Arc<haier::OpenPlatform>>,
+    /// Request limits and timeouts (`[http]`).
+    pub http: HttpConfig,
 }
 
 impl AppState {
@@ -72,6 +76,7 @@ impl AppState {
             callback: None,
             ylh: None,
             supplier: None,
+            http: HttpConfig::default(),
         }
     }
 }
@@ -158,9 +163,14 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             require_bearer,
         ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            server::limit_requests,
+        ))
+        .layer(middleware::from_fn(error::json_errors))
         .with_state(state)
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
-        .layer(TraceLayer::new_for_http())
+        .layer(request_log::layer())
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
 }
 

@@ -3,12 +3,12 @@
 use std::collections::HashMap;
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::body::{JsonBody, PathParam};
+use super::body::{JsonBody, PathParam, QueryParams};
 use super::pagination::{Page, PageParams};
 use super::{ApiError, AppState, ErrorBody};
 use crate::orders::{CreateOrderInput, OrderView};
@@ -34,7 +34,7 @@ use crate::types::UtcTime;
     ))]
 pub async fn create_order(
     State(state): State<AppState>,
-    Query(query): Query<HashMap<String, String>>,
+    QueryParams(query): QueryParams<HashMap<String, String>>,
     JsonBody(input): JsonBody<CreateOrderInput>,
 ) -> Result<(StatusCode, Json<OrderView>), ApiError> {
     let fresh = match query.get("fresh").map(String::as_str) {
@@ -66,7 +66,7 @@ pub async fn create_order(
     ))]
 pub async fn list_orders(
     State(state): State<AppState>,
-    Query(query): Query<HashMap<String, String>>,
+    QueryParams(query): QueryParams<HashMap<String, String>>,
 ) -> Result<Json<Page<Order>>, ApiError> {
     let page = PageParams::parse(&query)?;
     let limit = page.limit();

@@ -3,11 +3,11 @@
 use std::collections::HashMap;
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::body::PathParam;
+use super::body::{PathParam, QueryParams};
 use super::pagination::{Page, PageParams};
 use super::{ApiError, AppState, ErrorBody};
 use crate::store::catalog::{self, Product};
@@ -34,7 +34,7 @@ pub struct ProductDetail {
     ))]
 pub async fn list_products(
     State(state): State<AppState>,
-    Query(query): Query<HashMap<String, String>>,
+    QueryParams(query): QueryParams<HashMap<String, String>>,
 ) -> Result<Json<Page<Product>>, ApiError> {
     let page = PageParams::parse(&query)?;
     let limit = page.limit();

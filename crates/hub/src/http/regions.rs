@@ -1,10 +1,11 @@
 //! `/api/v1/regions/resolve`: a Chinese address to its GB/T 2260 county code.
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::body::QueryParams;
 use super::{ApiError, AppState, ErrorBody};
 
 /// Longest address accepted, in characters.
@@ -118,7 +119,7 @@ fn field<'a>(value: &'a Option<String>, name: &'static str) -> Result<Option<&'a
     ))]
 pub async fn resolve_region(
     State(state): State<AppState>,
-    Query(query): Query<ResolveParams>,
+    QueryParams(query): QueryParams<ResolveParams>,
 ) -> Result<Json<RegionResolution>, ApiError> {
     let address = field(&query.address, "address")?;
     let parts = [

@@ -3,12 +3,12 @@
 use std::collections::HashMap;
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::body::{JsonBody, PathParam};
+use super::body::{JsonBody, PathParam, QueryParams};
 use super::{ApiError, AppState, ErrorBody};
 use crate::orders::SOURCE_LOCAL;
 use crate::store::catalog::{self, Product, ProductContent, ProductLinks};
@@ -207,7 +207,7 @@ pub struct StockPoolView {
 pub async fn get_stock_pool(
     State(state): State<AppState>,
     PathParam(code): PathParam<String>,
-    Query(query): Query<HashMap<String, String>>,
+    QueryParams(query): QueryParams<HashMap<String, String>>,
 ) -> Result<Json<StockPoolView>, ApiError> {
     let county = query.get("county").map_or(LOCAL_POOL, String::as_str);
     if !county.is_empty() && (county.len() != 6 || !county.bytes().all(|b| b.is_ascii_digit())) {
