@@ -21,22 +21,35 @@ where
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         match axum::Json::<T>::from_request(req, state).await {
             Ok(axum::Json(v)) => Ok(JsonBody(v)),
-            Err(rejection) => Err(match rejection {
-                JsonRejection::MissingJsonContentType(_) => ApiError::UnsupportedMediaType(
-                    "send the body as JSON with Content-Type: application/json".to_owned(),
-                ),
-                JsonRejection::BytesRejection(e)
-                    if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE =>
-                {
-                    ApiError::PayloadTooLarge(e.body_text())
-                }
-                JsonRejection::JsonDataError(e) => ApiError::Unprocessable {
-                    code: "invalid_body",
-                    detail: e.body_text(),
-                },
-                other => ApiError::InvalidBody(other.body_text()),
-            }),
+            Err(rejection) => Err(json_rejection(rejection)),
         }
+    }
+}
+
+/// Parses a JSON body already read (an optional body, say) with the errors of
+/// [`JsonBody`]: 400 for malformed JSON, 422 naming the field for a value that does not
+/// fit.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    axum::Json::<T>::from_bytes(bytes)
+        .map(|axum::Json(v)| v)
+        .map_err(json_rejection)
+}
+
+fn json_rejection(rejection: JsonRejection) -> ApiError {
+    match rejection {
+        JsonRejection::MissingJsonContentType(_) => ApiError::UnsupportedMediaType(
+            "send the body as JSON with Content-Type: application/json".to_owned(),
+        ),
+        JsonRejection::BytesRejection(e)
+            if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE =>
+        {
+            ApiError::PayloadTooLarge(e.body_text())
+        }
+        JsonRejection::JsonDataError(e) => ApiError::Unprocessable {
+            code: "invalid_body",
+            detail: e.body_text(),
+        },
+        other => ApiError::InvalidBody(other.body_text()),
     }
 }
 

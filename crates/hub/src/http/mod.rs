@@ -93,6 +93,54 @@ impl AppState {
 )]
 struct ApiDoc;
 
+/// Documents the refusals of [`server::limit_requests`] on the operations they can
+/// reach: 414 and 431 on every operation, 408 and 413 on those that take a body.
+/// Applied once every route is in the document.
+struct LimitResponses;
+
+impl utoipa::Modify for LimitResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+        let error = |description: &str| {
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("ErrorBody")))
+                        .build(),
+                )
+                .build()
+        };
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.post,
+                &mut item.put,
+                &mut item.delete,
+                &mut item.patch,
+            ];
+            for operation in operations.into_iter().flatten() {
+                let responses = &mut operation.responses.responses;
+                if operation.request_body.is_some() {
+                    responses
+                        .entry("408".to_owned())
+                        .or_insert_with(|| error("The body did not arrive in time").into());
+                    responses
+                        .entry("413".to_owned())
+                        .or_insert_with(|| error("The body is over the size limit").into());
+                }
+                responses
+                    .entry("414".to_owned())
+                    .or_insert_with(|| error("The request target is over the length limit").into());
+                responses
+                    .entry("431".to_owned())
+                    .or_insert_with(|| error("Too many request headers, or too large").into());
+            }
+        }
+    }
+}
+
 struct BearerAuth;
 
 impl utoipa::Modify for BearerAuth {
@@ -139,12 +187,15 @@ fn api_router() -> OpenApiRouter<AppState> {
 
 /// The OpenAPI document of the API (also served at `/openapi.json`).
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    api_router().into_openapi()
+    let mut doc = api_router().into_openapi();
+    utoipa::Modify::modify(&LimitResponses, &mut doc);
+    doc
 }
 
 /// The application: every route with its middleware.
 pub fn router(state: AppState) -> Router {
-    let (router, openapi) = api_router().split_for_parts();
+    let (router, mut openapi) = api_router().split_for_parts();
+    utoipa::Modify::modify(&LimitResponses, &mut openapi);
     let openapi = Arc::new(openapi);
     let request_id = HeaderName::from_static("x-request-id");
     router

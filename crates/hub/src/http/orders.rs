@@ -8,9 +8,10 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::body::{JsonBody, PathParam, QueryParams};
+use super::body::{JsonBody, PathParam, QueryParams, parse_json};
 use super::pagination::{Page, PageParams};
 use super::{ApiError, AppState, ErrorBody};
+use crate::input::{DateTime, Text};
 use crate::orders::{CreateOrderInput, OrderView};
 use crate::store::calls::{ExternalCall, calls_of_order, insert_call};
 use crate::store::jobs::{Job, jobs_of_order};
@@ -124,9 +125,11 @@ pub async fn pay_order(
 /// Why an order is cancelled.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct CancelInput {
-    /// The reason sent to the supplier (`cancelReason`), at most 200 characters.
+    /// The reason sent to the supplier (`cancelReason`), 1 to 200 characters; default
+    /// `customer request`.
     #[serde(default)]
-    pub reason: Option<String>,
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 200, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$")]
+    pub reason: Option<Text<1, 200>>,
 }
 
 /// Cancels an order: before payment its holds are released; after payment it is
@@ -149,32 +152,27 @@ pub async fn cancel_order(
     let input: CancelInput = if body.iter().all(u8::is_ascii_whitespace) {
         CancelInput::default()
     } else {
-        serde_json::from_slice(&body)
-            .map_err(|e| ApiError::InvalidBody(format!("the body is not a cancel request: {e}")))?
+        parse_json(&body)?
     };
     let reason = input
         .reason
-        .unwrap_or_else(|| "customer request".to_owned());
-    if reason.chars().count() > 200 {
-        return Err(ApiError::Unprocessable {
-            code: "invalid_body",
-            detail: "reason: at most 200 characters".to_owned(),
-        });
-    }
-    Ok(Json(state.orders.cancel(&id, &reason).await?))
+        .as_ref()
+        .map_or("customer request", Text::as_str);
+    Ok(Json(state.orders.cancel(&id, reason).await?))
 }
 
 /// New delivery and/or installation dates.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct RescheduleInput {
-    /// New delivery date; must be 23:59:59 China time of that day (RFC 3339).
+    /// New delivery date (RFC 3339): 23:59:59 China time of a day from today to ten
+    /// years ahead; no leap second.
     #[serde(default)]
     #[schema(value_type = Option<String>, format = DateTime)]
-    pub distribution_time: Option<jiff::Timestamp>,
-    /// New installation date; must be 23:59:59 China time of that day.
+    pub distribution_time: Option<DateTime>,
+    /// New installation date: as `distribution_time`.
     #[serde(default)]
     #[schema(value_type = Option<String>, format = DateTime)]
-    pub install_time: Option<jiff::Timestamp>,
+    pub install_time: Option<DateTime>,
 }
 
 /// Asks the supplier to move a pushed order's delivery or installation day (through
@@ -186,7 +184,7 @@ pub struct RescheduleInput {
     responses(
         (status = 202, description = "Accepted", body = Order),
         (status = 409, description = "Not taken by the supplier yet", body = ErrorBody),
-        (status = 422, description = "A time that is not 23:59:59 China time", body = ErrorBody)
+        (status = 422, description = "A time that is not 23:59:59 China time of a day from today on", body = ErrorBody)
     ))]
 pub async fn reschedule_order(
     State(state): State<AppState>,

@@ -15,13 +15,17 @@ pub const MAX_ADDRESS_CHARS: usize = 512;
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ResolveParams {
-    /// A free-text address, e.g. `上海市浦东新区三林路15号`.
+    /// A free-text address, e.g. `上海市浦东新区三林路15号`; at most 512 characters.
+    #[param(max_length = 512, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$")]
     pub address: Option<String>,
-    /// Province field (structured input), e.g. `上海市`.
+    /// Province field (structured input), e.g. `上海市`; at most 512 characters.
+    #[param(max_length = 512, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$")]
     pub province: Option<String>,
     /// City field; a county name here is tolerated, and so are 市辖区 / 县.
+    #[param(max_length = 512, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$")]
     pub city: Option<String>,
     /// District field.
+    #[param(max_length = 512, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$")]
     pub district: Option<String>,
 }
 
@@ -102,6 +106,9 @@ fn field<'a>(value: &'a Option<String>, name: &'static str) -> Result<Option<&'a
         Some(v) if v.chars().count() > MAX_ADDRESS_CHARS => Err(ApiError::InvalidParameter(
             format!("{name} is longer than {MAX_ADDRESS_CHARS} characters"),
         )),
+        Some(v) if v.chars().any(char::is_control) => Err(ApiError::InvalidParameter(format!(
+            "{name} contains a control character"
+        ))),
         other => Ok(other.as_deref()),
     }
 }

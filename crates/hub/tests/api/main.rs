@@ -11,6 +11,7 @@ mod callbacks;
 mod crash;
 mod helpers;
 mod http;
+mod input;
 mod limits;
 mod orders;
 mod store;
