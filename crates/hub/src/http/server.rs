@@ -269,4 +269,27 @@ mod tests {
         assert_eq!(key, "http.header_read_timeout_secs");
         assert!(detail.contains("got 0"), "{detail}");
     }
+
+    #[test]
+    fn settings_reach_the_http_section() {
+        let settings = |pairs: &[(&str, &str)]| {
+            pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect::<Vec<_>>()
+        };
+        let config = crate::config::Config::from_settings(&settings(&[(
+            "SUPPLYHUB_HTTP__BODY_READ_TIMEOUT_SECS",
+            "5",
+        )]))
+        .unwrap();
+        assert_eq!(config.http.body_read_timeout_secs, 5);
+        assert_eq!(config.http.max_headers, 100, "the rest keep their defaults");
+        let err = crate::config::Config::from_settings(&settings(&[(
+            "SUPPLYHUB_HTTP__MAX_HEADERS",
+            "5",
+        )]))
+        .unwrap_err();
+        assert!(err.to_string().contains("http.max_headers"), "{err}");
+    }
 }
