@@ -10,10 +10,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::body::{JsonBody, PathParam, QueryParams};
+use super::products::ProductOut;
 use super::{ApiError, AppState, ErrorBody};
 use crate::input::{LocalProductCode, Text};
 use crate::stock::{self, StockError};
-use crate::store::catalog::Product;
 use crate::store::holds::{InventoryChange, LOCAL_POOL, StockPool};
 use crate::types::UtcTime;
 
@@ -62,14 +62,14 @@ pub struct LocalProductInput {
     request_body = LocalProductInput,
     security(("bearer" = [])),
     responses(
-        (status = 201, description = "Created", body = Product),
+        (status = 201, description = "Created", body = ProductOut),
         (status = 409, description = "The code exists", body = ErrorBody),
         (status = 422, description = "A bad code or name", body = ErrorBody)
     ))]
 pub async fn create_local_product(
     State(state): State<AppState>,
     JsonBody(input): JsonBody<LocalProductInput>,
-) -> Result<(StatusCode, Json<Product>), ApiError> {
+) -> Result<(StatusCode, Json<ProductOut>), ApiError> {
     let product = stock::create_local_product(
         state.orders.db(),
         &input.code,
@@ -77,7 +77,7 @@ pub async fn create_local_product(
         input.model.as_ref().map(Text::as_str),
     )
     .await?;
-    Ok((StatusCode::CREATED, Json(product)))
+    Ok((StatusCode::CREATED, Json(product.into())))
 }
 
 /// A change of local stock on hand.
