@@ -161,7 +161,7 @@ pub async fn list_products(
 
 /// One product by code, with its stock levels.
 #[utoipa::path(get, path = "/products/{code}", operation_id = "get_product", tag = "catalog",
-    params(("code" = String, Path, description = "SKU (the supplier's productCode)")),
+    params(("code" = String, Path, description = "SKU (the supplier's productCode)", min_length = 1, max_length = 50, pattern = r"^[^\s\u0000-\u001f\u007f-\u009f]+$")),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The product", body = ProductDetail),

@@ -162,7 +162,7 @@ impl From<InventoryChange> for InventoryChangeOut {
 
 /// Adjusts a local product's stock on hand; never below what is held.
 #[utoipa::path(post, path = "/products/{code}/stock-adjustments", operation_id = "adjust_local_stock", tag = "catalog",
-    params(("code" = String, Path, description = "SKU of a local product")),
+    params(("code" = String, Path, description = "SKU of a local product", min_length = 1, max_length = 50, pattern = r"^[^\s\u0000-\u001f\u007f-\u009f]+$")),
     request_body = AdjustmentInput,
     security(("bearer" = [])),
     responses(
@@ -195,7 +195,7 @@ pub struct StockPoolView {
 
 /// A product's stock pool: local (`?county=` omitted) or regional (`?county=370212`).
 #[utoipa::path(get, path = "/products/{code}/stock-pool", operation_id = "get_stock_pool", tag = "catalog",
-    params(("code" = String, Path, description = "SKU"), ("county" = Option<String>, Query, description = "County code (six digits); omit for local stock")),
+    params(("code" = String, Path, description = "SKU", min_length = 1, max_length = 50, pattern = r"^[^\s\u0000-\u001f\u007f-\u009f]+$"), ("county" = Option<String>, Query, description = "County code (six digits); omit (or leave empty) for local stock", pattern = r"^([0-9]{6})?$")),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The pool and its log", body = StockPoolView),
