@@ -39,9 +39,10 @@ fn line(sku: &str, quantity: i64) -> Value {
 
 /// Asserts a 422 whose detail names `field`.
 fn assert_refused(status: u16, body: &Value, field: &str, case: &str) {
-    assert_eq!(status, 422, "{case}: {body}");
+    let shown: String = body.to_string().chars().take(300).collect();
+    assert_eq!(status, 422, "{case}: {shown}");
     let detail = body["detail"].as_str().unwrap_or_default();
-    assert!(detail.contains(field), "{case}: names {field}: {body}");
+    assert!(detail.contains(field), "{case}: names {field}: {shown}");
 }
 
 async fn held(db: &Db, code: &str) -> i64 {
