@@ -93,7 +93,7 @@ impl AppState {
 )]
 struct ApiDoc;
 
-/// Documents the refusals of [`server::limit_requests`] on the operations they can
+/// Documents the refusals of [`server::limit_head`] and [`server::read_body`] on the operations they can
 /// reach: 414 and 431 on every operation, 408 and 413 on those that take a body.
 /// Applied once every route is in the document.
 struct LimitResponses;
@@ -212,11 +212,15 @@ pub fn router(state: AppState) -> Router {
         })
         .layer(middleware::from_fn_with_state(
             state.clone(),
+            server::read_body,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
             require_bearer,
         ))
         .layer(middleware::from_fn_with_state(
             state.clone(),
-            server::limit_requests,
+            server::limit_head,
         ))
         .layer(middleware::from_fn(error::json_errors))
         .with_state(state)

@@ -4,10 +4,11 @@
 //! Limits are enforced in two places. hyper reads the request head and closes a
 //! connection whose head does not arrive within `header_read_timeout_secs` (a client
 //! that never finishes its headers holds nothing for long). Everything else is checked by
-//! [`limit_requests`], so that the answer is a `{code, detail}` body like every other
-//! error: a URI longer than `max_uri_bytes` (414), more than `max_headers` headers or
-//! more than `max_header_bytes` of them (431), a body over `max_body_bytes` (413) or one
-//! that does not arrive within `body_read_timeout_secs` (408). hyper's own limits are set
+//! middleware, so that the answer is a `{code, detail}` body like every other error:
+//! [`limit_head`] refuses a URI longer than `max_uri_bytes` (414), more than
+//! `max_headers` headers or more than `max_header_bytes` of them (431); [`read_body`] a
+//! body over `max_body_bytes` (413) or one that does not arrive within
+//! `body_read_timeout_secs` (408). hyper's own limits are set
 //! well above ours and only answer (with an empty 414/431) what is far past them.
 
 use std::future::Future;
@@ -173,10 +174,9 @@ pub async fn serve(
     Ok(())
 }
 
-/// Refuses what is over the limits of [`HttpConfig`] with a `{code, detail}` error and
-/// reads the body (within its size and time limits) before any handler runs, so that no
-/// extractor ever answers these cases itself.
-pub(super) async fn limit_requests(
+/// Refuses a request head over the limits of [`HttpConfig`] (target length, header
+/// count and size) with a `{code, detail}` error before anything else looks at it.
+pub(super) async fn limit_head(
     State(state): State<AppState>,
     request: Request,
     next: Next,
@@ -210,7 +210,20 @@ pub(super) async fn limit_requests(
             config.max_header_bytes
         )));
     }
-    let declared = headers
+    next.run(request).await
+}
+
+/// Reads the body within its size and time limits before any handler runs (after the
+/// bearer check: an unauthorised client's body is never read), so that no extractor
+/// ever meets a body that is too large or stalled.
+pub(super) async fn read_body(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let config = state.http;
+    let declared = request
+        .headers()
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());

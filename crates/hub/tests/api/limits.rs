@@ -353,3 +353,18 @@ async fn the_request_log_has_one_plain_line_per_request() {
         missing[0]
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unauthorised_body_is_never_read() {
+    let t = TestDb::sqlite().await;
+    let app = TestApp::spawn(&t.db, Some("tok")).await;
+    // Announces 5 MB and sends none of it: the bearer check answers first.
+    let r = exchange(
+        &addr(&app),
+        "POST /api/v1/orders HTTP/1.1\r\nHost: hub\r\nContent-Type: application/json\r\nContent-Length: 5000000\r\nConnection: close\r\n\r\n".to_owned(),
+        Vec::new(),
+    )
+    .await;
+    assert_eq!(r.error(), (401, "unauthorized".to_owned()), "{}", r.body);
+    t.cleanup().await;
+}
