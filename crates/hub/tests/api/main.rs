@@ -11,6 +11,8 @@ mod callbacks;
 mod crash;
 mod helpers;
 mod http;
+mod input;
+mod limits;
 mod operations;
 mod orders;
 mod store;
