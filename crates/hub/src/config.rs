@@ -55,6 +55,9 @@ pub struct Config {
     /// in seconds (default 30). Jobs still running then are released to the queue.
     #[serde(default = "default_shutdown_grace_secs")]
     pub shutdown_grace_secs: u64,
+    /// HTTP server limits and timeouts (`[http]`).
+    #[serde(default)]
+    pub http: crate::http::HttpConfig,
 }
 
 fn default_shutdown_grace_secs() -> u64 {
@@ -562,6 +565,9 @@ impl Config {
                 detail: format!("must be 1 to 256, got {}", self.sync.concurrency),
             });
         }
+        self.http
+            .validate()
+            .map_err(|(key, detail)| ConfigError::Invalid { key, detail })?;
         if let Some(h) = &self.haier
             && !(h.base_url.starts_with("http://") || h.base_url.starts_with("https://"))
         {

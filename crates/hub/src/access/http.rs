@@ -34,14 +34,38 @@ const TOUCH_EVERY_MICROS: i64 = 60 * 1_000_000;
 #[derive(Debug, Clone)]
 pub struct SessionId(pub String);
 
-/// Checks every routed request against [`super::permissions::RULES`]: finds the caller
-/// from its credentials (401 when they are missing or wrong and the hub requires them),
-/// checks its role (403), and hands the [`Principal`] to the handler.
-pub async fn authorize(
+/// Finds the caller of every request from its credentials, before the body is read:
+/// 401 when they are wrong, or missing where the hub requires them. Paths outside
+/// `/api/` and the public routes of [`super::permissions::RULES`] (which have no path
+/// parameters) pass without. The [`Principal`] goes to the authorization layer and the
+/// handler.
+pub async fn authenticate_layer(
     State(state): State<AppState>,
     mut request: Request,
     next: Next,
 ) -> Response {
+    let path = request.uri().path();
+    let public = !path.starts_with("/api/")
+        || rule_for(request.method().as_str(), path).is_some_and(|r| r.allow == Allow::Public);
+    if public {
+        return next.run(request).await;
+    }
+    let method = request.method().clone();
+    let (principal, session) = match authenticate(&state, request.headers(), &method).await {
+        Ok(found) => found,
+        Err(e) => return e.into_response(),
+    };
+    request.extensions_mut().insert(principal);
+    if let Some(s) = session {
+        request.extensions_mut().insert(SessionId(s));
+    }
+    next.run(request).await
+}
+
+/// Checks every routed request against [`super::permissions::RULES`]: a route missing
+/// from the table is refused (403), a public one passes, any other needs a caller
+/// (found by [`authenticate_layer`]; 401 without) whose role the table allows (403).
+pub async fn authorize(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let path = request
         .extensions()
         .get::<MatchedPath>()
@@ -58,9 +82,13 @@ pub async fn authorize(
     if rule.allow == Allow::Public {
         return next.run(request).await;
     }
-    let (principal, session) = match authenticate(&state, request.headers(), &method).await {
-        Ok(found) => found,
-        Err(e) => return e.into_response(),
+    let principal = match request.extensions().get::<Principal>() {
+        Some(p) => p.clone(),
+        // A route outside /api/ that is not public: authenticate here.
+        None => match authenticate(&state, request.headers(), &method).await {
+            Ok((p, _)) => p,
+            Err(e) => return e.into_response(),
+        },
     };
     let role = principal.role();
     if !rule.allow.permits(role) {
@@ -70,10 +98,8 @@ pub async fn authorize(
         }
         .into_response();
     }
+    let mut request = request;
     request.extensions_mut().insert(principal);
-    if let Some(s) = session {
-        request.extensions_mut().insert(SessionId(s));
-    }
     next.run(request).await
 }
 

@@ -124,10 +124,6 @@ pub async fn record(
     .await
 }
 
-/// Largest request body the audit layer reads, in bytes; larger bodies are refused (413)
-/// before they reach a handler.
-const MAX_BODY: usize = 2 * 1024 * 1024;
-
 /// The audit layer: records the successful changes of authenticated callers.
 pub async fn layer(State(state): State<AppState>, request: Request, next: Next) -> Response {
     if matches!(
@@ -157,10 +153,11 @@ pub async fn layer(State(state): State<AppState>, request: Request, next: Next) 
     let method = request.method().clone();
     let target = request.uri().path().to_owned();
     let (parts, body) = request.into_parts();
-    let bytes = match to_bytes(body, MAX_BODY).await {
+    // The body was read and limited (`http.max_body_bytes`) before routing.
+    let bytes = match to_bytes(body, usize::MAX).await {
         Ok(b) => b,
-        Err(_) => {
-            return ApiError::PayloadTooLarge(format!("the body must be at most {MAX_BODY} bytes"))
+        Err(e) => {
+            return ApiError::InvalidBody(format!("the body could not be read: {e}"))
                 .into_response();
         }
     };

@@ -181,8 +181,11 @@ fn init_tracing(format: LogFormat, default_level: &str) {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new(format!("{default_level},sqlx=warn")));
+    // Colour codes only for a terminal: a file or a pipe gets plain text.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(ansi)
         .with_writer(std::io::stderr);
     let _ = match format {
         LogFormat::Text => builder.try_init(),
@@ -391,6 +394,7 @@ async fn serve_command(config_file: Option<PathBuf>, args: ServeArgs) -> anyhow:
         orders: orders.clone(),
         ylh: ylh.clone(),
         supplier: supplier.clone(),
+        http: config.http,
     };
     if let Some(sb) = &sandbox {
         sb.set_callback_url(format!("http://{addr}/callbacks/haier"));
@@ -417,10 +421,15 @@ async fn serve_command(config_file: Option<PathBuf>, args: ServeArgs) -> anyhow:
     ));
     let app = http::router(state);
     let server_shutdown = shutdown.clone();
+    let http_config = config.http;
     let mut server = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(server_shutdown.cancelled_owned())
-            .await
+        http::serve(
+            listener,
+            app,
+            http_config,
+            server_shutdown.cancelled_owned(),
+        )
+        .await
     });
     let signal_shutdown = shutdown.clone();
     tokio::spawn(async move {

@@ -13,6 +13,8 @@ mod orders;
 pub(crate) mod pagination;
 mod products;
 mod regions;
+mod request_log;
+mod server;
 mod stock;
 mod sync_runs;
 
@@ -25,7 +27,6 @@ use axum::{Json, Router};
 use secrecy::SecretString;
 use serde::Serialize;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::trace::TraceLayer;
 use utoipa::{OpenApi, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -33,6 +34,7 @@ use utoipa_axum::routes;
 pub use error::{ApiError, ErrorBody};
 pub use pagination::Page;
 pub use regions::RegionResolution;
+pub use server::{HttpConfig, serve};
 
 use crate::access::http as access;
 use crate::store::Db;
@@ -56,6 +58,8 @@ pub struct AppState {
     pub ylh: Option<Arc<haier::Ylh>>,
     /// The Haier Open Platform, for live logistics (H4).
     pub supplier: Option<Arc<haier::OpenPlatform>>,
+    /// Request limits and timeouts (`[http]`).
+    pub http: HttpConfig,
 }
 
 impl AppState {
@@ -77,6 +81,7 @@ impl AppState {
             callback: None,
             ylh: None,
             supplier: None,
+            http: HttpConfig::default(),
         }
     }
 }
@@ -98,6 +103,54 @@ impl AppState {
     modifiers(&BearerAuth)
 )]
 struct ApiDoc;
+
+/// Documents the refusals of [`server::limit_head`] and [`server::read_body`] on the operations they can
+/// reach: 414 and 431 on every operation, 408 and 413 on those that take a body.
+/// Applied once every route is in the document.
+struct LimitResponses;
+
+impl utoipa::Modify for LimitResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+        let error = |description: &str| {
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("ErrorBody")))
+                        .build(),
+                )
+                .build()
+        };
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.post,
+                &mut item.put,
+                &mut item.delete,
+                &mut item.patch,
+            ];
+            for operation in operations.into_iter().flatten() {
+                let responses = &mut operation.responses.responses;
+                if operation.request_body.is_some() {
+                    responses
+                        .entry("408".to_owned())
+                        .or_insert_with(|| error("The body did not arrive in time").into());
+                    responses
+                        .entry("413".to_owned())
+                        .or_insert_with(|| error("The body is over the size limit").into());
+                }
+                responses
+                    .entry("414".to_owned())
+                    .or_insert_with(|| error("The request target is over the length limit").into());
+                responses
+                    .entry("431".to_owned())
+                    .or_insert_with(|| error("Too many request headers, or too large").into());
+            }
+        }
+    }
+}
 
 struct BearerAuth;
 
@@ -215,12 +268,15 @@ fn api_router() -> OpenApiRouter<AppState> {
 
 /// The OpenAPI document of the API (also served at `/openapi.json`).
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    document_access(api_router().into_openapi())
+    let mut doc = api_router().into_openapi();
+    utoipa::Modify::modify(&LimitResponses, &mut doc);
+    document_access(doc)
 }
 
 /// The application: every route with its middleware.
 pub fn router(state: AppState) -> Router {
-    let (router, openapi) = api_router().split_for_parts();
+    let (router, mut openapi) = api_router().split_for_parts();
+    utoipa::Modify::modify(&LimitResponses, &mut openapi);
     let openapi = Arc::new(document_access(openapi));
     let request_id = HeaderName::from_static("x-request-id");
     router
@@ -244,9 +300,24 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(|method: axum::http::Method| async move {
             ApiError::MethodNotAllowed(format!("this route does not accept {method}"))
         })
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            server::read_body,
+        ))
+        // Who the caller is, before its body is read; what it may do is checked by the
+        // authorization layer above, once the route is known.
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::access::http::authenticate_layer,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            server::limit_head,
+        ))
+        .layer(middleware::from_fn(error::json_errors))
         .with_state(state)
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
-        .layer(TraceLayer::new_for_http())
+        .layer(request_log::layer())
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
 }
 

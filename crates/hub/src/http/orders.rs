@@ -3,15 +3,16 @@
 use std::collections::HashMap;
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::body::{JsonBody, PathParam};
+use super::body::{JsonBody, PathParam, QueryParams, parse_json};
 use super::pagination::{Page, PageParams};
 use super::{ApiError, AppState, ErrorBody};
 use crate::calllog::{self, SupplierCall};
+use crate::input::{DateTime, Text};
 use crate::orders::{CreateOrderInput, OrderView};
 use crate::store::calls::{CallEntry, ExternalCall, calls_of_order};
 use crate::store::jobs::{Job, jobs_of_order};
@@ -34,7 +35,7 @@ use crate::store::orders::{self, Order};
     ))]
 pub async fn create_order(
     State(state): State<AppState>,
-    Query(query): Query<HashMap<String, String>>,
+    QueryParams(query): QueryParams<HashMap<String, String>>,
     JsonBody(input): JsonBody<CreateOrderInput>,
 ) -> Result<(StatusCode, Json<OrderView>), ApiError> {
     let fresh = match query.get("fresh").map(String::as_str) {
@@ -66,7 +67,7 @@ pub async fn create_order(
     ))]
 pub async fn list_orders(
     State(state): State<AppState>,
-    Query(query): Query<HashMap<String, String>>,
+    QueryParams(query): QueryParams<HashMap<String, String>>,
 ) -> Result<Json<Page<Order>>, ApiError> {
     let page = PageParams::parse(&query)?;
     let limit = page.limit();
@@ -129,7 +130,7 @@ pub async fn get_order(
 pub async fn list_order_calls(
     State(state): State<AppState>,
     PathParam(id): PathParam<String>,
-    Query(query): Query<HashMap<String, String>>,
+    QueryParams(query): QueryParams<HashMap<String, String>>,
 ) -> Result<Json<Page<CallEntry>>, ApiError> {
     let page = PageParams::parse(&query)?;
     let after = match page.after.as_deref() {
@@ -176,9 +177,11 @@ pub async fn pay_order(
 /// Why an order is cancelled.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct CancelInput {
-    /// The reason sent to the supplier (`cancelReason`), at most 200 characters.
+    /// The reason sent to the supplier (`cancelReason`), 1 to 200 characters; default
+    /// `customer request`.
     #[serde(default)]
-    pub reason: Option<String>,
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 200, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$")]
+    pub reason: Option<Text<1, 200>>,
 }
 
 /// Cancels an order: before payment its holds are released; after payment it is
@@ -201,32 +204,27 @@ pub async fn cancel_order(
     let input: CancelInput = if body.iter().all(u8::is_ascii_whitespace) {
         CancelInput::default()
     } else {
-        serde_json::from_slice(&body)
-            .map_err(|e| ApiError::InvalidBody(format!("the body is not a cancel request: {e}")))?
+        parse_json(&body)?
     };
     let reason = input
         .reason
-        .unwrap_or_else(|| "customer request".to_owned());
-    if reason.chars().count() > 200 {
-        return Err(ApiError::Unprocessable {
-            code: "invalid_body",
-            detail: "reason: at most 200 characters".to_owned(),
-        });
-    }
-    Ok(Json(state.orders.cancel(&id, &reason).await?))
+        .as_ref()
+        .map_or("customer request", Text::as_str);
+    Ok(Json(state.orders.cancel(&id, reason).await?))
 }
 
 /// New delivery and/or installation dates.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct RescheduleInput {
-    /// New delivery date; must be 23:59:59 China time of that day (RFC 3339).
+    /// New delivery date (RFC 3339): 23:59:59 China time of a day from today to ten
+    /// years ahead; no leap second.
     #[serde(default)]
     #[schema(value_type = Option<String>, format = DateTime)]
-    pub distribution_time: Option<jiff::Timestamp>,
-    /// New installation date; must be 23:59:59 China time of that day.
+    pub distribution_time: Option<DateTime>,
+    /// New installation date: as `distribution_time`.
     #[serde(default)]
     #[schema(value_type = Option<String>, format = DateTime)]
-    pub install_time: Option<jiff::Timestamp>,
+    pub install_time: Option<DateTime>,
 }
 
 /// Asks the supplier to move a pushed order's delivery or installation day (through
@@ -238,7 +236,7 @@ pub struct RescheduleInput {
     responses(
         (status = 202, description = "Accepted", body = Order),
         (status = 409, description = "Not taken by the supplier yet", body = ErrorBody),
-        (status = 422, description = "A time that is not 23:59:59 China time", body = ErrorBody)
+        (status = 422, description = "A time that is not 23:59:59 China time of a day from today on", body = ErrorBody)
     ))]
 pub async fn reschedule_order(
     State(state): State<AppState>,

@@ -13,6 +13,8 @@ mod callbacks;
 mod crash;
 mod helpers;
 mod http;
+mod input;
+mod limits;
 mod operations;
 mod orders;
 mod store;
