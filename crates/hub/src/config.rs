@@ -48,6 +48,16 @@ pub struct Config {
     /// How long the history tables are kept (`[retention]`).
     #[serde(default)]
     pub retention: RetentionConfig,
+    /// The key that seals the external systems' secrets: 64 hex digits (32 bytes).
+    /// Without it, `serve` uses the key file `supplyhub-secret.key` of the data directory
+    /// (the SQLite file's directory, else the working directory), generating it on first
+    /// start.
+    #[serde(default, deserialize_with = "text::opt_secret")]
+    pub secret_key: Option<SecretString>,
+    /// Earlier keys, comma-separated, that still open secrets sealed before a rotation
+    /// (`supplyhub secrets rotate` reseals them under `secret_key`).
+    #[serde(default, deserialize_with = "text::opt_secret")]
+    pub secret_keys_previous: Option<SecretString>,
     /// Logins, their throttling and sessions (`[access]`).
     #[serde(default)]
     pub access: AccessConfig,
@@ -309,8 +319,10 @@ fn setting_value(raw: &str) -> figment::value::Value {
 /// is always text, whatever it looks like, and its value never appears in an error.
 pub fn is_secret_key(key: &str) -> bool {
     let last = key.rsplit('.').next().unwrap_or(key);
-    matches!(last, "secret" | "password")
-        || last.ends_with("_secret")
+    matches!(
+        last,
+        "secret" | "password" | "secret_key" | "secret_keys_previous"
+    ) || last.ends_with("_secret")
         || last.ends_with("_password")
         || last.ends_with("_token")
 }

@@ -19,4 +19,5 @@ pub mod retention;
 pub mod stock;
 pub mod store;
 pub mod sync;
+pub mod systems;
 pub mod types;

@@ -82,6 +82,8 @@ const STOCK_WRITERS: &[Role] = &[Admin, StoreManager, WarehouseManager];
 const ORDER_WRITERS: &[Role] = &[Admin, StoreManager, Storefront];
 /// Supplier purchase orders (the outbox pushes them): admin, store and warehouse managers.
 const PURCHASE_ORDERS: &[Role] = &[Admin, StoreManager, WarehouseManager];
+/// The registry of external systems: admin and store manager.
+const SYSTEMS: &[Role] = &[Admin, StoreManager];
 /// Administration: users, API keys, the audit log.
 const ADMINS: &[Role] = &[Admin];
 
@@ -110,6 +112,13 @@ pub const RULES: &[Rule] = &[
     rule("POST", "/api/v1/api-keys", Allow::Roles(ADMINS)),
     rule("DELETE", "/api/v1/api-keys/{id}", Allow::Roles(ADMINS)),
     rule("GET", "/api/v1/audit-log", Allow::Roles(ADMINS)),
+    // External systems.
+    rule("GET", "/api/v1/systems", Allow::Roles(SYSTEMS)),
+    rule("POST", "/api/v1/systems", Allow::Roles(SYSTEMS)),
+    rule("GET", "/api/v1/systems/{id}", Allow::Roles(SYSTEMS)),
+    rule("PUT", "/api/v1/systems/{id}", Allow::Roles(SYSTEMS)),
+    rule("PATCH", "/api/v1/systems/{id}", Allow::Roles(SYSTEMS)),
+    rule("DELETE", "/api/v1/systems/{id}", Allow::Roles(SYSTEMS)),
     // Catalog and stock.
     rule("GET", "/api/v1/products", Allow::Roles(CATALOG_READERS)),
     rule("POST", "/api/v1/products", Allow::Roles(STOCK_WRITERS)),

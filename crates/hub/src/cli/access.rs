@@ -2,14 +2,18 @@
 //! the first admin and for keys handed to other systems.
 
 use std::io::BufRead;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
+use secrecy::ExposeSecret;
 
 use crate::access::{self, Role};
 use crate::audit::{self, AuditEntry};
+use crate::config::Config;
 use crate::store::Db;
 use crate::store::access as store;
+use crate::systems::crypto::{self, KeyRing};
 
 /// `supplyhub user`.
 #[derive(Debug, clap::Args)]
@@ -152,6 +156,106 @@ pub async fn api_key(db: &Db, args: ApiKeyArgs) -> anyhow::Result<ExitCode> {
                     _ => break,
                 }
             }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// `supplyhub secrets`.
+#[derive(Debug, clap::Args)]
+pub struct SecretsArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: SecretsCommand,
+}
+
+/// The `secrets` subcommands.
+#[derive(Debug, clap::Subcommand)]
+pub enum SecretsCommand {
+    /// Reseal every system's secrets under `secret_key` (SUPPLYHUB_SECRET_KEY); the keys
+    /// they were sealed under must be `secret_key` or in `secret_keys_previous`.
+    Rotate,
+}
+
+/// The data directory: the SQLite file's directory, else the working directory.
+pub fn data_dir(config: &Config) -> PathBuf {
+    let url = config.database_url.as_str();
+    url.strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .filter(|p| !p.starts_with(":memory:"))
+        .map(|p| p.split('?').next().unwrap_or(p))
+        .and_then(|p| Path::new(p).parent().map(Path::to_path_buf))
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+/// The key ring of the configuration: `secret_key` and `secret_keys_previous`; without
+/// a key, the key file of the data directory, generated when `generate` (and said so).
+pub fn key_ring(config: &Config, generate: bool) -> anyhow::Result<KeyRing> {
+    let previous: Vec<String> = config
+        .secret_keys_previous
+        .as_ref()
+        .map(|s| {
+            s.expose_secret()
+                .split(',')
+                .map(|k| k.trim().to_owned())
+                .filter(|k| !k.is_empty())
+                .collect()
+        })
+        .unwrap_or_default();
+    let previous: Vec<&str> = previous.iter().map(String::as_str).collect();
+    let current = match &config.secret_key {
+        Some(k) => k.expose_secret().to_owned(),
+        None => {
+            let dir = data_dir(config);
+            let path = dir.join(crypto::KEY_FILE);
+            if !generate && !path.exists() {
+                bail!(
+                    "no secret_key is configured and {} does not exist",
+                    path.display()
+                );
+            }
+            let (key, created) = crypto::load_or_generate_key_file(&dir)
+                .with_context(|| format!("cannot read or write {}", path.display()))?;
+            if created {
+                eprintln!(
+                    "no secret_key configured: generated one into {} (keep it: the systems' secrets open only with it)",
+                    path.display()
+                );
+            }
+            key
+        }
+    };
+    Ok(KeyRing::new(&current, &previous)?)
+}
+
+/// Runs `supplyhub secrets …`.
+pub async fn secrets(db: &Db, config: &Config, args: SecretsArgs) -> anyhow::Result<ExitCode> {
+    match args.command {
+        SecretsCommand::Rotate => {
+            let ring = key_ring(config, false)?;
+            let mut resealed = 0;
+            for (id, key_id, nonce, ciphertext) in crate::store::systems::sealed(db).await? {
+                if key_id == ring.current_id() {
+                    continue;
+                }
+                let sealed = crypto::Sealed {
+                    key_id,
+                    nonce,
+                    ciphertext,
+                };
+                let plain = ring
+                    .open(&sealed, &id)
+                    .with_context(|| format!("system {id}"))?;
+                let new = ring.seal(&plain, &id);
+                crate::store::systems::reseal(db, &id, &new.key_id, &new.nonce, &new.ciphertext)
+                    .await?;
+                resealed += 1;
+            }
+            println!(
+                "resealed the secrets of {resealed} system(s) under key {}",
+                ring.current_id()
+            );
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -59,6 +59,8 @@ pub enum Command {
     User(access::UserArgs),
     /// Manage API keys.
     Apikey(access::ApiKeyArgs),
+    /// Manage the key that seals the external systems' secrets.
+    Secrets(access::SecretsArgs),
 }
 
 /// Options of `supplyhub serve`.
@@ -163,6 +165,14 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             init_tracing(config.log.format, "warn");
             let db = open_db(&config).await?;
             let code = access::user(&db, args).await;
+            db.close().await;
+            code
+        }
+        Command::Secrets(args) => {
+            let config = Config::load(cli.config.as_deref(), &[])?;
+            init_tracing(config.log.format, "warn");
+            let db = open_db(&config).await?;
+            let code = access::secrets(&db, &config, args).await;
             db.close().await;
             code
         }
@@ -395,6 +405,7 @@ async fn serve_command(config_file: Option<PathBuf>, args: ServeArgs) -> anyhow:
         ylh: ylh.clone(),
         supplier: supplier.clone(),
         http: config.http,
+        secrets: Arc::new(access::key_ring(&config, true)?),
     };
     if let Some(sb) = &sandbox {
         sb.set_callback_url(format!("http://{addr}/callbacks/haier"));

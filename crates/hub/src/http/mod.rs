@@ -38,6 +38,7 @@ pub use server::{HttpConfig, serve};
 
 use crate::access::http as access;
 use crate::store::Db;
+use crate::systems::http as systems;
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -48,6 +49,8 @@ pub struct AppState {
     pub admin_token: Option<Arc<SecretString>>,
     /// Access control: login settings, and whether credentials are required.
     pub access: crate::access::AccessState,
+    /// The keys that seal the external systems' secrets.
+    pub secrets: Arc<crate::systems::crypto::KeyRing>,
     /// The address resolver, built once from `[region]`.
     pub resolver: Arc<region::Resolver>,
     /// The supplier's callback credentials; callbacks are refused without them.
@@ -77,6 +80,7 @@ impl AppState {
             db,
             admin_token: None,
             access: crate::access::AccessState::default(),
+            secrets: Arc::new(crate::systems::crypto::KeyRing::ephemeral()),
             resolver,
             callback: None,
             ylh: None,
@@ -241,6 +245,13 @@ fn api_router() -> OpenApiRouter<AppState> {
                 .routes(routes!(access::list_api_keys, access::create_api_key))
                 .routes(routes!(access::revoke_api_key))
                 .routes(routes!(crate::audit::http::list_audit_log))
+                .routes(routes!(systems::create_system, systems::list_systems))
+                .routes(routes!(
+                    systems::get_system,
+                    systems::replace_system,
+                    systems::update_system,
+                    systems::delete_system
+                ))
                 .routes(routes!(
                     products::list_products,
                     stock::create_local_product

@@ -16,6 +16,7 @@ pub mod orders;
 pub mod retention;
 pub mod stock;
 pub mod sync_runs;
+pub mod systems;
 
 use std::str::FromStr;
 use std::time::Duration;

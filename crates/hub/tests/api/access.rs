@@ -34,6 +34,12 @@ GET    /api/v1/api-keys                            A
 POST   /api/v1/api-keys                            A
 DELETE /api/v1/api-keys/{id}                       A
 GET    /api/v1/audit-log                           A
+GET    /api/v1/systems                             A S
+POST   /api/v1/systems                             A S
+GET    /api/v1/systems/{id}                        A S
+PUT    /api/v1/systems/{id}                        A S
+PATCH  /api/v1/systems/{id}                        A S
+DELETE /api/v1/systems/{id}                        A S
 GET    /api/v1/products                            A S W C T F
 POST   /api/v1/products                            A S W
 GET    /api/v1/products/{code}                     A S W C T F

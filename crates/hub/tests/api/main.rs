@@ -19,3 +19,4 @@ mod operations;
 mod orders;
 mod store;
 mod sync;
+mod systems;

@@ -1,0 +1,555 @@
+//! The registry of external systems: typed settings, write-only secrets sealed at rest,
+//! filters, archive on delete, key rotation, and bad input.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use reqwest::Method;
+use serde_json::{Value, json};
+use supplyhub::access::AccessState;
+use supplyhub::config::AccessConfig;
+use supplyhub::http::AppState;
+use supplyhub::store::Db;
+use supplyhub::systems::crypto::{KeyRing, generate_key_hex};
+
+use crate::helpers::{TestApp, TestDb};
+
+const ADMIN_TOKEN: &str = "systems-admin-token-0d9e";
+const SECRETS: [(&str, &str); 4] = [
+    ("client_secret", "op-client-secret-Z81"),
+    ("password", "op-password-Q42"),
+    ("seller_password", "op-seller-pw-K77"),
+    ("callback_secret", "cb-signing-secret-M09"),
+];
+
+async fn call(app: &TestApp, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
+    let mut req = app
+        .http
+        .request(method, format!("{}{path}", app.base))
+        .bearer_auth(ADMIN_TOKEN);
+    if let Some(body) = body {
+        req = req.json(&body);
+    }
+    let resp = req.send().await.unwrap();
+    let status = resp.status().as_u16();
+    let text = resp.text().await.unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+fn state(db: &Db, ring: KeyRing) -> AppState {
+    let mut state = AppState::new(db.clone());
+    state.admin_token = Some(Arc::new(secrecy::SecretString::from(ADMIN_TOKEN)));
+    state.access = AccessState::new(AccessConfig::default(), true);
+    state.secrets = Arc::new(ring);
+    state
+}
+
+fn haier_system(name: &str) -> Value {
+    json!({
+        "name": name,
+        "kind": "supplier",
+        "settings": {
+            "vendor": "haier",
+            "open_platform": {"base_url": "http://127.0.0.1:9/op", "client_id": "cid-1", "customer_code": "8800539012"},
+            "callback": {"app_key": "918273645"}
+        },
+        "sync": {"counties": ["370212"], "interval_minutes": 60},
+        "secrets": SECRETS.iter().map(|(k, v)| (k.to_string(), json!(v))).collect::<serde_json::Map<_, _>>()
+    })
+}
+
+fn assert_no_secret(text: &str, what: &str) {
+    for (_, secret) in SECRETS {
+        assert!(!text.contains(secret), "{secret} in {what}: {text}");
+    }
+}
+
+async fn systems_keep_secrets_write_only(db: &Db) {
+    let state = state(db, KeyRing::ephemeral());
+    let app = TestApp::spawn_state(state.clone(), Some(ADMIN_TOKEN)).await;
+    let (status, created) = call(
+        &app,
+        Method::POST,
+        "/api/v1/systems",
+        Some(haier_system("haier-prod")),
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    assert_no_secret(&created.to_string(), "the answer to POST");
+    assert_eq!(
+        created["secrets_set"],
+        json!([
+            "callback_secret",
+            "client_secret",
+            "password",
+            "seller_password"
+        ])
+    );
+    assert_eq!(created["status"], "inactive");
+    assert_eq!(created["settings"]["open_platform"]["client_id"], "cid-1");
+    let id = created["id"].as_str().unwrap().to_owned();
+    let (_, pos) = call(&app, Method::POST, "/api/v1/systems", Some(json!({"name": "till-1", "kind": "pos", "status": "active", "settings": {"base_url": "https://pos.example"}, "secrets": {"signing_secret": "pos-sign-X1"}}))).await;
+    assert_eq!(pos["secrets_set"], json!(["signing_secret"]));
+
+    // The secrets open to what was sent, and build the hub's supplier settings.
+    let row = supplyhub::store::systems::get(db, &id)
+        .await
+        .unwrap()
+        .unwrap();
+    let opened = supplyhub::systems::http::open_secrets(&state, &row).unwrap();
+    let sent: BTreeMap<String, String> = SECRETS
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    assert_eq!(opened, sent);
+    let settings: Value = serde_json::from_str(&row.settings).unwrap();
+    let (op, ylh, callback) = supplyhub::systems::haier_configs(&settings, &opened).unwrap();
+    let op = op.unwrap();
+    assert_eq!(op.client_id, "cid-1");
+    assert_eq!(
+        secrecy::ExposeSecret::expose_secret(&op.client_secret),
+        "op-client-secret-Z81"
+    );
+    assert!(ylh.is_none());
+    assert_eq!(callback.unwrap().app_key, "918273645");
+
+    // Reads, filters.
+    let (status, got) = call(&app, Method::GET, &format!("/api/v1/systems/{id}"), None).await;
+    assert_eq!(status, 200);
+    assert_no_secret(&got.to_string(), "GET");
+    let (_, list) = call(&app, Method::GET, "/api/v1/systems?kind=supplier", None).await;
+    assert_eq!(list["items"].as_array().unwrap().len(), 1);
+    let (_, list) = call(&app, Method::GET, "/api/v1/systems?status=active", None).await;
+    assert_eq!(list["items"][0]["name"], "till-1");
+    let (_, list) = call(&app, Method::GET, "/api/v1/systems?limit=1", None).await;
+    let next = list["next"].as_str().unwrap();
+    let (_, rest) = call(
+        &app,
+        Method::GET,
+        &format!("/api/v1/systems?limit=1&after={next}"),
+        None,
+    )
+    .await;
+    assert_eq!(rest["items"].as_array().unwrap().len(), 1);
+    assert!(rest["next"].is_null());
+
+    // PATCH: a merge patch of the settings, one secret removed, one changed.
+    let (status, patched) = call(
+        &app,
+        Method::PATCH,
+        &format!("/api/v1/systems/{id}"),
+        Some(json!({
+            "status": "testing",
+            "settings": {"open_platform": {"client_id": "cid-2"}},
+            "secrets": {"seller_password": null, "password": "op-password-NEW"}
+        })),
+    )
+    .await;
+    assert_eq!(status, 200, "{patched}");
+    assert_eq!(patched["settings"]["open_platform"]["client_id"], "cid-2");
+    assert_eq!(
+        patched["settings"]["open_platform"]["customer_code"],
+        "8800539012"
+    );
+    assert_eq!(
+        patched["secrets_set"],
+        json!(["callback_secret", "client_secret", "password"])
+    );
+    assert_eq!(patched["status"], "testing");
+    let row = supplyhub::store::systems::get(db, &id)
+        .await
+        .unwrap()
+        .unwrap();
+    let opened = supplyhub::systems::http::open_secrets(&state, &row).unwrap();
+    assert_eq!(opened["password"], "op-password-NEW");
+    // PUT without secrets keeps them.
+    let mut body = haier_system("haier-main");
+    body.as_object_mut().unwrap().remove("secrets");
+    let (status, put) = call(
+        &app,
+        Method::PUT,
+        &format!("/api/v1/systems/{id}"),
+        Some(body),
+    )
+    .await;
+    assert_eq!(status, 200, "{put}");
+    assert_eq!(put["name"], "haier-main");
+    assert_eq!(put["status"], "testing", "a PUT without status keeps it");
+    assert_eq!(
+        put["secrets_set"],
+        json!(["callback_secret", "client_secret", "password"])
+    );
+
+    // The audit log records the changes without a secret.
+    let (_, audit) = call(&app, Method::GET, "/api/v1/audit-log?action=system.", None).await;
+    assert_eq!(audit["items"].as_array().unwrap().len(), 4);
+    let audit_text = audit.to_string();
+    assert_no_secret(&audit_text, "the audit log");
+    assert!(!audit_text.contains("op-password-NEW") && !audit_text.contains("pos-sign-X1"));
+
+    // No secret in clear in the database.
+    let rows: Vec<String> = match db {
+        Db::Sqlite(p) => sqlx::query_scalar("SELECT settings || secrets_set || COALESCE(secrets_ciphertext, '') FROM external_systems").fetch_all(p).await.unwrap(),
+        Db::Postgres(p) => sqlx::query_scalar("SELECT settings || secrets_set || COALESCE(secrets_ciphertext, '') FROM external_systems").fetch_all(p).await.unwrap(),
+    };
+    assert_eq!(rows.len(), 2);
+    for r in &rows {
+        assert_no_secret(r, "a stored row");
+        assert!(!r.contains("op-password-NEW") && !r.contains("pos-sign-X1"));
+    }
+
+    // Delete: without records it goes; with records it is archived, and a hard delete
+    // is refused.
+    let pos_id = pos["id"].as_str().unwrap();
+    let (status, _) = call(
+        &app,
+        Method::DELETE,
+        &format!("/api/v1/systems/{pos_id}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 204);
+    let (status, _) = call(
+        &app,
+        Method::GET,
+        &format!("/api/v1/systems/{pos_id}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 404);
+    supplyhub::store::systems::record_test(db, &id, "active", "{\"ok\":true}", None)
+        .await
+        .unwrap();
+    let (status, body) = call(
+        &app,
+        Method::DELETE,
+        &format!("/api/v1/systems/{id}?hard=true"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (409, Some("system_has_records")),
+        "{body}"
+    );
+    assert!(body["detail"].as_str().unwrap().contains("records"));
+    let (status, archived) =
+        call(&app, Method::DELETE, &format!("/api/v1/systems/{id}"), None).await;
+    assert_eq!(status, 200);
+    assert!(archived["archived_at"].is_string());
+    assert_eq!(archived["status"], "inactive");
+    let (_, list) = call(&app, Method::GET, "/api/v1/systems", None).await;
+    assert!(list["items"].as_array().unwrap().is_empty());
+    let (_, list) = call(&app, Method::GET, "/api/v1/systems?archived=true", None).await;
+    assert_eq!(list["items"][0]["id"], id.as_str());
+}
+
+async fn bad_input_is_named(db: &Db) {
+    let app = TestApp::spawn_state(state(db, KeyRing::ephemeral()), Some(ADMIN_TOKEN)).await;
+    let (_, created) = call(
+        &app,
+        Method::POST,
+        "/api/v1/systems",
+        Some(haier_system("h")),
+    )
+    .await;
+    let id = created["id"].as_str().unwrap().to_owned();
+    let one = format!("/api/v1/systems/{id}");
+    let supplier = |settings: Value| json!({"name": "x", "kind": "supplier", "settings": settings});
+    let cases: Vec<(Method, String, Option<Value>, u16, &str)> = vec![
+        (
+            Method::POST,
+            "/api/v1/systems".into(),
+            Some(json!({"name": "x", "kind": "fax"})),
+            422,
+            "kind",
+        ),
+        (
+            Method::POST,
+            "/api/v1/systems".into(),
+            Some(json!({"name": "", "kind": "pos"})),
+            422,
+            "name",
+        ),
+        (
+            Method::POST,
+            "/api/v1/systems".into(),
+            Some(json!({"name": "x", "kind": "pos", "status": "up"})),
+            422,
+            "status",
+        ),
+        (
+            Method::POST,
+            "/api/v1/systems".into(),
+            Some(supplier(json!({}))),
+            422,
+            "vendor",
+        ),
+        (
+            Method::POST,
+            "/api/v1/systems".into(),
+            Some(supplier(json!({"vendor": "midea"}))),
+            422,
+            "vendor",
+        ),
+        (
+            Method::POST,
+            "/api/v1/systems".into(),
+            Some(supplier(
+                json!({"vendor": "haier", "open_platform": {"client_secret": "s"}}),
+            )),
+            422,
+            "settings.open_platform.client_secret",
+        ),
+        (
+            Method::POST,
+            "/api/v1/systems".into(),
+            Some(supplier(
+                json!({"vendor": "haier", "open_platform": {"base_url": "ftp://x"}}),
+            )),
+            422,
+            "base_url",
+        ),
+        (
+            Method::POST,
+            "/api/v1/systems".into(),
+            Some(supplier(json!({"vendor": "haier", "fax": 1}))),
+            422,
+            "fax",
+        ),
+        (
+            Method::POST,
+            "/api/v1/systems".into(),
+            Some(
+                json!({"name": "x", "kind": "supplier", "settings": {"vendor": "haier"}, "secrets": {"api_key": "k"}}),
+            ),
+            422,
+            "secrets.api_key",
+        ),
+        (
+            Method::POST,
+            "/api/v1/systems".into(),
+            Some(json!({"name": "x", "kind": "pos", "secrets": {"Bad-Name": "k"}})),
+            422,
+            "Bad-Name",
+        ),
+        (
+            Method::POST,
+            "/api/v1/systems".into(),
+            Some(json!({"name": "x", "kind": "pos", "secrets": {"sign": ""}})),
+            422,
+            "secrets.sign",
+        ),
+        (
+            Method::POST,
+            "/api/v1/systems".into(),
+            Some(json!({"name": "x", "kind": "erp", "settings": {"base_url": "gopher://x"}})),
+            422,
+            "base_url",
+        ),
+        (
+            Method::POST,
+            "/api/v1/systems".into(),
+            Some(json!({"name": "x", "kind": "erp", "sync": {"counties": ["999999"]}})),
+            422,
+            "sync.counties",
+        ),
+        (
+            Method::POST,
+            "/api/v1/systems".into(),
+            Some(json!({"name": "x", "kind": "erp", "sync": {"interval_minutes": 0}})),
+            422,
+            "interval_minutes",
+        ),
+        (
+            Method::POST,
+            "/api/v1/systems".into(),
+            Some(json!({"name": "h", "kind": "erp"})),
+            409,
+            "\"h\"",
+        ),
+        (
+            Method::GET,
+            "/api/v1/systems?kind=fax".into(),
+            None,
+            400,
+            "kind",
+        ),
+        (
+            Method::GET,
+            "/api/v1/systems?status=up".into(),
+            None,
+            400,
+            "status",
+        ),
+        (
+            Method::GET,
+            "/api/v1/systems?archived=maybe".into(),
+            None,
+            400,
+            "archived",
+        ),
+        (
+            Method::GET,
+            "/api/v1/systems?limit=9999".into(),
+            None,
+            400,
+            "limit",
+        ),
+        (
+            Method::GET,
+            "/api/v1/systems/sys_nope".into(),
+            None,
+            404,
+            "sys_nope",
+        ),
+        (
+            Method::PUT,
+            one.clone(),
+            Some(json!({"name": "h", "kind": "pos"})),
+            422,
+            "kind",
+        ),
+        (
+            Method::PATCH,
+            one.clone(),
+            Some(json!({"colour": "red"})),
+            422,
+            "colour",
+        ),
+        (
+            Method::PATCH,
+            one.clone(),
+            Some(json!({"settings": {"vendor": "midea"}})),
+            422,
+            "vendor",
+        ),
+        (
+            Method::PATCH,
+            one.clone(),
+            Some(json!({"secrets": {"sign_key": "x"}})),
+            422,
+            "sign_key",
+        ),
+        (
+            Method::PATCH,
+            "/api/v1/systems/sys_nope".into(),
+            Some(json!({"status": "active"})),
+            404,
+            "sys_nope",
+        ),
+        (Method::DELETE, format!("{one}?hard=yes"), None, 400, "hard"),
+    ];
+    for (method, path, body, want, names) in cases {
+        let (status, resp) = call(&app, method.clone(), &path, body).await;
+        assert_eq!(status, want, "{method} {path}: {resp}");
+        assert!(resp["code"].is_string(), "{method} {path}: {resp}");
+        let detail = resp["detail"].as_str().unwrap();
+        assert!(
+            detail.contains(names),
+            "{method} {path}: {detail:?} names {names:?}"
+        );
+    }
+}
+
+crate::on_both_backends! {
+    write_only_secrets => systems_keep_secrets_write_only;
+    bad_input => bad_input_is_named;
+}
+
+/// The SQLite file holds no secret in plain text; `supplyhub secrets rotate` reseals
+/// every system under the new key, after which the old key is no longer needed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secrets_are_sealed_in_the_file_and_rotate() {
+    let t = TestDb::sqlite().await;
+    let old = generate_key_hex();
+    let new = generate_key_hex();
+    let state = state(&t.db, KeyRing::new(&old, &[]).unwrap());
+    let app = TestApp::spawn_state(state, Some(ADMIN_TOKEN)).await;
+    let (status, created) = call(
+        &app,
+        Method::POST,
+        "/api/v1/systems",
+        Some(haier_system("haier")),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let id = created["id"].as_str().unwrap().to_owned();
+    if let Db::Sqlite(p) = &t.db {
+        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .execute(p)
+            .await
+            .unwrap();
+    }
+    let path = t.url.strip_prefix("sqlite://").unwrap();
+    let dir = std::path::Path::new(path).parent().unwrap();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+        for (_, secret) in SECRETS {
+            let found = bytes.windows(secret.len()).any(|w| w == secret.as_bytes());
+            assert!(!found, "{secret} in clear in the database files");
+        }
+    }
+
+    let rotate = |previous: Option<&str>| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_supplyhub"));
+        cmd.current_dir(std::env::temp_dir());
+        for (name, _) in std::env::vars() {
+            if name.starts_with("SUPPLYHUB_") {
+                cmd.env_remove(name);
+            }
+        }
+        cmd.args(["secrets", "rotate"])
+            .env("SUPPLYHUB_DATABASE_URL", &t.url)
+            .env("SUPPLYHUB_SECRET_KEY", &new);
+        if let Some(p) = previous {
+            cmd.env("SUPPLYHUB_SECRET_KEYS_PREVIOUS", p);
+        }
+        cmd.output().unwrap()
+    };
+    let out = rotate(None);
+    assert!(!out.status.success(), "the old key is needed to open");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("secret_keys_previous") && !stderr.contains(&old),
+        "{stderr}"
+    );
+    let out = rotate(Some(&old));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("1 system"));
+    let mut only_new = AppState::new(t.db.clone());
+    only_new.secrets = Arc::new(KeyRing::new(&new, &[]).unwrap());
+    let row = supplyhub::store::systems::get(&t.db, &id)
+        .await
+        .unwrap()
+        .unwrap();
+    let opened = supplyhub::systems::http::open_secrets(&only_new, &row).unwrap();
+    assert_eq!(opened["client_secret"], "op-client-secret-Z81");
+    assert_eq!(
+        row.secrets_key_id.as_deref(),
+        Some(only_new.secrets.current_id())
+    );
+    t.cleanup().await;
+}
+
+/// Without a configured key, a key file is generated once into the data directory and
+/// read back afterwards.
+#[test]
+fn a_key_file_is_generated_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let (first, created) =
+        supplyhub::systems::crypto::load_or_generate_key_file(dir.path()).unwrap();
+    assert!(created);
+    let (second, created) =
+        supplyhub::systems::crypto::load_or_generate_key_file(dir.path()).unwrap();
+    assert!(!created);
+    assert_eq!(first, second);
+    assert!(KeyRing::new(&first, &[]).is_ok());
+}
