@@ -119,6 +119,7 @@ pub const RULES: &[Rule] = &[
     rule("PUT", "/api/v1/systems/{id}", Allow::Roles(SYSTEMS)),
     rule("PATCH", "/api/v1/systems/{id}", Allow::Roles(SYSTEMS)),
     rule("DELETE", "/api/v1/systems/{id}", Allow::Roles(SYSTEMS)),
+    rule("POST", "/api/v1/systems/{id}/test", Allow::Roles(SYSTEMS)),
     // Catalog and stock.
     rule("GET", "/api/v1/products", Allow::Roles(CATALOG_READERS)),
     rule("POST", "/api/v1/products", Allow::Roles(STOCK_WRITERS)),

@@ -393,6 +393,13 @@ async fn serve_command(config_file: Option<PathBuf>, args: ServeArgs) -> anyhow:
         supplier.clone(),
         config.orders.clone(),
     );
+    let key_ring = Arc::new(access::key_ring(&config, true)?);
+    if let Some(sb) = &sandbox {
+        let id = crate::systems::http::register_supplier(&db, &key_ring, "sandbox", &sb.env())
+            .await
+            .context("cannot register the sandbox as a supplier system")?;
+        tracing::info!(system = %id, "the sandbox is registered as the active supplier system");
+    }
     let enforced =
         config.admin_token.is_some() || crate::store::access::any_credentials(&db).await?;
     let state = AppState {
@@ -405,7 +412,7 @@ async fn serve_command(config_file: Option<PathBuf>, args: ServeArgs) -> anyhow:
         ylh: ylh.clone(),
         supplier: supplier.clone(),
         http: config.http,
-        secrets: Arc::new(access::key_ring(&config, true)?),
+        secrets: Arc::clone(&key_ring),
     };
     if let Some(sb) = &sandbox {
         sb.set_callback_url(format!("http://{addr}/callbacks/haier"));

@@ -252,6 +252,7 @@ fn api_router() -> OpenApiRouter<AppState> {
                     systems::update_system,
                     systems::delete_system
                 ))
+                .routes(routes!(systems::test_system))
                 .routes(routes!(
                     products::list_products,
                     stock::create_local_product

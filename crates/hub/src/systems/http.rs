@@ -181,6 +181,14 @@ pub fn open_secrets(
 }
 
 fn seal_into(state: &AppState, row: &mut SystemRow, secrets: &BTreeMap<String, String>) {
+    seal_with(&state.secrets, row, secrets);
+}
+
+fn seal_with(
+    ring: &super::crypto::KeyRing,
+    row: &mut SystemRow,
+    secrets: &BTreeMap<String, String>,
+) {
     row.secrets_set =
         serde_json::to_string(&secrets.keys().collect::<Vec<_>>()).unwrap_or_default();
     if secrets.is_empty() {
@@ -189,7 +197,7 @@ fn seal_into(state: &AppState, row: &mut SystemRow, secrets: &BTreeMap<String, S
         row.secrets_ciphertext = None;
     } else {
         let plain = serde_json::to_vec(secrets).unwrap_or_default();
-        let sealed = state.secrets.seal(&plain, &row.id);
+        let sealed = ring.seal(&plain, &row.id);
         row.secrets_key_id = Some(sealed.key_id);
         row.secrets_nonce = Some(sealed.nonce);
         row.secrets_ciphertext = Some(sealed.ciphertext);
@@ -502,4 +510,219 @@ pub async fn delete_system(
     store::delete(&state.db, &id).await?;
     let entry = AuditEntry::new("system.delete", &id, Some(&before), None::<&System>);
     Ok(with_entry(StatusCode::NO_CONTENT.into_response(), entry))
+}
+
+/// What a test found.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct TestResult {
+    /// Whether the system answered as it should.
+    pub ok: bool,
+    /// What was checked: `token+balance` (a supplier), `webhook` (a webhook-only
+    /// system: its last verified delivery), `none` (nothing to check yet).
+    pub checked: String,
+    /// When the test ran.
+    pub tested_at: UtcTime,
+    /// Milliseconds the check took.
+    pub latency_ms: i64,
+    /// Payer accounts the supplier reported (H5), on success.
+    pub accounts: Option<usize>,
+    /// Class of the failure (`auth`, `timeout`, `transport`, `business`…).
+    pub error_class: Option<String>,
+    /// The failure, with the supplier's reason; never a secret.
+    pub error: Option<String>,
+    /// A webhook-only system: its last verified delivery.
+    pub last_verified_delivery_at: Option<UtcTime>,
+}
+
+/// A system after its test, and what the test found.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Tested {
+    /// The system, its status set by the test.
+    pub system: System,
+    /// What the test found.
+    pub result: TestResult,
+}
+
+/// The hub's Open Platform client for a supplier system's settings and secrets, every
+/// call recorded in `log`.
+pub fn open_platform_client(
+    state: &AppState,
+    row: &SystemRow,
+    log: Option<std::sync::Arc<crate::calllog::CallLog>>,
+) -> Result<haier::OpenPlatform, ApiError> {
+    let secrets = open_secrets(state, row)?;
+    let settings: serde_json::Value =
+        serde_json::from_str(&row.settings).map_err(|e| ApiError::Internal(e.into()))?;
+    let (op, _, _) =
+        super::haier_configs(&settings, &secrets).map_err(|detail| ApiError::Unprocessable {
+            code: "system_misconfigured",
+            detail,
+        })?;
+    let op = op.ok_or_else(|| ApiError::Unprocessable {
+        code: "system_misconfigured",
+        detail: "settings.open_platform is not set".to_owned(),
+    })?;
+    let mut builder = haier::OpenPlatform::builder(op);
+    if let Some(log) = log {
+        let observer: std::sync::Arc<dyn haier::CallObserver> = log;
+        builder = builder.observer(observer);
+    }
+    builder.build().map_err(|e| ApiError::Unprocessable {
+        code: "system_misconfigured",
+        detail: hide_secrets(e.to_string(), &secrets),
+    })
+}
+
+/// `text` with every secret value replaced by `***`.
+pub fn hide_secrets(text: String, secrets: &BTreeMap<String, String>) -> String {
+    secrets
+        .values()
+        .filter(|v| !v.is_empty())
+        .fold(text, |t, v| t.replace(v.as_str(), "***"))
+}
+
+/// Tests a system for real: a supplier fetches a token and makes one cheap call (H5
+/// balance), every attempt recorded like any supplier call; a webhook-only system
+/// reports its last verified delivery. Sets the status (`active` or `error`) and
+/// records the result; the answer is 200 whatever the outcome.
+#[utoipa::path(post, path = "/systems/{id}/test", operation_id = "test_system", tag = "systems",
+    params(("id" = String, Path, description = "System id (sys_…)")),
+    responses(
+        (status = 200, description = "Tested: the system with its new status, and the result", body = Tested),
+        (status = 404, description = "No such system", body = ErrorBody),
+        (status = 409, description = "The system is archived", body = ErrorBody),
+        (status = 422, description = "The settings cannot make a client (named)", body = ErrorBody)
+    ))]
+pub async fn test_system(
+    State(state): State<AppState>,
+    PathParam(id): PathParam<String>,
+) -> Result<Response, ApiError> {
+    let row = load(&state, &id).await?;
+    let before = System::try_from(row.clone())?;
+    if before.archived_at.is_some() {
+        return Err(ApiError::ConflictWith {
+            code: "system_archived",
+            detail: format!("system {id} is archived"),
+        });
+    }
+    let started = UtcTime::now();
+    let (status, result) = if before.kind == Kind::Supplier {
+        let log = crate::calllog::CallLog::start(state.db.clone(), crate::calllog::OPEN_PLATFORM);
+        let client = open_platform_client(&state, &row, Some(log.clone()))?;
+        let outcome = client.balance().await;
+        log.flush().await;
+        let secrets = open_secrets(&state, &row)?;
+        let ended = UtcTime::now();
+        let mut result = TestResult {
+            ok: outcome.is_ok(),
+            checked: "token+balance".to_owned(),
+            tested_at: started,
+            latency_ms: ended.millis_since(started),
+            accounts: None,
+            error_class: None,
+            error: None,
+            last_verified_delivery_at: None,
+        };
+        match outcome {
+            Ok(accounts) => {
+                result.accounts = Some(accounts.len());
+                (Status::Active, result)
+            }
+            Err(e) => {
+                result.error_class = Some(crate::calllog::error_class(&e).to_owned());
+                result.error = Some(hide_secrets(e.to_string(), &secrets));
+                (Status::Error, result)
+            }
+        }
+    } else {
+        let webhook_only = before.settings["webhook_only"].as_bool().unwrap_or(false);
+        let result = TestResult {
+            ok: false,
+            checked: if webhook_only { "webhook" } else { "none" }.to_owned(),
+            tested_at: started,
+            latency_ms: 0,
+            accounts: None,
+            error_class: None,
+            error: Some(if webhook_only {
+                "no verified delivery yet".to_owned()
+            } else {
+                format!("no test is known for a {} system yet", before.kind)
+            }),
+            last_verified_delivery_at: None,
+        };
+        (before.status, result)
+    };
+    let result_json = serde_json::to_string(&result).map_err(|e| ApiError::Internal(e.into()))?;
+    store::record_test(
+        &state.db,
+        &id,
+        status.as_str(),
+        &result_json,
+        if result.ok {
+            None
+        } else {
+            result.error.as_deref()
+        },
+    )
+    .await?;
+    let system = System::try_from(load(&state, &id).await?)?;
+    let entry = AuditEntry::new("system.test", &id, Some(&before), Some(&system));
+    Ok(with_entry(Json(Tested { system, result }), entry))
+}
+
+/// Registers (or, when one of that name exists, updates) an active Haier supplier system
+/// named `name` from settings written as environment variables, as `serve --sandbox`
+/// does for its sandbox. The system's id.
+pub async fn register_supplier(
+    db: &crate::store::Db,
+    ring: &super::crypto::KeyRing,
+    name: &str,
+    vars: &[(String, String)],
+) -> anyhow::Result<String> {
+    let (settings, secrets) = super::supplier_from_env(vars);
+    let settings = super::check_settings(Kind::Supplier, &settings).map_err(anyhow::Error::msg)?;
+    let existing = store::list(db, Some("supplier"), None, false, None, 500)
+        .await?
+        .into_iter()
+        .find(|r| r.name == name);
+    let now = UtcTime::now();
+    let mut row = existing.clone().unwrap_or_else(|| SystemRow {
+        id: store::new_system_id(),
+        name: name.to_owned(),
+        kind: Kind::Supplier.as_str().to_owned(),
+        status: String::new(),
+        settings: String::new(),
+        sync_settings: serde_json::to_string(&SyncSettings::default()).unwrap_or_default(),
+        secrets_set: "[]".to_owned(),
+        secrets_key_id: None,
+        secrets_nonce: None,
+        secrets_ciphertext: None,
+        last_test_at: None,
+        last_test_result: None,
+        last_success_at: None,
+        last_error: None,
+        archived_at: None,
+        created_at: now,
+        updated_at: now,
+    });
+    row.status = Status::Active.as_str().to_owned();
+    row.settings = settings.to_string();
+    seal_with(ring, &mut row, &secrets);
+    let entry = AuditEntry::new(
+        if existing.is_some() {
+            "system.update"
+        } else {
+            "system.create"
+        },
+        &row.id,
+        None::<&System>,
+        Some(&System::try_from(row.clone()).map_err(|e| anyhow::anyhow!("{e}"))?),
+    );
+    if existing.is_some() {
+        store::update(db, &row).await?;
+    } else {
+        store::insert(db, &row).await?;
+    }
+    crate::audit::record(db, "serve", None, &entry).await?;
+    Ok(row.id)
 }

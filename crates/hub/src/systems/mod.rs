@@ -294,3 +294,58 @@ pub fn haier_configs(
         .transpose()?;
     Ok((open_platform, ylh, callback))
 }
+
+/// Numeric fields of the supplier sections (the others are text).
+const NUMERIC_FIELDS: [&str; 7] = [
+    "rate_limit",
+    "timeout_ms",
+    "token_timeout_ms",
+    "max_retries",
+    "breaker_threshold",
+    "breaker_cooldown_ms",
+    "window_secs",
+];
+
+/// A Haier supplier system's settings and secrets from settings written as environment
+/// variables (`SUPPLYHUB_HAIER__BASE_URL`, as `supplyhub sandbox --print-env` prints
+/// them): `[haier]` goes to `open_platform`, `[ylh]` to `ylh`, `[haier_callback]` to
+/// `callback`, and the secrets to the secrets map. Other settings are ignored.
+pub fn supplier_from_env(
+    vars: &[(String, String)],
+) -> (serde_json::Value, BTreeMap<String, String>) {
+    let mut sections: BTreeMap<&str, serde_json::Map<String, serde_json::Value>> = BTreeMap::new();
+    let mut secrets = BTreeMap::new();
+    for (name, value) in vars {
+        let Some((section, field)) = name
+            .strip_prefix("SUPPLYHUB_")
+            .and_then(|rest| rest.split_once("__"))
+        else {
+            continue;
+        };
+        let section = match section.to_ascii_lowercase().as_str() {
+            "haier" => "open_platform",
+            "ylh" => "ylh",
+            "haier_callback" => "callback",
+            _ => continue,
+        };
+        let field = field.to_ascii_lowercase();
+        if let Some((secret, _, _)) = SUPPLIER_SECRETS
+            .iter()
+            .find(|(_, sec, f)| *sec == section && *f == field)
+        {
+            secrets.insert((*secret).to_owned(), value.clone());
+            continue;
+        }
+        let json = match value.parse::<u64>() {
+            Ok(n) if NUMERIC_FIELDS.contains(&field.as_str()) => serde_json::Value::from(n),
+            _ => serde_json::Value::from(value.clone()),
+        };
+        sections.entry(section).or_default().insert(field, json);
+    }
+    let mut settings = serde_json::Map::new();
+    settings.insert("vendor".to_owned(), serde_json::Value::from("haier"));
+    for (section, fields) in sections {
+        settings.insert(section.to_owned(), serde_json::Value::Object(fields));
+    }
+    (serde_json::Value::Object(settings), secrets)
+}

@@ -455,11 +455,6 @@ async fn bad_input_is_named(db: &Db) {
     }
 }
 
-crate::on_both_backends! {
-    write_only_secrets => systems_keep_secrets_write_only;
-    bad_input => bad_input_is_named;
-}
-
 /// The SQLite file holds no secret in plain text; `supplyhub secrets rotate` reseals
 /// every system under the new key, after which the old key is no longer needed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -552,4 +547,126 @@ fn a_key_file_is_generated_once() {
     assert!(!created);
     assert_eq!(first, second);
     assert!(KeyRing::new(&first, &[]).is_ok());
+}
+
+/// `POST /systems/{id}/test` against the sandbox: right credentials make the system
+/// active; a wrong secret makes it `error` with the supplier's reason, and the test's
+/// calls are recorded like any supplier call. The sandbox registers itself as
+/// `serve --sandbox` does.
+async fn test_connection_against_the_sandbox(db: &Db) {
+    let sandbox = crate::helpers::TestSandbox::start(20, 7).await;
+    let ring = KeyRing::ephemeral();
+    let id =
+        supplyhub::systems::http::register_supplier(db, &ring, "sandbox", &sandbox.sandbox.env())
+            .await
+            .unwrap();
+    let app = TestApp::spawn_state(state(db, ring), Some(ADMIN_TOKEN)).await;
+    let (_, system) = call(&app, Method::GET, &format!("/api/v1/systems/{id}"), None).await;
+    assert_eq!(system["status"], "active");
+    assert_eq!(system["kind"], "supplier");
+    assert!(
+        system["secrets_set"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("client_secret")),
+        "{system}"
+    );
+
+    let calls_before = count_calls(db).await;
+    let (status, tested) = call(
+        &app,
+        Method::POST,
+        &format!("/api/v1/systems/{id}/test"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{tested}");
+    assert_eq!(tested["result"]["ok"], true, "{tested}");
+    assert_eq!(tested["result"]["checked"], "token+balance");
+    assert_eq!(tested["system"]["status"], "active");
+    assert!(tested["system"]["last_success_at"].is_string());
+    assert!(
+        count_calls(db).await > calls_before,
+        "the test's calls are recorded"
+    );
+
+    let wrong = "wrong-client-secret-P5";
+    let (status, _) = call(
+        &app,
+        Method::PATCH,
+        &format!("/api/v1/systems/{id}"),
+        Some(json!({"secrets": {"client_secret": wrong}})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, tested) = call(
+        &app,
+        Method::POST,
+        &format!("/api/v1/systems/{id}/test"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{tested}");
+    assert_eq!(tested["result"]["ok"], false);
+    assert_eq!(tested["system"]["status"], "error");
+    assert_eq!(tested["result"]["error_class"], "auth", "{tested}");
+    let reason = tested["result"]["error"].as_str().unwrap();
+    assert!(
+        reason.contains("client_secret 错误") || reason.contains("invalid_client"),
+        "the supplier's reason: {reason}"
+    );
+    assert_eq!(tested["system"]["last_error"].as_str(), Some(reason));
+    assert!(!tested.to_string().contains(wrong));
+    let (_, got) = call(&app, Method::GET, &format!("/api/v1/systems/{id}"), None).await;
+    assert_eq!(got["last_test_result"]["ok"], false);
+
+    // A second registration (a new sandbox port) updates the same system.
+    let again = supplyhub::systems::http::register_supplier(
+        db,
+        &KeyRing::ephemeral(),
+        "sandbox",
+        &sandbox.sandbox.env(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(again, id);
+    // An archived system is not tested; a system of no known test says so.
+    let (_, pos) = call(
+        &app,
+        Method::POST,
+        "/api/v1/systems",
+        Some(json!({"name": "hooks", "kind": "payment", "settings": {"webhook_only": true}})),
+    )
+    .await;
+    let (status, tested) = call(
+        &app,
+        Method::POST,
+        &format!("/api/v1/systems/{}/test", pos["id"].as_str().unwrap()),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(tested["result"]["checked"], "webhook");
+    assert!(tested["result"]["last_verified_delivery_at"].is_null());
+    let (status, _) = call(&app, Method::POST, "/api/v1/systems/sys_nope/test", None).await;
+    assert_eq!(status, 404);
+}
+
+async fn count_calls(db: &Db) -> i64 {
+    match db {
+        Db::Sqlite(p) => sqlx::query_scalar("SELECT COUNT(*) FROM external_calls")
+            .fetch_one(p)
+            .await
+            .unwrap(),
+        Db::Postgres(p) => sqlx::query_scalar("SELECT COUNT(*) FROM external_calls")
+            .fetch_one(p)
+            .await
+            .unwrap(),
+    }
+}
+
+crate::on_both_backends! {
+    write_only_secrets => systems_keep_secrets_write_only;
+    bad_input => bad_input_is_named;
+    test_connection => test_connection_against_the_sandbox;
 }
