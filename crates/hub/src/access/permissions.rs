@@ -84,6 +84,9 @@ const ORDER_WRITERS: &[Role] = &[Admin, StoreManager, Storefront];
 const PURCHASE_ORDERS: &[Role] = &[Admin, StoreManager, WarehouseManager];
 /// The registry of external systems: admin and store manager.
 const SYSTEMS: &[Role] = &[Admin, StoreManager];
+/// Live reads from a supplier: systems' roles and the warehouse manager (supplier
+/// purchase orders); the balance stays with the systems' roles.
+const SUPPLIER_TOOLS: &[Role] = &[Admin, StoreManager, WarehouseManager];
 /// Administration: users, API keys, the audit log.
 const ADMINS: &[Role] = &[Admin];
 
@@ -120,6 +123,32 @@ pub const RULES: &[Rule] = &[
     rule("PATCH", "/api/v1/systems/{id}", Allow::Roles(SYSTEMS)),
     rule("DELETE", "/api/v1/systems/{id}", Allow::Roles(SYSTEMS)),
     rule("POST", "/api/v1/systems/{id}/test", Allow::Roles(SYSTEMS)),
+    // Operator tools over a supplier system (live reads).
+    rule(
+        "GET",
+        "/api/v1/systems/{id}/supplier/products",
+        Allow::Roles(SUPPLIER_TOOLS),
+    ),
+    rule(
+        "GET",
+        "/api/v1/systems/{id}/supplier/prices",
+        Allow::Roles(SUPPLIER_TOOLS),
+    ),
+    rule(
+        "GET",
+        "/api/v1/systems/{id}/supplier/stock",
+        Allow::Roles(SUPPLIER_TOOLS),
+    ),
+    rule(
+        "GET",
+        "/api/v1/systems/{id}/supplier/balance",
+        Allow::Roles(SYSTEMS),
+    ),
+    rule(
+        "GET",
+        "/api/v1/systems/{id}/supplier/logistics",
+        Allow::Roles(SUPPLIER_TOOLS),
+    ),
     // Catalog and stock.
     rule("GET", "/api/v1/products", Allow::Roles(CATALOG_READERS)),
     rule("POST", "/api/v1/products", Allow::Roles(STOCK_WRITERS)),

@@ -80,6 +80,18 @@ pub enum ApiError {
         /// Seconds to wait before trying again.
         retry_after_secs: u64,
     },
+    /// 502 with a specific code (`supplier_error`, `supplier_auth_failed`): the supplier
+    /// failed or refused our credentials; the detail carries its reason.
+    #[error("{detail}")]
+    BadGateway {
+        /// The machine-readable code.
+        code: &'static str,
+        /// The supplier's error, never a secret.
+        detail: String,
+    },
+    /// 504 `supplier_timeout`: the supplier did not answer in time.
+    #[error("{0}")]
+    GatewayTimeout(String),
     /// 404 `not_found`: no such resource.
     #[error("{0}")]
     NotFound(String),
@@ -165,6 +177,8 @@ impl ApiError {
             ApiError::Forbidden { code, .. } => (StatusCode::FORBIDDEN, code),
             ApiError::TooManyRequests { code, .. } => (StatusCode::TOO_MANY_REQUESTS, code),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            ApiError::BadGateway { code, .. } => (StatusCode::BAD_GATEWAY, code),
+            ApiError::GatewayTimeout(_) => (StatusCode::GATEWAY_TIMEOUT, "supplier_timeout"),
             ApiError::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             ApiError::RequestTimeout(_) => (StatusCode::REQUEST_TIMEOUT, "request_timeout"),
             ApiError::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),

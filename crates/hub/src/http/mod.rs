@@ -253,6 +253,11 @@ fn api_router() -> OpenApiRouter<AppState> {
                     systems::delete_system
                 ))
                 .routes(routes!(systems::test_system))
+                .routes(routes!(crate::systems::supplier::supplier_products))
+                .routes(routes!(crate::systems::supplier::supplier_prices))
+                .routes(routes!(crate::systems::supplier::supplier_stock))
+                .routes(routes!(crate::systems::supplier::supplier_balance))
+                .routes(routes!(crate::systems::supplier::supplier_logistics))
                 .routes(routes!(
                     products::list_products,
                     stock::create_local_product

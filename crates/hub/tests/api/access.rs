@@ -41,6 +41,11 @@ PUT    /api/v1/systems/{id}                        A S
 PATCH  /api/v1/systems/{id}                        A S
 DELETE /api/v1/systems/{id}                        A S
 POST   /api/v1/systems/{id}/test                   A S
+GET    /api/v1/systems/{id}/supplier/products      A S W
+GET    /api/v1/systems/{id}/supplier/prices        A S W
+GET    /api/v1/systems/{id}/supplier/stock         A S W
+GET    /api/v1/systems/{id}/supplier/balance       A S
+GET    /api/v1/systems/{id}/supplier/logistics     A S W
 GET    /api/v1/products                            A S W C T F
 POST   /api/v1/products                            A S W
 GET    /api/v1/products/{code}                     A S W C T F

@@ -669,4 +669,178 @@ crate::on_both_backends! {
     write_only_secrets => systems_keep_secrets_write_only;
     bad_input => bad_input_is_named;
     test_connection => test_connection_against_the_sandbox;
+    operator_tools => operator_tools_read_the_supplier;
+}
+
+/// The operator tools read the supplier live through a system's settings: validated
+/// parameters, every call recorded, and the supplier's failures mapped to 502 (its
+/// error), 502 `supplier_auth_failed` and 504.
+async fn operator_tools_read_the_supplier(db: &Db) {
+    let sandbox = crate::helpers::TestSandbox::start_with(sandbox::SandboxConfig {
+        products: 20,
+        seed: 11,
+        rate_limit: 2000,
+        hang: std::time::Duration::from_secs(3),
+        ..sandbox::SandboxConfig::default()
+    })
+    .await;
+    let ring = KeyRing::ephemeral();
+    let mut vars = sandbox.sandbox.env();
+    vars.extend([
+        ("SUPPLYHUB_HAIER__MAX_RETRIES".to_owned(), "0".to_owned()),
+        ("SUPPLYHUB_HAIER__TIMEOUT_MS".to_owned(), "500".to_owned()),
+        (
+            "SUPPLYHUB_HAIER__TOKEN_TIMEOUT_MS".to_owned(),
+            "500".to_owned(),
+        ),
+    ]);
+    let id = supplyhub::systems::http::register_supplier(db, &ring, "sandbox", &vars)
+        .await
+        .unwrap();
+    let app = TestApp::spawn_state(state(db, ring), Some(ADMIN_TOKEN)).await;
+    let truth = sandbox.truth().await;
+    let code = truth.keys().next().unwrap().clone();
+    let base = format!("/api/v1/systems/{id}/supplier");
+
+    let before = count_calls(db).await;
+    let (status, products) = call(
+        &app,
+        Method::GET,
+        &format!("{base}/products?codes={code}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{products}");
+    assert_eq!(products["items"][0]["productCode"], code.as_str());
+    let (status, prices) = call(
+        &app,
+        Method::GET,
+        &format!("{base}/prices?codes={code}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{prices}");
+    assert!(prices["items"].is_array());
+    let (status, stock) = call(
+        &app,
+        Method::GET,
+        &format!("{base}/stock?code={code}&county=370212"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{stock}");
+    assert_eq!(stock["county"], "370212");
+    let (status, stock) = call(
+        &app,
+        Method::GET,
+        &format!("{base}/stock?code={code}&address=山东省青岛市崂山区松岭路"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{stock}");
+    assert_eq!(stock["county"], "370212");
+    let (status, balance) = call(&app, Method::GET, &format!("{base}/balance"), None).await;
+    assert_eq!(status, 200, "{balance}");
+    assert!(
+        count_calls(db).await >= before + 4,
+        "every call is recorded"
+    );
+
+    // Parameters are validated before any call.
+    for (query, names) in [
+        ("/products", "codes"),
+        ("/products?codes=", "codes"),
+        ("/prices?codes=%20", "codes"),
+        ("/stock?county=370212", "code"),
+        (&format!("/stock?code={code}") as &str, "county or address"),
+        (&format!("/stock?code={code}&county=12"), "county"),
+        (
+            &format!("/stock?code={code}&county=370212&address=x"),
+            "not both",
+        ),
+        ("/logistics", "order_code"),
+    ] {
+        let (status, body) = call(&app, Method::GET, &format!("{base}{query}"), None).await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (400, Some("invalid_parameter")),
+            "{query}: {body}"
+        );
+        assert!(
+            body["detail"].as_str().unwrap().contains(names),
+            "{query}: {body}"
+        );
+    }
+    let (status, body) = call(
+        &app,
+        Method::GET,
+        &format!("{base}/stock?code={code}&address=火星基地"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (422, Some("address_unresolved")),
+        "{body}"
+    );
+    let (status, _) = call(
+        &app,
+        Method::GET,
+        "/api/v1/systems/sys_nope/supplier/balance",
+        None,
+    )
+    .await;
+    assert_eq!(status, 404);
+
+    // The supplier's failures.
+    sandbox
+        .post(
+            "/_sandbox/faults/next",
+            json!({"fault": "server_error", "endpoint": "balance", "count": 1}),
+        )
+        .await;
+    let (status, body) = call(&app, Method::GET, &format!("{base}/balance"), None).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (502, Some("supplier_error")),
+        "{body}"
+    );
+    assert!(
+        body["detail"].as_str().unwrap().contains("HTTP 5"),
+        "{body}"
+    );
+    sandbox
+        .post(
+            "/_sandbox/faults/next",
+            json!({"fault": "hang", "endpoint": "balance", "count": 1}),
+        )
+        .await;
+    let (status, body) = call(&app, Method::GET, &format!("{base}/balance"), None).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (504, Some("supplier_timeout")),
+        "{body}"
+    );
+    let wrong = "wrong-client-secret-T3";
+    let (status, _) = call(
+        &app,
+        Method::PATCH,
+        &format!("/api/v1/systems/{id}"),
+        Some(json!({"secrets": {"client_secret": wrong}})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, body) = call(
+        &app,
+        Method::GET,
+        &format!("{base}/products?codes={code}"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (502, Some("supplier_auth_failed")),
+        "{body}"
+    );
+    assert!(!body.to_string().contains(wrong));
 }
