@@ -193,7 +193,8 @@ pub async fn get_job(db: &Db, id: &str) -> StoreResult<Option<Job>> {
     Ok(on_db!(db, p => sqlx::query_as(SQL).bind(id).fetch_optional(p).await)?)
 }
 
-/// A page of jobs in `status` (any when `None`), newest first, after the cursor `before`.
+/// A page of jobs in `status` (any when `None`), newest first, after the cursor `before`
+/// (from the newest when `None`). Ids compare bytewise on both backends (migration 0004).
 pub async fn list_jobs(
     db: &Db,
     status: Option<&str>,
@@ -203,9 +204,9 @@ pub async fn list_jobs(
     const SQL: &str = concat!(
         "SELECT ",
         job_columns!(),
-        " FROM jobs WHERE ($1 IS NULL OR status = $1) AND id < $2 ORDER BY id DESC LIMIT $3"
+        " FROM jobs WHERE ($1 IS NULL OR status = $1) AND ($2 IS NULL OR id < $2) \
+         ORDER BY id DESC LIMIT $3"
     );
-    let before = before.unwrap_or("job_~");
     Ok(
         on_db!(db, p => sqlx::query_as(SQL).bind(status).bind(before).bind(i64::from(limit)).fetch_all(p).await)?,
     )

@@ -168,10 +168,10 @@ pub async fn get_order_by_number_in(tx: &mut Tx, order_number: &str) -> StoreRes
     Ok(on_tx!(tx, c => sqlx::query_as(SQL).bind(order_number).fetch_optional(&mut *c).await)?)
 }
 
-/// A page of orders, newest first, after the cursor `before` (an order id).
+/// A page of orders, newest first, after the cursor `before` (an order id; from the
+/// newest when `None`). Ids compare bytewise on both backends (migration 0004).
 pub async fn list_orders(db: &Db, before: Option<&str>, limit: u32) -> StoreResult<Vec<Order>> {
-    const SQL: &str = select_orders!("WHERE id < $1 ORDER BY id DESC LIMIT $2");
-    let before = before.unwrap_or("ord_~");
+    const SQL: &str = select_orders!("WHERE ($1 IS NULL OR id < $1) ORDER BY id DESC LIMIT $2");
     Ok(on_db!(db, p => sqlx::query_as(SQL).bind(before).bind(i64::from(limit)).fetch_all(p).await)?)
 }
 

@@ -151,11 +151,10 @@ pub async fn get_run(db: &Db, id: &str) -> StoreResult<Option<SyncRun>> {
     Ok(on_db!(db, p => sqlx::query_as(SQL).bind(id).fetch_optional(p).await)?)
 }
 
-/// A page of runs, newest first, starting after the cursor `before` (a run id).
+/// A page of runs, newest first, starting after the cursor `before` (a run id; from the
+/// newest when `None`). Ids compare bytewise on both backends (migration 0004).
 pub async fn list_runs(db: &Db, before: Option<&str>, limit: u32) -> StoreResult<Vec<SyncRun>> {
-    const SQL: &str = select_runs!("WHERE id < $1 ORDER BY id DESC LIMIT $2");
-    // Ids are `run_` + a UUID v7: `run_~` sorts after every id.
-    let before = before.unwrap_or("run_~");
+    const SQL: &str = select_runs!("WHERE ($1 IS NULL OR id < $1) ORDER BY id DESC LIMIT $2");
     Ok(on_db!(db, p => sqlx::query_as(SQL).bind(before).bind(i64::from(limit)).fetch_all(p).await)?)
 }
 
