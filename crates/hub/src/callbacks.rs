@@ -469,9 +469,10 @@ async fn apply(
                 cancel_order,
                 set_quantities,
             } => {
-                orders::set_supplier_status(
+                orders::transition_supplier_status(
                     &mut tx,
                     &order.id,
+                    &[order.supplier_status.as_str()],
                     supplier_status,
                     retail_order_no.as_deref(),
                     message.as_deref(),

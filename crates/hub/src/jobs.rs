@@ -23,16 +23,27 @@ use rust_decimal::Decimal;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
+use crate::catalog::SOURCE_LOCAL;
 use crate::config::OrdersConfig;
-use crate::orders::{SOURCE_LOCAL, job_kind};
 use crate::store::calls::{ExternalCall, insert_call};
-use crate::store::holds::{holds_of_order_in, set_hold_status, unreserve};
+use crate::store::holds::move_holds;
 use crate::store::jobs::{Job, claim_due, end_attempt, extend_lease, record_attempt};
 use crate::store::orders::{
-    Order, get_order, get_order_in, lines_of_order, set_order_times, set_supplier_status,
+    Order, get_order, lines_of_order, set_order_times, transition_supplier_status,
 };
 use crate::store::{Db, StoreError};
 use crate::types::UtcTime;
+
+/// Job kinds of the outbox. (The order service enqueues them; the worker runs them and
+/// depends on no service.)
+pub mod job_kind {
+    /// Push a paid order to the supplier (Y1).
+    pub const PUSH: &str = "push_order";
+    /// Ask the supplier to cancel a pushed order (Y2).
+    pub const CANCEL: &str = "cancel_order";
+    /// Move a pushed order's delivery or installation day (Y3).
+    pub const RESCHEDULE: &str = "reschedule_order";
+}
 
 /// What one attempt of a job came to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -115,6 +126,9 @@ impl Worker {
     async fn process(&self, job: Job) -> Result<(), StoreError> {
         let started = UtcTime::now();
         let heartbeat = CancellationToken::new();
+        // Stops the heartbeat however this attempt ends, a store error included: a lease
+        // extended for ever would keep the job from ever being claimed again.
+        let stop_beating = heartbeat.clone().drop_guard();
         let beat = {
             let (db, id, owner, lease, stop) = (
                 self.db.clone(),
@@ -144,7 +158,7 @@ impl Worker {
         } else {
             self.execute(&job).await?
         };
-        heartbeat.cancel();
+        drop(stop_beating);
         let _ = beat.await;
 
         let (status, run_at, outcome, detail) = match &verdict {
@@ -188,12 +202,11 @@ impl Worker {
         if status == "dead"
             && job.kind == job_kind::PUSH
             && let Some(order_id) = job.payload["order_id"].as_str()
-            && let Some(order) = get_order_in(&mut tx, order_id).await?
-            && order.supplier_status == "push_pending"
         {
-            set_supplier_status(
+            transition_supplier_status(
                 &mut tx,
                 order_id,
+                &["push_pending"],
                 "push_failed",
                 None,
                 Some(&detail),
@@ -258,18 +271,7 @@ impl Worker {
             };
             let now = UtcTime::now();
             let mut tx = self.db.begin().await?;
-            for hold in holds_of_order_in(&mut tx, &order.id, "committed").await? {
-                unreserve(
-                    &mut tx,
-                    &hold.product_code,
-                    &hold.county_code,
-                    hold.quantity,
-                    change,
-                    &order.id,
-                )
-                .await?;
-                set_hold_status(&mut tx, &hold.id, status, now).await?;
-            }
+            move_holds(&mut tx, &order.id, "committed", status, Some(change), now).await?;
             tx.commit().await?;
             return Ok(Verdict::Done(format!(
                 "already {} at the supplier",
@@ -312,33 +314,28 @@ impl Worker {
                 let retail_order_no = outcome.retail_order_no().map(str::to_owned);
                 let now = UtcTime::now();
                 let mut tx = self.db.begin().await?;
-                let current = get_order_in(&mut tx, &order.id).await?;
-                if current.as_ref().is_some_and(|o| {
-                    matches!(o.supplier_status.as_str(), "push_pending" | "push_failed")
-                }) {
-                    set_supplier_status(
-                        &mut tx,
-                        &order.id,
-                        "pushed",
-                        retail_order_no.as_deref(),
-                        None,
-                        now,
-                    )
-                    .await?;
-                }
+                // Only from where the push started: a callback that got here first (a
+                // confirmation, a rejection) is kept.
+                transition_supplier_status(
+                    &mut tx,
+                    &order.id,
+                    &["push_pending", "push_failed"],
+                    "pushed",
+                    retail_order_no.as_deref(),
+                    None,
+                    now,
+                )
+                .await?;
                 // The supplier took the order: its stock figure now excludes these units.
-                for hold in holds_of_order_in(&mut tx, &order.id, "committed").await? {
-                    unreserve(
-                        &mut tx,
-                        &hold.product_code,
-                        &hold.county_code,
-                        hold.quantity,
-                        "settle",
-                        &order.id,
-                    )
-                    .await?;
-                    set_hold_status(&mut tx, &hold.id, "settled", now).await?;
-                }
+                move_holds(
+                    &mut tx,
+                    &order.id,
+                    "committed",
+                    "settled",
+                    Some("settle"),
+                    now,
+                )
+                .await?;
                 tx.commit().await?;
                 let how = match (&outcome, reconciling) {
                     (CreateOutcome::AlreadyExists { .. }, _) => {
@@ -359,9 +356,10 @@ impl Worker {
             Err(e) if e.is_transient() => Ok(Verdict::Retry(e.to_string())),
             Err(e) => {
                 let mut tx = self.db.begin().await?;
-                set_supplier_status(
+                transition_supplier_status(
                     &mut tx,
                     &order.id,
+                    &["push_pending", "push_failed"],
                     "push_failed",
                     None,
                     Some(&e.to_string()),
@@ -455,9 +453,10 @@ impl Worker {
             Err(e) if e.is_transient() => Ok(Verdict::Retry(e.to_string())),
             Err(e) => {
                 let mut tx = self.db.begin().await?;
-                set_supplier_status(
+                transition_supplier_status(
                     &mut tx,
                     &order.id,
+                    &["cancel_pending"],
                     "cancel_failed",
                     None,
                     Some(&e.to_string()),

@@ -293,17 +293,57 @@ pub async fn holds_of_order(db: &Db, order_id: &str) -> StoreResult<Vec<Hold>> {
         .bind(order_id).fetch_all(p).await)?)
 }
 
-/// Moves one hold to `status`.
-pub async fn set_hold_status(
+/// Ends or advances one hold: moves it from the status it was read in (`hold.status`)
+/// to `to`, and changes its pool as `change` says (`release` / `expire` give the units
+/// back; `commit` / `settle` take them out for good, see [`unreserve`]; `None` leaves
+/// the pool as it is). The one path by which holds move: the move is a compare-and-set
+/// on the hold's status, so a hold is released or settled at most once however many
+/// callers race. False when the hold had already moved: nothing is changed.
+pub async fn move_hold(
     tx: &mut Tx,
-    hold_id: &str,
-    status: &str,
+    hold: &Hold,
+    to: &str,
+    change: Option<&str>,
     now: UtcTime,
-) -> StoreResult<()> {
-    on_tx!(tx, c => sqlx::query("UPDATE holds SET status = $2, updated_at = $3 WHERE id = $1")
-        .bind(hold_id).bind(status).bind(now)
+) -> StoreResult<bool> {
+    let n = on_tx!(tx, c => sqlx::query(
+        "UPDATE holds SET status = $2, updated_at = $3 WHERE id = $1 AND status = $4")
+        .bind(&hold.id).bind(to).bind(now).bind(&hold.status)
         .execute(&mut *c).await.map(|r| r.rows_affected()))?;
-    Ok(())
+    if n != 1 {
+        return Ok(false);
+    }
+    if let Some(change) = change {
+        unreserve(
+            tx,
+            &hold.product_code,
+            &hold.county_code,
+            hold.quantity,
+            change,
+            &hold.order_id,
+        )
+        .await?;
+    }
+    Ok(true)
+}
+
+/// Moves every hold of an order in status `from` to `to` through [`move_hold`]; the
+/// number moved.
+pub async fn move_holds(
+    tx: &mut Tx,
+    order_id: &str,
+    from: &str,
+    to: &str,
+    change: Option<&str>,
+    now: UtcTime,
+) -> StoreResult<usize> {
+    let mut moved = 0;
+    for hold in holds_of_order_in(tx, order_id, from).await? {
+        if move_hold(tx, &hold, to, change, now).await? {
+            moved += 1;
+        }
+    }
+    Ok(moved)
 }
 
 /// The newest changes of a pool, newest first.

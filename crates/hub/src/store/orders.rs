@@ -204,9 +204,31 @@ pub async fn lines_of_order_in(tx: &mut Tx, order_id: &str) -> StoreResult<Vec<O
         .bind(order_id).fetch_all(&mut *c).await)?)
 }
 
+/// One order by id, locked until the transaction ends (`FOR UPDATE` on PostgreSQL;
+/// SQLite's `BEGIN IMMEDIATE` already makes the transaction the only writer), so that
+/// what is decided from it still holds when it is written.
+pub async fn lock_order_in(tx: &mut Tx, id: &str) -> StoreResult<Option<Order>> {
+    Ok(match tx {
+        Tx::Postgres(t) => {
+            const SQL: &str = select_orders!("WHERE id = $1 FOR UPDATE");
+            sqlx::query_as(SQL)
+                .bind(id)
+                .fetch_optional(&mut **t)
+                .await?
+        }
+        Tx::Sqlite(t) => {
+            const SQL: &str = select_orders!("WHERE id = $1");
+            sqlx::query_as(SQL)
+                .bind(id)
+                .fetch_optional(&mut **t)
+                .await?
+        }
+    })
+}
+
 /// Moves an order from one of `from` to `to` (and sets `paid_at` / `cancelled_at` when
-/// `to` is `paid` / `cancelled`/`expired`). False when the order was in no status of
-/// `from`: someone else moved it first.
+/// `to` is `paid` / `cancelled`/`expired`): the one way an order's status changes. False
+/// when the order was in no status of `from`: someone else moved it first.
 pub async fn transition_order(
     tx: &mut Tx,
     id: &str,
@@ -214,8 +236,10 @@ pub async fn transition_order(
     to: &str,
     now: UtcTime,
 ) -> StoreResult<bool> {
-    // `from` is a short fixed list; it is matched in Rust after a locking read so that
-    // one statement serves both backends.
+    // `from` is a short fixed list; it is matched in Rust, and the update is conditional
+    // on the status read, so that one statement serves both backends and a concurrent
+    // change in between (PostgreSQL re-checks the condition after the row lock) makes
+    // it a no-op.
     let current: Option<String> = on_tx!(tx, c => sqlx::query_scalar("SELECT status FROM orders WHERE id = $1")
         .bind(id).fetch_optional(&mut *c).await)?;
     let Some(current) = current else {
@@ -234,22 +258,37 @@ pub async fn transition_order(
     Ok(n == 1)
 }
 
-/// Sets where the order stands at the supplier; `retail_order_no` and `message` are
-/// kept when `None`.
-pub async fn set_supplier_status(
+/// Moves where the order stands at the supplier from one of `from` to `to`, setting
+/// `retail_order_no` and `message` unless `None` (then kept): the one way a supplier
+/// status changes. False when the order stood at no status of `from` (someone else moved
+/// it first): nothing is written.
+#[allow(clippy::too_many_arguments)]
+pub async fn transition_supplier_status(
     tx: &mut Tx,
     id: &str,
-    supplier_status: &str,
+    from: &[&str],
+    to: &str,
     retail_order_no: Option<&str>,
     message: Option<&str>,
     now: UtcTime,
-) -> StoreResult<()> {
-    on_tx!(tx, c => sqlx::query(
+) -> StoreResult<bool> {
+    // As in `transition_order`: matched in Rust, written conditionally on what was read.
+    let current: Option<String> = on_tx!(tx, c => sqlx::query_scalar(
+        "SELECT supplier_status FROM orders WHERE id = $1")
+        .bind(id).fetch_optional(&mut *c).await)?;
+    let Some(current) = current else {
+        return Ok(false);
+    };
+    if !from.contains(&current.as_str()) {
+        return Ok(false);
+    }
+    let n = on_tx!(tx, c => sqlx::query(
         "UPDATE orders SET supplier_status = $2, retail_order_no = COALESCE($3, retail_order_no), \
-         supplier_message = COALESCE($4, supplier_message), updated_at = $5 WHERE id = $1")
-        .bind(id).bind(supplier_status).bind(retail_order_no).bind(message).bind(now)
+         supplier_message = COALESCE($4, supplier_message), updated_at = $5 \
+         WHERE id = $1 AND supplier_status = $6")
+        .bind(id).bind(to).bind(retail_order_no).bind(message).bind(now).bind(&current)
         .execute(&mut *c).await.map(|r| r.rows_affected()))?;
-    Ok(())
+    Ok(n == 1)
 }
 
 /// Sets the requested delivery and installation dates.
