@@ -25,6 +25,7 @@ use tracing::{info, warn};
 
 use crate::catalog::SOURCE_LOCAL;
 use crate::config::OrdersConfig;
+use crate::status::{HoldStatus, JobStatus, SupplierStatus};
 use crate::store::calls::{ExternalCall, insert_call};
 use crate::store::holds::move_holds;
 use crate::store::jobs::{Job, claim_due, end_attempt, extend_lease, record_attempt};
@@ -162,20 +163,23 @@ impl Worker {
         let _ = beat.await;
 
         let (status, run_at, outcome, detail) = match &verdict {
-            Verdict::Done(d) => ("done", None, "done", d.clone()),
-            Verdict::Retry(e) if job.attempts >= job.max_attempts => {
-                ("dead", None, "dead", format!("attempts exhausted: {e}"))
-            }
+            Verdict::Done(d) => (JobStatus::Done, None, "done", d.clone()),
+            Verdict::Retry(e) if job.attempts >= job.max_attempts => (
+                JobStatus::Dead,
+                None,
+                "dead",
+                format!("attempts exhausted: {e}"),
+            ),
             Verdict::Retry(e) => (
-                "queued",
+                JobStatus::Queued,
                 Some(later(self.backoff(job.attempts))),
                 "retry",
                 e.clone(),
             ),
-            Verdict::Dead(e) => ("dead", None, "dead", e.clone()),
+            Verdict::Dead(e) => (JobStatus::Dead, None, "dead", e.clone()),
         };
         let mut tx = self.db.begin().await?;
-        let error = (status != "done").then_some(detail.as_str());
+        let error = (status != JobStatus::Done).then_some(detail.as_str());
         if !end_attempt(&mut tx, &job.id, &self.owner, status, run_at, error).await? {
             record_attempt(
                 &mut tx,
@@ -199,15 +203,15 @@ impl Worker {
             started,
         )
         .await?;
-        if status == "dead"
+        if status == JobStatus::Dead
             && job.kind == job_kind::PUSH
             && let Some(order_id) = job.payload["order_id"].as_str()
         {
             transition_supplier_status(
                 &mut tx,
                 order_id,
-                &["push_pending"],
-                "push_failed",
+                &[SupplierStatus::PushPending],
+                SupplierStatus::PushFailed,
                 None,
                 Some(&detail),
                 UtcTime::now(),
@@ -215,7 +219,7 @@ impl Worker {
             .await?;
         }
         tx.commit().await?;
-        if status == "dead" {
+        if status == JobStatus::Dead {
             warn!(job = %job.id, kind = %job.kind, detail = %detail, "job dead-lettered");
         }
         Ok(())
@@ -255,23 +259,31 @@ impl Worker {
 
     async fn push(&self, ylh: &Ylh, job: &Job, order: &Order) -> Result<Verdict, StoreError> {
         if !matches!(
-            order.supplier_status.as_str(),
-            "push_pending" | "push_failed"
+            order.supplier_status,
+            SupplierStatus::PushPending | SupplierStatus::PushFailed
         ) {
             // A callback got here first (the push's own answer was lost): the supplier
             // has the order. Settle the holds it took, or release them if it refused.
             let refused = matches!(
-                order.supplier_status.as_str(),
-                "rejected" | "out_of_stock" | "failed"
+                order.supplier_status,
+                SupplierStatus::Rejected | SupplierStatus::OutOfStock | SupplierStatus::Failed
             );
-            let (change, status) = if refused {
-                ("release", "released")
+            let (change, to) = if refused {
+                ("release", HoldStatus::Released)
             } else {
-                ("settle", "settled")
+                ("settle", HoldStatus::Settled)
             };
             let now = UtcTime::now();
             let mut tx = self.db.begin().await?;
-            move_holds(&mut tx, &order.id, "committed", status, Some(change), now).await?;
+            move_holds(
+                &mut tx,
+                &order.id,
+                HoldStatus::Committed,
+                to,
+                Some(change),
+                now,
+            )
+            .await?;
             tx.commit().await?;
             return Ok(Verdict::Done(format!(
                 "already {} at the supplier",
@@ -319,8 +331,8 @@ impl Worker {
                 transition_supplier_status(
                     &mut tx,
                     &order.id,
-                    &["push_pending", "push_failed"],
-                    "pushed",
+                    &[SupplierStatus::PushPending, SupplierStatus::PushFailed],
+                    SupplierStatus::Pushed,
                     retail_order_no.as_deref(),
                     None,
                     now,
@@ -330,8 +342,8 @@ impl Worker {
                 move_holds(
                     &mut tx,
                     &order.id,
-                    "committed",
-                    "settled",
+                    HoldStatus::Committed,
+                    HoldStatus::Settled,
                     Some("settle"),
                     now,
                 )
@@ -359,8 +371,8 @@ impl Worker {
                 transition_supplier_status(
                     &mut tx,
                     &order.id,
-                    &["push_pending", "push_failed"],
-                    "push_failed",
+                    &[SupplierStatus::PushPending, SupplierStatus::PushFailed],
+                    SupplierStatus::PushFailed,
                     None,
                     Some(&e.to_string()),
                     UtcTime::now(),
@@ -429,7 +441,7 @@ impl Worker {
     }
 
     async fn cancel(&self, ylh: &Ylh, job: &Job, order: &Order) -> Result<Verdict, StoreError> {
-        if order.supplier_status != "cancel_pending" {
+        if order.supplier_status != SupplierStatus::CancelPending {
             return Ok(Verdict::Done(format!(
                 "nothing to do: the order is {} at the supplier",
                 order.supplier_status
@@ -456,8 +468,8 @@ impl Worker {
                 transition_supplier_status(
                     &mut tx,
                     &order.id,
-                    &["cancel_pending"],
-                    "cancel_failed",
+                    &[SupplierStatus::CancelPending],
+                    SupplierStatus::CancelFailed,
                     None,
                     Some(&e.to_string()),
                     UtcTime::now(),

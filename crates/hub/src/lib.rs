@@ -12,6 +12,7 @@ pub mod config;
 pub mod http;
 pub mod jobs;
 pub mod orders;
+pub mod status;
 pub mod store;
 pub mod sync;
 pub mod types;

@@ -12,6 +12,7 @@ use utoipa::ToSchema;
 
 use crate::catalog::{SOURCE_HAIER, parse_stock_region};
 use crate::config::OrdersConfig;
+use crate::status::{HoldStatus, OrderStatus, SupplierStatus};
 use crate::store::catalog::get_product;
 use crate::store::holds::{
     Hold, LOCAL_POOL, adjust_pool, get_pool, get_pool_in, holds_of_order_in, insert_hold,
@@ -313,7 +314,7 @@ impl OrderService {
                     product_code: line.sku.clone(),
                     county_code: pool.to_owned(),
                     quantity: line.quantity,
-                    status: "active".to_owned(),
+                    status: HoldStatus::Active,
                     expires_at: expires,
                     created_at: now,
                     updated_at: now,
@@ -535,42 +536,50 @@ impl OrderService {
         let order = lock_order_in(&mut tx, id)
             .await?
             .ok_or_else(|| OrderError::NotFound(id.to_owned()))?;
-        match order.status.as_str() {
-            "paid" => {
+        match order.status {
+            OrderStatus::Paid => {
                 drop(tx);
                 return Ok(order);
             }
-            "held" if order.hold_expires_at <= now => {
+            OrderStatus::Held if order.hold_expires_at <= now => {
                 drop(tx);
                 self.expire(id).await?;
                 return Err(OrderError::InvalidState(
                     "the order's holds expired before payment".to_owned(),
                 ));
             }
-            "held" => {}
+            OrderStatus::Held => {}
             other => {
                 return Err(OrderError::InvalidState(format!(
                     "an order that is {other} cannot be paid"
                 )));
             }
         }
-        if !transition_order(&mut tx, id, &["held"], "paid", now).await? {
+        if !transition_order(&mut tx, id, &[OrderStatus::Held], OrderStatus::Paid, now).await? {
             return Err(moved_meanwhile());
         }
         let mut supplier_lines = false;
-        for hold in holds_of_order_in(&mut tx, id, "active").await? {
+        for hold in holds_of_order_in(&mut tx, id, HoldStatus::Active).await? {
             if hold.county_code == LOCAL_POOL {
                 // Local stock leaves on payment.
-                move_hold(&mut tx, &hold, "settled", Some("commit"), now).await?;
+                move_hold(&mut tx, &hold, HoldStatus::Settled, Some("commit"), now).await?;
             } else {
                 // Supplier stock stays held until the supplier takes the order.
-                move_hold(&mut tx, &hold, "committed", None, now).await?;
+                move_hold(&mut tx, &hold, HoldStatus::Committed, None, now).await?;
                 supplier_lines = true;
             }
         }
         if supplier_lines {
-            if !transition_supplier_status(&mut tx, id, &["none"], "push_pending", None, None, now)
-                .await?
+            if !transition_supplier_status(
+                &mut tx,
+                id,
+                &[SupplierStatus::None],
+                SupplierStatus::PushPending,
+                None,
+                None,
+                now,
+            )
+            .await?
             {
                 return Err(moved_meanwhile());
             }
@@ -597,6 +606,7 @@ impl OrderService {
     /// yet (409, try again). Cancelling a cancelled order answers it unchanged.
     #[instrument(skip_all, fields(order = %id), err(level = "info"))]
     pub async fn cancel(&self, id: &str, reason: &str) -> Result<Order, OrderError> {
+        use SupplierStatus as S;
         let now = UtcTime::now();
         let mut tx = self.db.begin().await?;
         // Locked: concurrent cancels run one after the other, and the later ones find
@@ -604,20 +614,31 @@ impl OrderService {
         let order = lock_order_in(&mut tx, id)
             .await?
             .ok_or_else(|| OrderError::NotFound(id.to_owned()))?;
-        match (order.status.as_str(), order.supplier_status.as_str()) {
-            ("cancelled" | "expired", _) | ("paid", "cancel_pending") => {
+        match (order.status, order.supplier_status) {
+            (OrderStatus::Cancelled | OrderStatus::Expired, _)
+            | (OrderStatus::Paid, S::CancelPending) => {
                 drop(tx);
                 return Ok(order);
             }
-            ("held", _) => {
-                if !transition_order(&mut tx, id, &["held"], "cancelled", now).await? {
+            (OrderStatus::Held, _) => {
+                let (from, to) = (OrderStatus::Held, OrderStatus::Cancelled);
+                if !transition_order(&mut tx, id, &[from], to, now).await? {
                     return Err(moved_meanwhile());
                 }
-                move_holds(&mut tx, id, "active", "released", Some("release"), now).await?;
+                move_holds(
+                    &mut tx,
+                    id,
+                    HoldStatus::Active,
+                    HoldStatus::Released,
+                    Some("release"),
+                    now,
+                )
+                .await?;
             }
-            ("paid", "none") => {
+            (OrderStatus::Paid, S::None) => {
                 // Local stock only: it comes back on hand, once.
-                if !transition_order(&mut tx, id, &["paid"], "cancelled", now).await? {
+                let (from, to) = (OrderStatus::Paid, OrderStatus::Cancelled);
+                if !transition_order(&mut tx, id, &[from], to, now).await? {
                     return Err(moved_meanwhile());
                 }
                 for line in lines_of_order_in(&mut tx, id).await? {
@@ -632,12 +653,15 @@ impl OrderService {
                     .await?;
                 }
             }
-            ("paid", from @ ("pushed" | "confirmed" | "cancel_failed" | "partially_cancelled")) => {
+            (
+                OrderStatus::Paid,
+                from @ (S::Pushed | S::Confirmed | S::CancelFailed | S::PartiallyCancelled),
+            ) => {
                 if !transition_supplier_status(
                     &mut tx,
                     id,
                     &[from],
-                    "cancel_pending",
+                    S::CancelPending,
                     None,
                     None,
                     now,
@@ -656,7 +680,7 @@ impl OrderService {
                 )
                 .await?;
             }
-            ("paid", "push_pending") => {
+            (OrderStatus::Paid, S::PushPending) => {
                 return Err(OrderError::InvalidState(
                     "the order is being pushed to the supplier; cancel it once pushed".to_owned(),
                 ));
@@ -679,10 +703,19 @@ impl OrderService {
     pub async fn expire(&self, id: &str) -> Result<bool, OrderError> {
         let now = UtcTime::now();
         let mut tx = self.db.begin().await?;
-        if !transition_order(&mut tx, id, &["held"], "expired", now).await? {
+        let (from, to) = (OrderStatus::Held, OrderStatus::Expired);
+        if !transition_order(&mut tx, id, &[from], to, now).await? {
             return Ok(false);
         }
-        move_holds(&mut tx, id, "active", "expired", Some("expire"), now).await?;
+        move_holds(
+            &mut tx,
+            id,
+            HoldStatus::Active,
+            HoldStatus::Expired,
+            Some("expire"),
+            now,
+        )
+        .await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -740,7 +773,7 @@ impl OrderService {
         let order = lock_order_in(&mut tx, id)
             .await?
             .ok_or_else(|| OrderError::NotFound(id.to_owned()))?;
-        if order.status != "paid" || order.retail_order_no.is_none() {
+        if order.status != OrderStatus::Paid || order.retail_order_no.is_none() {
             return Err(OrderError::InvalidState(
                 "only a paid order the supplier has taken can be rescheduled".to_owned(),
             ));
@@ -813,9 +846,9 @@ fn new_order(
         order_number: input.order_number.clone(),
         so_id: input.order_number.clone(),
         request_hash: hash.to_owned(),
-        status: "held".to_owned(),
+        status: OrderStatus::Held,
         // Set to push_pending when the order is paid, if it has supplier lines.
-        supplier_status: "none".to_owned(),
+        supplier_status: SupplierStatus::None,
         retail_order_no: None,
         supplier_message: None,
         consignee_name: trimmed(&input.consignee.name),

@@ -13,6 +13,7 @@ use sqlx::FromRow;
 use utoipa::ToSchema;
 
 use super::{Db, StoreResult, Tx, on_db, on_tx};
+use crate::status::HoldStatus;
 use crate::types::UtcTime;
 
 /// The county code of local stock pools (local stock is not regional).
@@ -48,7 +49,7 @@ pub struct Hold {
     pub quantity: i64,
     /// `active` (awaiting payment), `committed` (paid, awaiting the supplier), `settled`
     /// (the supplier or local stock took it), `released` (cancelled) or `expired`.
-    pub status: String,
+    pub status: HoldStatus,
     /// When an active hold expires.
     pub expires_at: UtcTime,
     /// When it was taken.
@@ -268,7 +269,7 @@ pub async fn insert_hold(tx: &mut Tx, h: &Hold) -> StoreResult<()> {
         "INSERT INTO holds (id, order_id, product_code, county_code, quantity, status, expires_at, \
          created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
         .bind(&h.id).bind(&h.order_id).bind(&h.product_code).bind(&h.county_code).bind(h.quantity)
-        .bind(&h.status).bind(h.expires_at).bind(h.created_at).bind(h.updated_at)
+        .bind(h.status).bind(h.expires_at).bind(h.created_at).bind(h.updated_at)
         .execute(&mut *c).await.map(|r| r.rows_affected()))?;
     Ok(())
 }
@@ -277,7 +278,7 @@ pub async fn insert_hold(tx: &mut Tx, h: &Hold) -> StoreResult<()> {
 pub async fn holds_of_order_in(
     tx: &mut Tx,
     order_id: &str,
-    status: &str,
+    status: HoldStatus,
 ) -> StoreResult<Vec<Hold>> {
     Ok(on_tx!(tx, c => sqlx::query_as(
         "SELECT id, order_id, product_code, county_code, quantity, status, expires_at, created_at, \
@@ -302,13 +303,13 @@ pub async fn holds_of_order(db: &Db, order_id: &str) -> StoreResult<Vec<Hold>> {
 pub async fn move_hold(
     tx: &mut Tx,
     hold: &Hold,
-    to: &str,
+    to: HoldStatus,
     change: Option<&str>,
     now: UtcTime,
 ) -> StoreResult<bool> {
     let n = on_tx!(tx, c => sqlx::query(
         "UPDATE holds SET status = $2, updated_at = $3 WHERE id = $1 AND status = $4")
-        .bind(&hold.id).bind(to).bind(now).bind(&hold.status)
+        .bind(&hold.id).bind(to).bind(now).bind(hold.status)
         .execute(&mut *c).await.map(|r| r.rows_affected()))?;
     if n != 1 {
         return Ok(false);
@@ -332,8 +333,8 @@ pub async fn move_hold(
 pub async fn move_holds(
     tx: &mut Tx,
     order_id: &str,
-    from: &str,
-    to: &str,
+    from: HoldStatus,
+    to: HoldStatus,
     change: Option<&str>,
     now: UtcTime,
 ) -> StoreResult<usize> {

@@ -11,6 +11,7 @@ use sqlx::FromRow;
 use utoipa::ToSchema;
 
 use super::{Db, StoreResult, Tx, new_id, on_db, on_tx};
+use crate::status::JobStatus;
 use crate::types::UtcTime;
 
 /// A job as stored.
@@ -27,7 +28,7 @@ pub struct Job {
     /// Unique key: a second enqueue of the same work is a no-op.
     pub dedupe_key: String,
     /// `queued`, `running`, `done` or `dead`.
-    pub status: String,
+    pub status: JobStatus,
     /// Attempts so far (a claim is an attempt).
     pub attempts: i64,
     /// Attempts allowed before the job is dead-lettered.
@@ -146,7 +147,7 @@ pub async fn end_attempt(
     tx: &mut Tx,
     id: &str,
     owner: &str,
-    status: &str,
+    status: JobStatus,
     run_at: Option<UtcTime>,
     error: Option<&str>,
 ) -> StoreResult<bool> {

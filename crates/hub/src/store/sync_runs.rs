@@ -5,6 +5,7 @@ use sqlx::FromRow;
 use utoipa::ToSchema;
 
 use super::{Db, StoreResult, Tx, on_db, on_tx};
+use crate::status::RunStatus;
 use crate::types::UtcTime;
 
 /// The counters of a run.
@@ -43,7 +44,7 @@ pub struct SyncRun {
     /// `full` or `incremental`.
     pub kind: String,
     /// `pending`, `processing`, `success`, `failed` or `partial`.
-    pub status: String,
+    pub status: RunStatus,
     /// The options the run was started with.
     #[sqlx(json)]
     #[schema(value_type = Object)]
@@ -107,9 +108,10 @@ pub async fn insert_run(
     Ok(())
 }
 
-/// Moves a run to `processing`.
+/// Moves a run from `pending` to `processing`.
 pub async fn mark_run_processing(db: &Db, id: &str, started_at: UtcTime) -> StoreResult<()> {
-    on_db!(db, p => sqlx::query("UPDATE sync_runs SET status = 'processing', started_at = $2 WHERE id = $1")
+    on_db!(db, p => sqlx::query(
+        "UPDATE sync_runs SET status = 'processing', started_at = $2 WHERE id = $1 AND status = 'pending'")
         .bind(id).bind(started_at).execute(p).await.map(|r| r.rows_affected()))?;
     Ok(())
 }
@@ -126,11 +128,12 @@ pub async fn update_run_counts(db: &Db, id: &str, c: &RunCounts) -> StoreResult<
     Ok(())
 }
 
-/// Ends a run with its final status, counters, duration and summary.
+/// Ends a run that has not ended (`pending` or `processing`) with its final status,
+/// counters, duration and summary; an ended run is left as it is.
 pub async fn finish_run(
     db: &Db,
     id: &str,
-    status: &str,
+    status: RunStatus,
     counts: &RunCounts,
     finished_at: UtcTime,
     duration_ms: i64,
@@ -139,7 +142,7 @@ pub async fn finish_run(
     update_run_counts(db, id, counts).await?;
     on_db!(db, p => sqlx::query(
         "UPDATE sync_runs SET status = $2, finished_at = $3, duration_ms = $4, error_summary = $5 \
-         WHERE id = $1")
+         WHERE id = $1 AND status IN ('pending', 'processing')")
         .bind(id).bind(status).bind(finished_at).bind(duration_ms).bind(error_summary)
         .execute(p).await.map(|r| r.rows_affected()))?;
     Ok(())

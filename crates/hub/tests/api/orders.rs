@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use supplyhub::config::Config;
+use supplyhub::status::SupplierStatus;
 use supplyhub::store::Db;
 use supplyhub::store::holds::{LOCAL_POOL, get_pool, inventory_log};
 use supplyhub::sync::NoProgress;
@@ -941,8 +942,8 @@ async fn a_confirmation_during_the_push_is_kept(db: &Db) {
     supplyhub::store::orders::transition_supplier_status(
         &mut confirm,
         &id,
-        &["push_pending"],
-        "confirmed",
+        &[SupplierStatus::PushPending],
+        SupplierStatus::Confirmed,
         Some("RO-CONFIRMED"),
         None,
         supplyhub::types::UtcTime::now(),
