@@ -79,9 +79,27 @@ async fn send(http: &reqwest::Client, url: &str, body: &Value) -> (u16, Value) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn killed_hubs_push_every_paid_order_exactly_once() {
-    let t = TestDb::sqlite().await;
+/// The database URL is handed to the hub's processes, so these tests take the whole
+/// [`TestDb`] rather than the `on_both_backends!` pool.
+mod killed_hubs_push_every_paid_order_exactly_once {
+    use crate::helpers::TestDb;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite() {
+        let t = TestDb::sqlite().await;
+        super::killed_hubs_push_every_paid_order_exactly_once(&t).await;
+        t.cleanup().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        let t = TestDb::postgres().await;
+        super::killed_hubs_push_every_paid_order_exactly_once(&t).await;
+        t.cleanup().await;
+    }
+}
+
+async fn killed_hubs_push_every_paid_order_exactly_once(t: &TestDb) {
     let sb = TestSandbox::start_with(sandbox::SandboxConfig {
         products: 30,
         seed: 17,
@@ -318,5 +336,4 @@ async fn killed_hubs_push_every_paid_order_exactly_once() {
          {by_callback} pushes settled by an earlier callback, {by_so_id} by a refused duplicate"
     );
     sb.sandbox.shutdown().await.unwrap();
-    t.cleanup().await;
 }
