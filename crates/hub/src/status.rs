@@ -224,6 +224,31 @@ text_status! {
     }
 }
 
+impl OrderStatus {
+    /// Whether an order may move from `self` to `to`: a held order is paid, cancelled or
+    /// expires; a paid order is cancelled; nothing leaves `cancelled` or `expired`.
+    pub fn can_become(self, to: OrderStatus) -> bool {
+        use OrderStatus::*;
+        matches!(
+            (self, to),
+            (Held, Paid | Cancelled | Expired) | (Paid, Cancelled)
+        )
+    }
+}
+
+impl HoldStatus {
+    /// Whether a hold may move from `self` to `to`: an active hold is committed (paid,
+    /// supplier stock), settled (paid, local stock), released or expires; a committed
+    /// hold is settled or released; nothing leaves `settled`, `released` or `expired`.
+    pub fn can_become(self, to: HoldStatus) -> bool {
+        use HoldStatus::*;
+        matches!(
+            (self, to),
+            (Active, Committed | Settled | Released | Expired) | (Committed, Settled | Released)
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -250,5 +275,24 @@ mod tests {
             assert_eq!(s.as_str().parse::<RunStatus>(), Ok(*s));
         }
         assert!("shipped".parse::<OrderStatus>().is_err());
+    }
+
+    #[test]
+    fn ended_orders_and_holds_stay_ended() {
+        for to in OrderStatus::ALL {
+            assert!(!OrderStatus::Cancelled.can_become(*to));
+            assert!(!OrderStatus::Expired.can_become(*to));
+        }
+        assert!(!OrderStatus::Paid.can_become(OrderStatus::Held));
+        for to in HoldStatus::ALL {
+            for ended in [
+                HoldStatus::Settled,
+                HoldStatus::Released,
+                HoldStatus::Expired,
+            ] {
+                assert!(!ended.can_become(*to));
+            }
+        }
+        assert!(!HoldStatus::Committed.can_become(HoldStatus::Active));
     }
 }

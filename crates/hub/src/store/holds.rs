@@ -235,8 +235,9 @@ pub async fn reserve(
 
 /// Gives back held units (`release` on cancel, `expire` on timeout), or takes them out of
 /// the pool for good (`commit`: local stock leaves on payment; `settle`: the supplier took
-/// the order, so its next stock figure already excludes them).
-pub async fn unreserve(
+/// the order, so its next stock figure already excludes them). Only through
+/// [`move_hold`], so units move with their hold and at most once.
+async fn unreserve(
     tx: &mut Tx,
     product_code: &str,
     county_code: &str,
@@ -296,10 +297,11 @@ pub async fn holds_of_order(db: &Db, order_id: &str) -> StoreResult<Vec<Hold>> {
 
 /// Ends or advances one hold: moves it from the status it was read in (`hold.status`)
 /// to `to`, and changes its pool as `change` says (`release` / `expire` give the units
-/// back; `commit` / `settle` take them out for good, see [`unreserve`]; `None` leaves
-/// the pool as it is). The one path by which holds move: the move is a compare-and-set
-/// on the hold's status, so a hold is released or settled at most once however many
-/// callers race. False when the hold had already moved: nothing is changed.
+/// back; `commit` / `settle` take them out of the pool for good; `None` leaves the pool
+/// as it is). The one path by which holds move: the move is a compare-and-set on the
+/// hold's status, so a hold is released or settled at most once however many callers
+/// race, and only along [`HoldStatus::can_become`]. False when the hold had already
+/// moved or may not become `to`: nothing is changed.
 pub async fn move_hold(
     tx: &mut Tx,
     hold: &Hold,
@@ -307,6 +309,9 @@ pub async fn move_hold(
     change: Option<&str>,
     now: UtcTime,
 ) -> StoreResult<bool> {
+    if !hold.status.can_become(to) {
+        return Ok(false);
+    }
     let n = on_tx!(tx, c => sqlx::query(
         "UPDATE holds SET status = $2, updated_at = $3 WHERE id = $1 AND status = $4")
         .bind(&hold.id).bind(to).bind(now).bind(hold.status)

@@ -228,8 +228,9 @@ pub async fn lock_order_in(tx: &mut Tx, id: &str) -> StoreResult<Option<Order>> 
 }
 
 /// Moves an order from one of `from` to `to` (and sets `paid_at` / `cancelled_at` when
-/// `to` is `paid` / `cancelled`/`expired`): the one way an order's status changes. False
-/// when the order was in no status of `from`: someone else moved it first.
+/// `to` is `paid` / `cancelled`/`expired`): the one way an order's status changes, and
+/// only along [`OrderStatus::can_become`]. False when the order was in no status of
+/// `from` (someone else moved it first) or may not become `to`: nothing is written.
 pub async fn transition_order(
     tx: &mut Tx,
     id: &str,
@@ -246,7 +247,7 @@ pub async fn transition_order(
     let Some(current) = current else {
         return Ok(false);
     };
-    if !from.contains(&current) {
+    if !from.contains(&current) || !current.can_become(to) {
         return Ok(false);
     }
     let paid_at = (to == OrderStatus::Paid).then_some(now);
