@@ -58,9 +58,15 @@ async fn create_in_flight(http: &reqwest::Client, stats_url: &str) -> bool {
         > n(&stats["orders_received"]) + n(&stats["duplicates_refused"]) + n(&stats["unauthorized"])
 }
 
-/// Sends until the hub answers (it may be down or restarting).
+/// Sends until the hub answers (it may be down or restarting); fails when no hub has
+/// answered for two minutes (one that cannot start, say), rather than waiting for ever.
 async fn send(http: &reqwest::Client, url: &str, body: &Value) -> (u16, Value) {
+    let deadline = Instant::now() + Duration::from_secs(120);
     loop {
+        assert!(
+            Instant::now() < deadline,
+            "no hub answered {url} for two minutes"
+        );
         if let Ok(resp) = http
             .post(url)
             .json(body)
@@ -84,8 +90,13 @@ async fn send(http: &reqwest::Client, url: &str, body: &Value) -> (u16, Value) {
 mod killed_hubs_push_every_paid_order_exactly_once {
     use crate::helpers::TestDb;
 
+    /// The variants run one at a time: each starts and kills hub processes, which is
+    /// heavy enough on a small machine.
+    static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn sqlite() {
+        let _one = ONE_AT_A_TIME.lock().await;
         let t = TestDb::sqlite().await;
         super::killed_hubs_push_every_paid_order_exactly_once(&t).await;
         t.cleanup().await;
@@ -93,6 +104,7 @@ mod killed_hubs_push_every_paid_order_exactly_once {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn postgres() {
+        let _one = ONE_AT_A_TIME.lock().await;
         let t = TestDb::postgres().await;
         super::killed_hubs_push_every_paid_order_exactly_once(&t).await;
         t.cleanup().await;
