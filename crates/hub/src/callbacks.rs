@@ -29,9 +29,10 @@ use md5::{Digest, Md5};
 use secrecy::ExposeSecret;
 
 use crate::config::CallbackConfig;
+use crate::status::{OrderStatus, SupplierStatus};
 use crate::store::callbacks::{self as store, SupplierCallback, SupplierEvent};
 use crate::store::orders::{self, Order};
-use crate::store::{Db, StoreResult, Tx, new_id};
+use crate::store::{Db, StoreError, StoreResult, Tx, new_id};
 use crate::types::UtcTime;
 
 /// How much of a body is kept for audit; real callbacks are a few hundred bytes.
@@ -460,7 +461,7 @@ async fn apply(
     let outcome = if !first {
         "replayed".to_owned()
     } else {
-        match decide(event.kind, data, &order.supplier_status) {
+        match decide(event.kind, data, order.supplier_status.as_str()) {
             Effect::Ignore(why) => format!("ignored: {why}"),
             Effect::Apply {
                 supplier_status,
@@ -469,10 +470,15 @@ async fn apply(
                 cancel_order,
                 set_quantities,
             } => {
-                orders::set_supplier_status(
+                // The rules name statuses as text; each is a SupplierStatus.
+                let to: SupplierStatus = supplier_status
+                    .parse()
+                    .map_err(|e| StoreError::Database(sqlx::Error::Decode(Box::new(e))))?;
+                orders::transition_supplier_status(
                     &mut tx,
                     &order.id,
-                    supplier_status,
+                    &[order.supplier_status],
+                    to,
                     retail_order_no.as_deref(),
                     message.as_deref(),
                     now,
@@ -481,8 +487,14 @@ async fn apply(
                 if cancel_order {
                     // Only a paid order is cancelled here; any other local status is
                     // left to its own flow.
-                    orders::transition_order(&mut tx, &order.id, &["paid"], "cancelled", now)
-                        .await?;
+                    orders::transition_order(
+                        &mut tx,
+                        &order.id,
+                        &[OrderStatus::Paid],
+                        OrderStatus::Cancelled,
+                        now,
+                    )
+                    .await?;
                 }
                 if set_quantities {
                     for item in &data.item_list {

@@ -11,6 +11,9 @@ use crate::types::{Money, UtcTime};
 /// `source` of products mirrored from the Haier Open Platform.
 pub const SOURCE_HAIER: &str = "haier";
 
+/// Source of locally stocked products.
+pub const SOURCE_LOCAL: &str = "local";
+
 /// The reason recorded when the supplier no longer returns a product at all, even when
 /// asked for it by code.
 pub const NOT_LISTED_REASON: &str = "not returned by the supplier";

@@ -24,15 +24,27 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use crate::calllog::{self, SupplierCall};
+use crate::catalog::SOURCE_LOCAL;
 use crate::config::OrdersConfig;
-use crate::orders::{SOURCE_LOCAL, job_kind};
-use crate::store::holds::{holds_of_order_in, set_hold_status, unreserve};
+use crate::status::{HoldStatus, JobStatus, SupplierStatus};
+use crate::store::holds::move_holds;
 use crate::store::jobs::{Job, claim_due, end_attempt, extend_lease, record_attempt};
 use crate::store::orders::{
-    Order, get_order, get_order_in, lines_of_order, set_order_times, set_supplier_status,
+    Order, get_order, lines_of_order, set_order_times, transition_supplier_status,
 };
 use crate::store::{Db, StoreError};
 use crate::types::UtcTime;
+
+/// Job kinds of the outbox. (The order service enqueues them; the worker runs them and
+/// depends on no service.)
+pub mod job_kind {
+    /// Push a paid order to the supplier (Y1).
+    pub const PUSH: &str = "push_order";
+    /// Ask the supplier to cancel a pushed order (Y2).
+    pub const CANCEL: &str = "cancel_order";
+    /// Move a pushed order's delivery or installation day (Y3).
+    pub const RESCHEDULE: &str = "reschedule_order";
+}
 
 /// What one attempt of a job came to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -115,6 +127,9 @@ impl Worker {
     async fn process(&self, job: Job) -> Result<(), StoreError> {
         let started = UtcTime::now();
         let heartbeat = CancellationToken::new();
+        // Stops the heartbeat however this attempt ends, a store error included: a lease
+        // extended for ever would keep the job from ever being claimed again.
+        let stop_beating = heartbeat.clone().drop_guard();
         let beat = {
             let (db, id, owner, lease, stop) = (
                 self.db.clone(),
@@ -144,24 +159,27 @@ impl Worker {
         } else {
             self.execute(&job).await?
         };
-        heartbeat.cancel();
+        drop(stop_beating);
         let _ = beat.await;
 
         let (status, run_at, outcome, detail) = match &verdict {
-            Verdict::Done(d) => ("done", None, "done", d.clone()),
-            Verdict::Retry(e) if job.attempts >= job.max_attempts => {
-                ("dead", None, "dead", format!("attempts exhausted: {e}"))
-            }
+            Verdict::Done(d) => (JobStatus::Done, None, "done", d.clone()),
+            Verdict::Retry(e) if job.attempts >= job.max_attempts => (
+                JobStatus::Dead,
+                None,
+                "dead",
+                format!("attempts exhausted: {e}"),
+            ),
             Verdict::Retry(e) => (
-                "queued",
+                JobStatus::Queued,
                 Some(later(self.backoff(job.attempts))),
                 "retry",
                 e.clone(),
             ),
-            Verdict::Dead(e) => ("dead", None, "dead", e.clone()),
+            Verdict::Dead(e) => (JobStatus::Dead, None, "dead", e.clone()),
         };
         let mut tx = self.db.begin().await?;
-        let error = (status != "done").then_some(detail.as_str());
+        let error = (status != JobStatus::Done).then_some(detail.as_str());
         if !end_attempt(&mut tx, &job.id, &self.owner, status, run_at, error).await? {
             record_attempt(
                 &mut tx,
@@ -185,16 +203,15 @@ impl Worker {
             started,
         )
         .await?;
-        if status == "dead"
+        if status == JobStatus::Dead
             && job.kind == job_kind::PUSH
             && let Some(order_id) = job.payload["order_id"].as_str()
-            && let Some(order) = get_order_in(&mut tx, order_id).await?
-            && order.supplier_status == "push_pending"
         {
-            set_supplier_status(
+            transition_supplier_status(
                 &mut tx,
                 order_id,
-                "push_failed",
+                &[SupplierStatus::PushPending],
+                SupplierStatus::PushFailed,
                 None,
                 Some(&detail),
                 UtcTime::now(),
@@ -202,7 +219,7 @@ impl Worker {
             .await?;
         }
         tx.commit().await?;
-        if status == "dead" {
+        if status == JobStatus::Dead {
             warn!(job = %job.id, kind = %job.kind, detail = %detail, "job dead-lettered");
         }
         Ok(())
@@ -242,34 +259,31 @@ impl Worker {
 
     async fn push(&self, ylh: &Ylh, job: &Job, order: &Order) -> Result<Verdict, StoreError> {
         if !matches!(
-            order.supplier_status.as_str(),
-            "push_pending" | "push_failed"
+            order.supplier_status,
+            SupplierStatus::PushPending | SupplierStatus::PushFailed
         ) {
             // A callback got here first (the push's own answer was lost): the supplier
             // has the order. Settle the holds it took, or release them if it refused.
             let refused = matches!(
-                order.supplier_status.as_str(),
-                "rejected" | "out_of_stock" | "failed"
+                order.supplier_status,
+                SupplierStatus::Rejected | SupplierStatus::OutOfStock | SupplierStatus::Failed
             );
-            let (change, status) = if refused {
-                ("release", "released")
+            let (change, to) = if refused {
+                ("release", HoldStatus::Released)
             } else {
-                ("settle", "settled")
+                ("settle", HoldStatus::Settled)
             };
             let now = UtcTime::now();
             let mut tx = self.db.begin().await?;
-            for hold in holds_of_order_in(&mut tx, &order.id, "committed").await? {
-                unreserve(
-                    &mut tx,
-                    &hold.product_code,
-                    &hold.county_code,
-                    hold.quantity,
-                    change,
-                    &order.id,
-                )
-                .await?;
-                set_hold_status(&mut tx, &hold.id, status, now).await?;
-            }
+            move_holds(
+                &mut tx,
+                &order.id,
+                HoldStatus::Committed,
+                to,
+                Some(change),
+                now,
+            )
+            .await?;
             tx.commit().await?;
             return Ok(Verdict::Done(format!(
                 "already {} at the supplier",
@@ -313,33 +327,28 @@ impl Worker {
                 let retail_order_no = outcome.retail_order_no().map(str::to_owned);
                 let now = UtcTime::now();
                 let mut tx = self.db.begin().await?;
-                let current = get_order_in(&mut tx, &order.id).await?;
-                if current.as_ref().is_some_and(|o| {
-                    matches!(o.supplier_status.as_str(), "push_pending" | "push_failed")
-                }) {
-                    set_supplier_status(
-                        &mut tx,
-                        &order.id,
-                        "pushed",
-                        retail_order_no.as_deref(),
-                        None,
-                        now,
-                    )
-                    .await?;
-                }
+                // Only from where the push started: a callback that got here first (a
+                // confirmation, a rejection) is kept.
+                transition_supplier_status(
+                    &mut tx,
+                    &order.id,
+                    &[SupplierStatus::PushPending, SupplierStatus::PushFailed],
+                    SupplierStatus::Pushed,
+                    retail_order_no.as_deref(),
+                    None,
+                    now,
+                )
+                .await?;
                 // The supplier took the order: its stock figure now excludes these units.
-                for hold in holds_of_order_in(&mut tx, &order.id, "committed").await? {
-                    unreserve(
-                        &mut tx,
-                        &hold.product_code,
-                        &hold.county_code,
-                        hold.quantity,
-                        "settle",
-                        &order.id,
-                    )
-                    .await?;
-                    set_hold_status(&mut tx, &hold.id, "settled", now).await?;
-                }
+                move_holds(
+                    &mut tx,
+                    &order.id,
+                    HoldStatus::Committed,
+                    HoldStatus::Settled,
+                    Some("settle"),
+                    now,
+                )
+                .await?;
                 tx.commit().await?;
                 let how = match (&outcome, reconciling) {
                     (CreateOutcome::AlreadyExists { .. }, _) => {
@@ -360,10 +369,11 @@ impl Worker {
             Err(e) if e.is_transient() => Ok(Verdict::Retry(e.to_string())),
             Err(e) => {
                 let mut tx = self.db.begin().await?;
-                set_supplier_status(
+                transition_supplier_status(
                     &mut tx,
                     &order.id,
-                    "push_failed",
+                    &[SupplierStatus::PushPending, SupplierStatus::PushFailed],
+                    SupplierStatus::PushFailed,
                     None,
                     Some(&e.to_string()),
                     UtcTime::now(),
@@ -432,7 +442,7 @@ impl Worker {
     }
 
     async fn cancel(&self, ylh: &Ylh, job: &Job, order: &Order) -> Result<Verdict, StoreError> {
-        if order.supplier_status != "cancel_pending" {
+        if order.supplier_status != SupplierStatus::CancelPending {
             return Ok(Verdict::Done(format!(
                 "nothing to do: the order is {} at the supplier",
                 order.supplier_status
@@ -456,10 +466,11 @@ impl Worker {
             Err(e) if e.is_transient() => Ok(Verdict::Retry(e.to_string())),
             Err(e) => {
                 let mut tx = self.db.begin().await?;
-                set_supplier_status(
+                transition_supplier_status(
                     &mut tx,
                     &order.id,
-                    "cancel_failed",
+                    &[SupplierStatus::CancelPending],
+                    SupplierStatus::CancelFailed,
                     None,
                     Some(&e.to_string()),
                     UtcTime::now(),

@@ -14,6 +14,7 @@ pub mod input;
 pub mod jobs;
 pub mod orders;
 pub mod retention;
+pub mod status;
 pub mod stock;
 pub mod store;
 pub mod sync;

@@ -16,6 +16,7 @@
 //! supplier no longer returns at all is marked not procurable with
 //! [`crate::catalog::NOT_LISTED_REASON`]. Nothing is deleted.
 
+use crate::status::RunStatus;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
@@ -257,7 +258,7 @@ impl Syncer {
                 let _ = finish_run(
                     &self.db,
                     &id,
-                    "failed",
+                    RunStatus::Failed,
                     &state.counts,
                     now,
                     now.millis_since(started),
@@ -273,14 +274,14 @@ impl Syncer {
         state.refresh_calls(&self.client.stats());
         state.counts.failed = i64::try_from(state.failed.len()).unwrap_or(i64::MAX);
         let (status, summary) = match fatal {
-            None if state.failed.is_empty() => ("success", None),
-            None => ("partial", state.summary()),
+            None if state.failed.is_empty() => (RunStatus::Success, None),
+            None => (RunStatus::Partial, state.summary()),
             Some(why) => {
                 let summary = match state.summary() {
                     Some(s) => format!("{why}; {s}"),
                     None => why,
                 };
-                ("failed", Some(summary))
+                (RunStatus::Failed, Some(summary))
             }
         };
         let finished = UtcTime::now();
@@ -294,7 +295,7 @@ impl Syncer {
             summary.as_deref(),
         )
         .await?;
-        info!(run = %id, status, counts = ?state.counts, "sync run finished");
+        info!(run = %id, %status, counts = ?state.counts, "sync run finished");
         get_run(&self.db, &id)
             .await?
             .ok_or_else(|| StoreError::Database(sqlx::Error::RowNotFound).into())

@@ -12,7 +12,7 @@ use supplyhub::store::orders::{
 };
 use supplyhub::types::{Money, UtcTime};
 
-use crate::helpers::{TestApp, TestDb};
+use crate::helpers::TestApp;
 use crate::on_both_backends;
 
 /// The vendor's test vector (protocol §3).
@@ -48,7 +48,12 @@ async fn app(db: &Db) -> TestApp {
 
 /// An order `number` in local `status` standing at `supplier_status` at the supplier,
 /// with two lines (2 fridges, 3 washers).
-async fn seed_order(db: &Db, number: &str, status: &str, supplier_status: &str) -> Order {
+pub(crate) async fn seed_order(
+    db: &Db,
+    number: &str,
+    status: &str,
+    supplier_status: &str,
+) -> Order {
     let now = UtcTime::now();
     let mut tx = db.begin().await.unwrap();
     for code in [FRIDGE, WASHER] {
@@ -85,8 +90,8 @@ async fn seed_order(db: &Db, number: &str, status: &str, supplier_status: &str) 
         order_number: number.to_owned(),
         so_id: format!("SO-{number}"),
         request_hash: "h".to_owned(),
-        status: status.to_owned(),
-        supplier_status: supplier_status.to_owned(),
+        status: status.parse().unwrap(),
+        supplier_status: supplier_status.parse().unwrap(),
         retail_order_no: None,
         supplier_message: None,
         consignee_name: "张三".to_owned(),
@@ -639,21 +644,19 @@ on_both_backends! {
     an_event_that_does_not_fit_is_recorded_not_applied => an_event_that_does_not_fit_is_recorded_not_applied;
     found_by_the_suppliers_number => found_by_the_suppliers_number;
     unknown_orders_and_methods => unknown_orders_and_methods;
+    without_configuration_callbacks_are_refused => without_configuration_callbacks_are_refused;
 }
 
-#[tokio::test]
-async fn without_configuration_callbacks_are_refused() {
-    let t = TestDb::sqlite().await;
-    let o = seed_order(&t.db, "PO20230912001", "paid", "pushed").await;
+async fn without_configuration_callbacks_are_refused(db: &Db) {
+    let o = seed_order(db, "PO20230912001", "paid", "pushed").await;
     // An admin token guards /api/v1 only: the callback route answers without one.
-    let app = TestApp::spawn(&t.db, Some("admin-token")).await;
+    let app = TestApp::spawn(db, Some("admin-token")).await;
     let (status, reply) = post_form(&app, &vector_params()).await;
     assert_eq!(status, 503);
     assert_error(&reply, "error", "callbacks are not configured");
-    assert_eq!(order(&t.db, &o).await, o);
+    assert_eq!(order(db, &o).await, o);
     assert_eq!(
-        outcomes(&t.db).await,
+        outcomes(db).await,
         ["refused: callbacks are not configured"]
     );
-    t.cleanup().await;
 }

@@ -58,9 +58,15 @@ async fn create_in_flight(http: &reqwest::Client, stats_url: &str) -> bool {
         > n(&stats["orders_received"]) + n(&stats["duplicates_refused"]) + n(&stats["unauthorized"])
 }
 
-/// Sends until the hub answers (it may be down or restarting).
+/// Sends until the hub answers (it may be down or restarting); fails when no hub has
+/// answered for two minutes (one that cannot start, say), rather than waiting for ever.
 async fn send(http: &reqwest::Client, url: &str, body: &Value) -> (u16, Value) {
+    let deadline = Instant::now() + Duration::from_secs(120);
     loop {
+        assert!(
+            Instant::now() < deadline,
+            "no hub answered {url} for two minutes"
+        );
         if let Ok(resp) = http
             .post(url)
             .json(body)
@@ -79,9 +85,33 @@ async fn send(http: &reqwest::Client, url: &str, body: &Value) -> (u16, Value) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn killed_hubs_push_every_paid_order_exactly_once() {
-    let t = TestDb::sqlite().await;
+/// The database URL is handed to the hub's processes, so these tests take the whole
+/// [`TestDb`] rather than the `on_both_backends!` pool.
+mod killed_hubs_push_every_paid_order_exactly_once {
+    use crate::helpers::TestDb;
+
+    /// The variants run one at a time: each starts and kills hub processes, which is
+    /// heavy enough on a small machine.
+    static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite() {
+        let _one = ONE_AT_A_TIME.lock().await;
+        let t = TestDb::sqlite().await;
+        super::killed_hubs_push_every_paid_order_exactly_once(&t).await;
+        t.cleanup().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        let _one = ONE_AT_A_TIME.lock().await;
+        let t = TestDb::postgres().await;
+        super::killed_hubs_push_every_paid_order_exactly_once(&t).await;
+        t.cleanup().await;
+    }
+}
+
+async fn killed_hubs_push_every_paid_order_exactly_once(t: &TestDb) {
     let sb = TestSandbox::start_with(sandbox::SandboxConfig {
         products: 30,
         seed: 17,
@@ -318,5 +348,4 @@ async fn killed_hubs_push_every_paid_order_exactly_once() {
          {by_callback} pushes settled by an earlier callback, {by_so_id} by a refused duplicate"
     );
     sb.sandbox.shutdown().await.unwrap();
-    t.cleanup().await;
 }
