@@ -39,6 +39,7 @@ pub struct LineInput {
     pub sku: haier::ProductCode,
     /// Units, 1 to 9999.
     #[schema(minimum = 1, maximum = 9999)]
+    #[serde(deserialize_with = "crate::input::integer")]
     pub quantity: i64,
     /// Retail price per unit in yuan (`retailPrice`): 0 to 100000000, at most 2 decimals.
     #[schema(value_type = String, pattern = r"^((0|[1-9][0-9]{0,7})(\.[0-9]{1,2})?|100000000(\.00?)?)$")]
