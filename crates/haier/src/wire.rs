@@ -298,13 +298,9 @@ enum Opened {
 fn open(endpoint: &'static str, body: &[u8]) -> Result<Opened, Error> {
     let envelope: Envelope<Box<RawValue>> = parse(endpoint, body)?;
     match envelope.success {
-        Some(false) => Err(Error::Business {
-            endpoint,
-            code: envelope.code,
-            message: envelope.message.unwrap_or_default(),
-        }),
+        Some(false) => Err(envelope.business_error(endpoint)),
         None if envelope.data.is_none() => {
-            if envelope.code.is_none() && envelope.message.is_none() {
+            if !envelope.has_status() {
                 Ok(Opened::NotAnEnvelope)
             } else {
                 // A status without `success`: not something to read as data.
@@ -313,7 +309,7 @@ fn open(endpoint: &'static str, body: &[u8]) -> Result<Opened, Error> {
                     format!(
                         "reply without `success` or `data`: code {}, message {}",
                         envelope.code.as_deref().unwrap_or("none"),
-                        envelope.message.as_deref().unwrap_or("none"),
+                        envelope.text().unwrap_or("none"),
                     ),
                 ))
             }
@@ -435,7 +431,7 @@ pub(crate) fn decode_items<T: DeserializeOwned>(
 pub(crate) fn vendor_message(body: &[u8]) -> String {
     const MAX_CHARS: usize = 200;
     if let Ok(serde_json::Value::Object(map)) = serde_json::from_slice::<serde_json::Value>(body) {
-        for key in ["message", "msg", "error_description", "error"] {
+        for key in ["errorMsg", "message", "msg", "error_description", "error"] {
             if let Some(serde_json::Value::String(s)) = map.get(key)
                 && !s.trim().is_empty()
             {
@@ -598,6 +594,7 @@ mod tests {
             Error::Business {
                 endpoint: "h1_procurable",
                 code: Some("E01".into()),
+                err_code: None,
                 message: "密码错误".into()
             }
         );

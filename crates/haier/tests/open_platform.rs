@@ -589,6 +589,7 @@ async fn success_false_is_a_business_error_after_one_attempt() {
         Error::Business {
             endpoint: "h1_procurable",
             code: Some("E1001".into()),
+            err_code: None,
             message: "约定密码错误".into()
         }
     );

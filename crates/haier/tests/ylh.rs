@@ -41,6 +41,7 @@ fn config(server: &MockServer) -> YlhConfig {
     // The mock server speaks plain HTTP only.
     c.stock_base_url = format!("{uri}{STOCK}");
     c.rate_limit = 1000;
+    c.source_system = "registered-src".into();
     c
 }
 
@@ -313,7 +314,7 @@ async fn create_sends_the_exact_documented_body() {
     assert_eq!(
         sent.body_json::<Value>().unwrap(),
         json!({
-            "sourceSystem": "skwl",
+            "sourceSystem": "registered-src",
             "shopName": "测试店铺",
             "sellerCode": "8800539012",
             "consigneeName": "张三丰",
@@ -395,8 +396,8 @@ async fn a_business_rejection_keeps_the_vendor_message_after_one_attempt() {
     Mock::given(method("POST"))
         .and(path(create_path()))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({
-            "success": false, "code": "20005",
-            "message": "itemList[0].productCode 商品不存在: BS01U000N", "data": null
+            "success": false, "code": 1, "errCode": "20005",
+            "errorMsg": "itemList[0].productCode 商品不存在: BS01U000N", "data": null
         })))
         .mount(&server)
         .await;
@@ -407,7 +408,8 @@ async fn a_business_rejection_keeps_the_vendor_message_after_one_attempt() {
         err,
         Error::Business {
             endpoint: "y1_create",
-            code: Some("20005".into()),
+            code: Some("1".into()),
+            err_code: Some("20005".into()),
             message: "itemList[0].productCode 商品不存在: BS01U000N".into()
         }
     );
@@ -423,8 +425,8 @@ async fn personal_data_the_vendor_echoes_is_blotted_out_of_errors() {
     Mock::given(method("POST"))
         .and(path(create_path()))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({
-            "success": false, "code": "20003",
-            "message": "consigneeMobile 必须为11位手机号: 13912345678（张三丰）", "data": null
+            "success": false, "code": 1, "errCode": "20003",
+            "errorMsg": "consigneeMobile 必须为11位手机号: 13912345678（张三丰）", "data": null
         })))
         .mount(&server)
         .await;
@@ -436,7 +438,8 @@ async fn personal_data_the_vendor_echoes_is_blotted_out_of_errors() {
         err,
         Error::Business {
             endpoint: "y1_create",
-            code: Some("20003".into()),
+            code: Some("1".into()),
+            err_code: Some("20003".into()),
             message: "consigneeMobile 必须为11位手机号: ***（***）".into()
         }
     );
@@ -449,8 +452,8 @@ async fn a_repeated_so_id_is_already_exists_with_the_existing_order() {
     Mock::given(method("POST"))
         .and(path(create_path()))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({
-            "success": false, "code": "20001",
-            "message": "子订单号 PO20251121001 已存在",
+            "success": false, "code": 1, "errCode": "20001",
+            "errorMsg": "子订单号 PO20251121001 已存在",
             "data": {"soId": "PO20251121001", "retailOrderNo": "SO.20261121.000001"}
         })))
         .mount(&server)
@@ -462,7 +465,8 @@ async fn a_repeated_so_id_is_already_exists_with_the_existing_order() {
         outcome,
         CreateOutcome::AlreadyExists {
             retail_order_no: Some("SO.20261121.000001".into()),
-            code: Some("20001".into()),
+            code: Some("1".into()),
+            err_code: Some("20001".into()),
             message: "子订单号 PO20251121001 已存在".into(),
         }
     );
@@ -702,7 +706,7 @@ async fn cancel_sends_cancel_time_as_a_string_of_ms() {
     assert_eq!(
         sent[1].body_json::<Value>().unwrap(),
         json!({"soId": "PO20251121001", "cancelTime": "1763683200000",
-               "cancelReason": "客户取消", "sourceSystem": "skwl"})
+               "cancelReason": "客户取消", "sourceSystem": "registered-src"})
     );
 }
 
@@ -713,7 +717,7 @@ async fn a_refused_cancel_is_a_business_error() {
     Mock::given(method("POST"))
         .and(path(format!("{ORDER}{}", paths::CANCEL)))
         .respond_with(ResponseTemplate::new(200).set_body_json(
-            json!({"success": false, "code": "20008", "message": "订单已发货，不能取消", "data": null}),
+            json!({"success": false, "code": 1, "errCode": "20008", "errorMsg": "订单已发货，不能取消", "data": null}),
         ))
         .expect(1)
         .mount(&server)
@@ -726,7 +730,8 @@ async fn a_refused_cancel_is_a_business_error() {
         err,
         Error::Business {
             endpoint: "y2_cancel",
-            code: Some("20008".into()),
+            code: Some("1".into()),
+            err_code: Some("20008".into()),
             message: "订单已发货，不能取消".into()
         }
     );
@@ -961,4 +966,114 @@ async fn a_failing_host_opens_only_its_own_breaker() {
 
     // The order service's host does not stop the others.
     assert!(c.delivery_photos("SO.1").await.unwrap().is_empty());
+}
+
+// ---------------------------------------------------------------------------
+// The vendor's document v1.0.10 (protocol §0), replies written from its tables
+
+/// The §0.1 envelope of a YLH reply.
+fn v1010(success: bool, err_code: Option<&str>, error_msg: Option<&str>, data: Value) -> Value {
+    json!({
+        "success": success, "code": if success { 0 } else { 1 },
+        "errCode": err_code, "errorMsg": error_msg,
+        "infoMsgs": [], "warningMsgs": [], "data": data
+    })
+}
+
+#[tokio::test]
+async fn v1010_y1_accepts_with_a_bare_true_and_no_order_number() {
+    let server = MockServer::start().await;
+    mount_token(&server, "tok").await;
+    Mock::given(method("POST"))
+        .and(path(create_path()))
+        .respond_with(ResponseTemplate::new(200).set_body_json(v1010(
+            true,
+            None,
+            None,
+            json!(true),
+        )))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let outcome = client(config(&server))
+        .create_order(&order())
+        .await
+        .unwrap();
+    assert_eq!(
+        outcome,
+        CreateOutcome::Created {
+            retail_order_no: None
+        }
+    );
+}
+
+#[tokio::test]
+async fn v1010_y1_refusal_keeps_error_msg_and_err_code() {
+    let server = MockServer::start().await;
+    mount_token(&server, "tok").await;
+    Mock::given(method("POST"))
+        .and(path(create_path()))
+        .respond_with(ResponseTemplate::new(200).set_body_json(v1010(
+            false,
+            Some("ORDER_FIELD_MISSING"),
+            Some("consigneeMobile 不能为空"),
+            Value::Null,
+        )))
+        .mount(&server)
+        .await;
+    let err = client(config(&server))
+        .create_order(&order())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err,
+        Error::Business {
+            endpoint: "y1_create",
+            code: Some("1".into()),
+            err_code: Some("ORDER_FIELD_MISSING".into()),
+            message: "consigneeMobile 不能为空".into()
+        }
+    );
+}
+
+#[tokio::test]
+async fn v1010_y1_duplicate_refusal_is_recognised_by_the_configured_wording() {
+    let server = MockServer::start().await;
+    mount_token(&server, "tok").await;
+    Mock::given(method("POST"))
+        .and(path(create_path()))
+        .respond_with(ResponseTemplate::new(200).set_body_json(v1010(
+            false,
+            None,
+            Some("单据 PO20251121001 已推送过"),
+            Value::Null,
+        )))
+        .mount(&server)
+        .await;
+    // Not a default pattern: an ordinary refusal.
+    let err = client(config(&server))
+        .create_order(&order())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Business { message, .. } if message.contains("已推送过")),
+        "{err:?}"
+    );
+    // Told about the wording: the order is already there.
+    let mut c = config(&server);
+    c.duplicate_patterns = vec!["已推送过".into()];
+    let outcome = client(c).create_order(&order()).await.unwrap();
+    assert!(
+        matches!(&outcome, CreateOutcome::AlreadyExists { message, .. } if message.contains("已推送过")),
+        "{outcome:?}"
+    );
+}
+
+#[tokio::test]
+async fn v1010_no_source_system_no_client() {
+    let server = MockServer::start().await;
+    let mut c = config(&server);
+    c.source_system = String::new();
+    let err = Ylh::new(c).unwrap_err();
+    assert!(err.to_string().contains("ylh.source_system"), "{err}");
 }

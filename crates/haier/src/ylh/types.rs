@@ -351,26 +351,30 @@ impl CreateOrderRequest {
 /// under our `soId`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CreateOutcome {
-    /// The vendor accepted the order now.
+    /// The vendor accepted the order now (`data: true`). Acceptance is not
+    /// confirmation: the product, price and customer are checked afterwards
+    /// and reported by the confirm callback.
     Created {
-        /// The vendor's order number (巨商汇单号, e.g. "SO.20250430.000001"),
-        /// from `data.retailOrderNo`, `data.retail_order_no`, or the same
-        /// keys at the top level. `None` if the reply held none (the vendor
-        /// documents no reply); the confirmation callback carries it as
-        /// `ExtOrderNo`.
+        /// The vendor's order number (巨商汇单号, e.g. "SO.20250430.000001")
+        /// if the reply happened to hold one (`data.retailOrderNo`,
+        /// `data.retail_order_no`, or the same keys at the top level). The
+        /// vendor's document (v1.0.10) answers `data: true` only: the number
+        /// arrives as `ExtOrderNo` in the confirm callback.
         retail_order_no: Option<String>,
     },
     /// The vendor already had an order with this `soId` (an earlier push
-    /// arrived, possibly one whose answer was lost) and refused the repeat.
-    /// The vendor's answer is `success:false` with code `"20001"` or a
-    /// message containing 已存在 (already exists) or 重复 (duplicate).
+    /// arrived, possibly one whose answer was lost) and refused the repeat:
+    /// `success:false` whose text matched one of
+    /// [`YlhConfig::duplicate_patterns`](crate::ylh::YlhConfig::duplicate_patterns).
     AlreadyExists {
         /// The existing order's number, read like
         /// [`Created::retail_order_no`](CreateOutcome::Created).
         retail_order_no: Option<String>,
-        /// The vendor's `code`, as text.
+        /// The envelope's `code`, as text.
         code: Option<String>,
-        /// The vendor's `message`.
+        /// The envelope's `errCode`.
+        err_code: Option<String>,
+        /// The vendor's text (`errorMsg`, else `message`/`msg`).
         message: String,
     },
 }
@@ -385,18 +389,6 @@ impl CreateOutcome {
             } => retail_order_no.as_deref(),
         }
     }
-}
-
-/// The `code` with which YLH refuses a repeated `soId`.
-pub const DUPLICATE_CODE: &str = "20001";
-
-/// Whether a `success:false` answer to Y1 is the vendor's refusal of a
-/// repeated `soId`: code [`DUPLICATE_CODE`], or a message containing
-/// 已存在 (already exists) or 重复 (duplicate).
-pub fn is_duplicate_rejection(code: Option<&str>, message: &str) -> bool {
-    code.map(str::trim) == Some(DUPLICATE_CODE)
-        || message.contains("已存在")
-        || message.contains("重复")
 }
 
 // ---------------------------------------------------------------------------
@@ -753,15 +745,6 @@ mod tests {
         let mut o = order();
         o.distribution_time = Some(Timestamp::UNIX_EPOCH);
         assert!(o.validate().is_err(), "0 ms is never sent");
-    }
-
-    #[test]
-    fn duplicate_detection() {
-        assert!(is_duplicate_rejection(Some("20001"), "x"));
-        assert!(is_duplicate_rejection(None, "子订单号 PO1 已存在"));
-        assert!(is_duplicate_rejection(Some("500"), "订单重复推送"));
-        assert!(!is_duplicate_rejection(Some("500"), "商品不可采"));
-        assert!(!is_duplicate_rejection(None, ""));
     }
 
     #[test]
