@@ -148,7 +148,7 @@ async fn twenty_one_codes_make_two_h1_calls_of_20_and_1() {
     assert_eq!(body["supplierCode"], "1001");
     assert_eq!(body["searchType"], "PTJSH");
     assert_eq!(body["passWord"], "agreed-pw-x");
-    assert_eq!(calls[0].headers["authorization"], "Bearer tok-1");
+    assert_eq!(calls[0].headers["authorization"], "tok-1");
     assert_eq!(calls[0].headers["content-type"], "application/json");
 }
 
@@ -209,13 +209,13 @@ async fn a_401_refreshes_the_token_once_and_retries_once() {
         .await;
     Mock::given(method("POST"))
         .and(path(paths::BALANCE))
-        .and(header("authorization", "Bearer tok-1"))
+        .and(header("authorization", "tok-1"))
         .respond_with(ResponseTemplate::new(401))
         .mount(&server)
         .await;
     Mock::given(method("POST"))
         .and(path(paths::BALANCE))
-        .and(header("authorization", "Bearer tok-2"))
+        .and(header("authorization", "tok-2"))
         .respond_with(ok_list(
             json!({"payerAccountCode": "P1", "payerAccountBalance": 10.5}),
         ))
@@ -271,7 +271,7 @@ async fn concurrent_first_calls_fetch_the_token_once() {
         .await;
     Mock::given(method("POST"))
         .and(path(paths::BALANCE))
-        .and(header("authorization", "Bearer tok-shared"))
+        .and(header("authorization", "tok-shared"))
         .respond_with(ok_list(json!([])))
         .expect(8)
         .mount(&server)
@@ -301,7 +301,7 @@ async fn token_request_shape_and_data_access_token_reply() {
         .await;
     Mock::given(method("POST"))
         .and(path(paths::BALANCE))
-        .and(header("authorization", "Bearer nested-tok"))
+        .and(header("authorization", "nested-tok"))
         .respond_with(ok_list(json!([])))
         .expect(1)
         .mount(&server)
@@ -334,7 +334,7 @@ async fn a_failing_oauth2_auth_falls_back_to_oauth2_token_once() {
         .await;
     Mock::given(method("POST"))
         .and(path(paths::BALANCE))
-        .and(header("authorization", "Bearer gw-tok"))
+        .and(header("authorization", "gw-tok"))
         .respond_with(ok_list(json!([])))
         .expect(1)
         .mount(&server)
@@ -929,7 +929,7 @@ async fn logistics_sends_the_documented_body_and_keeps_the_three_lists() {
     mount_token(&server, "tok").await;
     Mock::given(method("POST"))
         .and(path(paths::LOGISTICS))
-        .and(header("authorization", "Bearer tok"))
+        .and(header("authorization", "tok"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({
             "success": true,
             "data": {
@@ -978,4 +978,66 @@ async fn logistics_sends_the_documented_body_and_keeps_the_three_lists() {
         c.logistics(" ", None, None).await,
         Err(Error::InvalidRequest(_))
     ));
+}
+
+// ---------------------------------------------------------------------------
+// The vendor's document v1.0.10 (protocol §0), replies written from its tables
+
+#[tokio::test]
+async fn v1010_token_reply_without_token_type_gives_a_bare_authorization() {
+    let server = MockServer::start().await;
+    let jwt = "eyJhbGciOiJIUzI1NiJ9.e30.sig";
+    Mock::given(method("POST"))
+        .and(path(paths::TOKEN))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"expires_at": 1768460400, "expires_in": 3600, "token": jwt})),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(paths::PROCURABLE_PRODUCTS))
+        .respond_with(ok_list(json!([])))
+        .mount(&server)
+        .await;
+    client(config(&server))
+        .procurable_products(&codes(1))
+        .await
+        .unwrap();
+    let calls = requests_to(&server, paths::PROCURABLE_PRODUCTS).await;
+    assert_eq!(calls[0].headers["authorization"], jwt);
+
+    // A gateway that wants a scheme gets it from the configuration.
+    let mut c = config(&server);
+    c.auth_scheme = Some("Bearer".into());
+    client(c).procurable_products(&codes(1)).await.unwrap();
+    let calls = requests_to(&server, paths::PROCURABLE_PRODUCTS).await;
+    assert_eq!(calls[1].headers["authorization"], format!("Bearer {jwt}"));
+}
+
+#[tokio::test]
+async fn v1010_business_failure_keeps_error_msg_and_err_code() {
+    let server = MockServer::start().await;
+    mount_token(&server, "tok").await;
+    Mock::given(method("POST"))
+        .and(path(paths::PROCURABLE_PRODUCTS))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "success": false, "code": 1, "errCode": "PWD_ERROR", "errorMsg": "约定密码错误",
+            "infoMsgs": [], "warningMsgs": [], "data": null
+        })))
+        .mount(&server)
+        .await;
+    let err = client(config(&server))
+        .procurable_products(&codes(1))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err,
+        Error::Business {
+            endpoint: "h1_procurable",
+            code: Some("1".into()),
+            err_code: Some("PWD_ERROR".into()),
+            message: "约定密码错误".into()
+        }
+    );
 }

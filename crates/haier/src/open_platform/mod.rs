@@ -156,6 +156,7 @@ impl OpenPlatformBuilder {
             config.client_id.clone(),
             config.client_secret.clone(),
             token_url,
+            config.effective_auth_scheme().to_owned(),
             config.token_timeout(),
         ));
         Ok(OpenPlatform {

@@ -57,7 +57,9 @@ pub struct TokenReply {
     /// `token`.
     #[serde(default, with = "wire::text", skip_serializing_if = "Option::is_none")]
     pub token: Option<String>,
-    /// `token_type`, e.g. "Bearer".
+    /// `token_type`, e.g. "Bearer". The vendor's document (v1.0.10) sends
+    /// none, and the client does not use it: the scheme of business calls
+    /// is configuration (`haier.auth_scheme`, default the bare token).
     #[serde(default, with = "wire::text", skip_serializing_if = "Option::is_none")]
     pub token_type: Option<String>,
     /// `expires_in`: lifetime in seconds (a number or a numeric string).
