@@ -40,6 +40,8 @@ mod defaults;
 mod transport;
 mod wire;
 
+pub use wire::{BadRecord, Records};
+
 pub use callback::{
     CallbackData, CallbackError, CallbackItem, CallbackMethod, CallbackReply, CallbackRequest,
     CallbackState, sign_callback_form,

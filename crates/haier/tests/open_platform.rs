@@ -125,7 +125,7 @@ async fn twenty_one_codes_make_two_h1_calls_of_20_and_1() {
         .procurable_products(&all)
         .await
         .unwrap();
-    assert_eq!(products.len(), 2, "one item from each reply");
+    assert_eq!(products.items.len(), 2, "one item from each reply");
 
     let calls = requests_to(&server, paths::PROCURABLE_PRODUCTS).await;
     assert_eq!(calls.len(), 2);
@@ -170,9 +170,12 @@ async fn no_codes_ask_for_everything_without_the_key() {
         .procurable_products(&[])
         .await
         .unwrap();
-    assert_eq!(products.len(), 2, "a bare list reply is accepted");
-    assert_eq!(products[0].product_group_name.as_deref(), Some("冰箱"));
-    assert_eq!(products[0].product_page_urls, ["u1"]);
+    assert_eq!(products.items.len(), 2, "a bare list reply is accepted");
+    assert_eq!(
+        products.items[0].product_group_name.as_deref(),
+        Some("冰箱")
+    );
+    assert_eq!(products.items[0].product_page_urls, ["u1"]);
 
     let calls = requests_to(&server, paths::PROCURABLE_PRODUCTS).await;
     let body: Value = calls[0].body_json().unwrap();
@@ -429,7 +432,7 @@ async fn server_errors_are_retried_and_counted() {
         .and(path(paths::PRICES))
         .respond_with(ok_list(json!([
             {"productCode": "GA0SZC000", "supplyPrice": 1999.98, "invoicePrice": 0.1,
-             "rebateMoney": 0, "stockRebatePolicy": "COM", "isSales": "1"}
+             "rebateRate": 0, "rebateMoney": 0, "stockRebatePolicy": 0, "isSales": "1"}
         ])))
         .mount(&server)
         .await;
@@ -441,9 +444,9 @@ async fn server_errors_are_retried_and_counted() {
         .build()
         .unwrap();
     let prices = c.prices(&codes(1)).await.unwrap();
-    assert_eq!(prices[0].supply_price.unwrap().to_string(), "1999.98");
-    assert_eq!(prices[0].invoice_price.unwrap().to_string(), "0.1");
-    assert_eq!(prices[0].stock_rebate_policy.as_deref(), Some("COM"));
+    assert_eq!(prices.items[0].supply_price.unwrap().to_string(), "1999.98");
+    assert_eq!(prices.items[0].invoice_price.unwrap().to_string(), "0.1");
+    assert_eq!(prices.items[0].stock_rebate_policy, Some(0));
 
     let stats = c.stats();
     assert_eq!(stats.retries, 2);
@@ -783,7 +786,7 @@ async fn prices_need_a_send_to_code() {
 async fn prices_of_no_codes_send_nothing() {
     let server = MockServer::start().await;
     let prices = client(config(&server)).prices(&[]).await.unwrap();
-    assert!(prices.is_empty());
+    assert!(prices.items.is_empty() && prices.bad.is_empty());
     assert!(server.received_requests().await.unwrap().is_empty());
 }
 
@@ -1040,4 +1043,71 @@ async fn v1010_business_failure_keeps_error_msg_and_err_code() {
             message: "约定密码错误".into()
         }
     );
+}
+
+#[tokio::test]
+async fn v1010_h2_reads_rebate_rate_and_the_integer_policy_and_keeps_good_records() {
+    let server = MockServer::start().await;
+    mount_token(&server, "tok").await;
+    // §0.2 H2: rebateRate is the direct discount, stockRebatePolicy an integer
+    // (0 COM, 1 BF, 2 FHQ, 5 "365"); one record carries a text where a number goes.
+    Mock::given(method("POST"))
+        .and(path(paths::PRICES))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "success": true, "code": 0, "errCode": null, "errorMsg": null,
+            "infoMsgs": [], "warningMsgs": [],
+            "data": [
+                {"productCode": "GA0SZC000", "supplyPrice": 1000.00, "invoicePrice": 940.00,
+                 "rebateRate": 0.05, "rebateMoney": 10.00, "stockRebatePolicy": 2,
+                 "reason": null, "isSales": "1"},
+                {"productCode": "GA0SZC001", "supplyPrice": "价格未生效", "invoicePrice": null,
+                 "rebateRate": 0, "rebateMoney": 0, "stockRebatePolicy": 0,
+                 "reason": "价格未生效", "isSales": "1"}
+            ]
+        })))
+        .mount(&server)
+        .await;
+    let records = client(config(&server)).prices(&codes(2)).await.unwrap();
+    assert_eq!(records.items.len(), 1);
+    let p = &records.items[0];
+    assert_eq!(p.rebate_rate.unwrap().to_string(), "0.05");
+    assert_eq!(p.rebate_money.unwrap().to_string(), "10.0");
+    assert_eq!(
+        p.rebate_policy(),
+        Some(haier::open_platform::RebatePolicy::Firewall)
+    );
+    assert_eq!(records.bad.len(), 1);
+    assert_eq!(records.bad[0].product_code.as_deref(), Some("GA0SZC001"));
+    assert!(
+        records.bad[0].reason.contains("价格未生效"),
+        "{}",
+        records.bad[0].reason
+    );
+}
+
+#[tokio::test]
+async fn v1010_h1_a_bad_record_does_not_fail_the_listing() {
+    let server = MockServer::start().await;
+    mount_token(&server, "tok").await;
+    Mock::given(method("POST"))
+        .and(path(paths::PROCURABLE_PRODUCTS))
+        .respond_with(ok_list(json!([
+            {"productCode": "GA0SZC000", "productModel": "EC6001-HT3", "isSales": "1"},
+            {"productCode": "GA0SZC001", "productLageUrls": "not-a-list", "isSales": "1"},
+            {"productCode": "GA0SZC002", "isSales": "0", "noSalesReason": "商品暂不可采"}
+        ])))
+        .mount(&server)
+        .await;
+    let records = client(config(&server))
+        .procurable_products(&[])
+        .await
+        .unwrap();
+    let good: Vec<_> = records
+        .items
+        .iter()
+        .map(|p| p.product_code.clone().unwrap())
+        .collect();
+    assert_eq!(good, ["GA0SZC000", "GA0SZC002"]);
+    assert_eq!(records.bad.len(), 1);
+    assert_eq!(records.bad[0].product_code.as_deref(), Some("GA0SZC001"));
 }

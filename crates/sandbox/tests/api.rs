@@ -388,6 +388,7 @@ async fn prices_follow_the_vendor_rules() {
             for key in [
                 "supplyPrice",
                 "invoicePrice",
+                "rebateRate",
                 "rebateMoney",
                 "stockRebatePolicy",
                 "reason",
@@ -404,18 +405,23 @@ async fn prices_follow_the_vendor_rules() {
                     );
                     let rebate = item["rebateMoney"].as_f64().unwrap();
                     let invoice = item["invoicePrice"].as_f64().unwrap();
-                    let discount = match &item["stockRebatePolicy"] {
-                        Value::Number(n) => {
-                            seen_number_policy = true;
-                            n.as_f64().unwrap()
-                        }
-                        Value::String(s) => {
-                            seen_string_policy = true;
-                            assert!(["COM", "FHQ", "BF", "DTDBF"].contains(&s.as_str()));
-                            0.0
-                        }
-                        other => panic!("stockRebatePolicy {other}"),
-                    };
+                    // §0.2: the policy is an integer (0, 1, 2, 5), the direct discount
+                    // is `rebateRate`, a fraction (0 when none).
+                    let policy = item["stockRebatePolicy"]
+                        .as_u64()
+                        .unwrap_or_else(|| panic!("stockRebatePolicy is not an integer: {item}"));
+                    assert!([0, 1, 2, 5].contains(&policy), "{code}: {item}");
+                    let discount = item["rebateRate"].as_f64().unwrap();
+                    assert!((0.0..1.0).contains(&discount), "{code}: {item}");
+                    if discount > 0.0 {
+                        seen_number_policy = true;
+                    } else if policy != 0 {
+                        seen_string_policy = true;
+                    }
+                    assert!(
+                        text.contains(&format!("\"rebateRate\":{discount:.2}")),
+                        "{code}"
+                    );
                     let expected = (supply * (1.0 - discount) * 100.0).round() / 100.0 - rebate;
                     assert!((invoice - expected).abs() < 0.011, "{code}: {item}");
                     assert!(item["reason"].is_null());

@@ -248,18 +248,22 @@ pub struct Price {
     #[serde(default, with = "wire::decimal")]
     pub supply_price: Option<Decimal>,
     /// `invoicePrice`: the invoice price (开票价), yuan per unit: the supply
-    /// price × (1 − direct discount) − the per-unit rebate.
+    /// price × (1 − `rebateRate`) − `rebateMoney`.
     #[serde(default, with = "wire::decimal")]
     pub invoice_price: Option<Decimal>,
+    /// `rebateRate`: the direct discount (直扣) as a fraction of the supply
+    /// price, e.g. 0.05; 0 when none (protocol §0.2).
+    #[serde(default, with = "wire::decimal")]
+    pub rebate_rate: Option<Decimal>,
     /// `rebateMoney`: the per-unit rebate (返利), yuan; 0 if none.
     #[serde(default, with = "wire::decimal")]
     pub rebate_money: Option<Decimal>,
-    /// `stockRebatePolicy`, as the raw text it arrived as (a number is kept
-    /// as its digits). The vendor's document lists this field twice: as a
-    /// decimal direct discount (直扣, 0 if none) and as a string rebate type
-    /// (返利类型: COM, FHQ, BF, DTDBF), so it is not forced into either.
-    #[serde(default, with = "wire::text")]
-    pub stock_rebate_policy: Option<String>,
+    /// `stockRebatePolicy`: the rebate type as the vendor's integer code
+    /// (protocol §0.2): 0 normal (COM), 1 no rebate (BF), 2 firewall (FHQ),
+    /// 5 platform pricing ("365"); see [`RebatePolicy`]. A numeric string is
+    /// read too; anything else fails this record's decoding.
+    #[serde(default, with = "wire::opt_count")]
+    pub stock_rebate_policy: Option<u32>,
     /// `reason`: why there is no price, e.g. "商品暂不可采" (not procurable)
     /// or "价格未生效" (price not in effect).
     #[serde(default, with = "wire::text")]
@@ -282,12 +286,59 @@ impl Price {
         sales_flag(self.is_sales.as_deref())
     }
 
-    /// `stockRebatePolicy` read as a direct-discount decimal, if it is one
-    /// (`None` for a rebate type such as "COM").
-    pub fn direct_discount(&self) -> Option<Decimal> {
-        self.stock_rebate_policy
-            .as_deref()
-            .and_then(|t| wire::decimal::parse(t.trim()))
+    /// `stockRebatePolicy` as a [`RebatePolicy`].
+    pub fn rebate_policy(&self) -> Option<RebatePolicy> {
+        self.stock_rebate_policy.map(RebatePolicy::from_code)
+    }
+}
+
+/// The rebate type of an H2 price (`stockRebatePolicy`, an integer).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RebatePolicy {
+    /// 0: normal (COM).
+    Normal,
+    /// 1: no rebate (BF).
+    NoRebate,
+    /// 2: firewall (FHQ).
+    Firewall,
+    /// 5: platform pricing ("365").
+    PlatformPricing,
+    /// A code the vendor's document does not list, kept as sent.
+    Other(u32),
+}
+
+impl RebatePolicy {
+    /// The policy of the vendor's code.
+    pub fn from_code(code: u32) -> Self {
+        match code {
+            0 => Self::Normal,
+            1 => Self::NoRebate,
+            2 => Self::Firewall,
+            5 => Self::PlatformPricing,
+            other => Self::Other(other),
+        }
+    }
+
+    /// The vendor's integer code.
+    pub fn code(self) -> u32 {
+        match self {
+            Self::Normal => 0,
+            Self::NoRebate => 1,
+            Self::Firewall => 2,
+            Self::PlatformPricing => 5,
+            Self::Other(code) => code,
+        }
+    }
+
+    /// The vendor's short name: COM, BF, FHQ, 365; `None` for an unlisted code.
+    pub fn name(self) -> Option<&'static str> {
+        match self {
+            Self::Normal => Some("COM"),
+            Self::NoRebate => Some("BF"),
+            Self::Firewall => Some("FHQ"),
+            Self::PlatformPricing => Some("365"),
+            Self::Other(_) => None,
+        }
     }
 }
 
@@ -587,29 +638,35 @@ mod tests {
     }
 
     #[test]
-    fn h2_prices_exact_and_rebate_policy_raw() {
+    fn h2_prices_exact_rebate_rate_and_integer_policy() {
         let body = r#"[
-            {"productCode":"GA0SZC00U","supplyPrice":1999.98,"invoicePrice":0.1,"rebateMoney":0,
-             "stockRebatePolicy":0.05,"isSales":"1"},
+            {"productCode":"GA0SZC00U","supplyPrice":1999.98,"invoicePrice":0.1,"rebateRate":0.05,
+             "rebateMoney":0,"stockRebatePolicy":0,"isSales":"1"},
             {"productCode":"BS01U000N","supplyPrice":"2999.00","invoicePrice":null,
-             "stockRebatePolicy":"COM","reason":"价格未生效","isSales":"0"},
-            {"productCode":"X1"}
+             "rebateRate":0,"stockRebatePolicy":"5","reason":"价格未生效","isSales":"0"},
+            {"productCode":"X1"},
+            {"productCode":"BAD1","supplyPrice":"价格未生效","stockRebatePolicy":1}
         ]"#;
-        let prices: Vec<Price> = decode_list("h2_prices", body.as_bytes()).unwrap();
+        let records: crate::Records<Price> =
+            crate::wire::decode_records("h2_prices", body.as_bytes()).unwrap();
+        let prices = &records.items;
         let a = &prices[0];
         assert_eq!(a.supply_price, Some(dec("1999.98")));
         assert_eq!(a.supply_price.unwrap().to_string(), "1999.98");
         assert_eq!(a.invoice_price.unwrap().to_string(), "0.1");
         assert_eq!(a.rebate_money, Some(Decimal::ZERO));
-        assert_eq!(a.stock_rebate_policy.as_deref(), Some("0.05"));
-        assert_eq!(a.direct_discount(), Some(dec("0.05")));
+        assert_eq!(a.rebate_rate, Some(dec("0.05")));
+        assert_eq!(a.stock_rebate_policy, Some(0));
+        assert_eq!(a.rebate_policy(), Some(RebatePolicy::Normal));
         let b = &prices[1];
         assert_eq!(b.supply_price.unwrap().to_string(), "2999.00");
         assert_eq!(b.invoice_price, None);
-        assert_eq!(b.stock_rebate_policy.as_deref(), Some("COM"));
-        assert_eq!(b.direct_discount(), None);
+        assert_eq!(b.rebate_policy(), Some(RebatePolicy::PlatformPricing));
+        assert_eq!(RebatePolicy::PlatformPricing.name(), Some("365"));
         assert_eq!(b.reason.as_deref(), Some("价格未生效"));
         assert_eq!(b.procurable(), Some(false));
+        assert_eq!(records.bad.len(), 1);
+        assert_eq!(records.bad[0].product_code.as_deref(), Some("BAD1"));
         let c = &prices[2];
         assert_eq!(c.supply_price, None);
         assert_eq!(c.stock_rebate_policy, None);
