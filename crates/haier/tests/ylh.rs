@@ -753,8 +753,9 @@ async fn reschedule_checks_the_time_of_day_before_sending() {
     let c = client(config(&server));
 
     let noon = ts("2025-11-25T12:00:00+08:00");
+    let end = ts("2025-11-25T23:59:59+08:00");
     let err = c
-        .reschedule("SO.20251121.000001", Some(noon), None)
+        .reschedule("SO.20251121.000001", noon, end)
         .await
         .unwrap_err();
     assert!(
@@ -767,19 +768,21 @@ async fn reschedule_checks_the_time_of_day_before_sending() {
         "nothing sent, not even a token request"
     );
     assert!(matches!(
-        c.reschedule("SO.20251121.000001", None, None).await,
+        c.reschedule("", end, end).await,
         Err(Error::InvalidRequest(_))
     ));
 
-    let end = ts("2025-11-25T23:59:59+08:00");
-    c.reschedule("SO.20251121.000001", None, Some(end))
+    // §0.3: both times always go out; the unchanged one with its original value.
+    let original = ts("2025-11-24T23:59:59+08:00");
+    c.reschedule("SO.20251121.000001", original, end)
         .await
         .unwrap();
     let sent = requests_to(&server, &reschedule).await;
     assert_eq!(sent.len(), 1);
     assert_eq!(
         sent[0].body_json::<Value>().unwrap(),
-        json!({"retailOrderNo": "SO.20251121.000001", "installTime": 1_764_086_399_000i64})
+        json!({"retailOrderNo": "SO.20251121.000001",
+               "distributionTime": 1_763_999_999_000i64, "installTime": 1_764_086_399_000i64})
     );
 }
 

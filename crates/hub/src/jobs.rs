@@ -482,14 +482,25 @@ impl Worker {
                 "the supplier has not given the order a number".to_owned(),
             ));
         };
-        let request = serde_json::json!({"retailOrderNo": retail_order_no, "distributionTime": distribution, "installTime": install});
+        // Y3 always carries both times (protocol §0.3): the one that does not change goes
+        // with its original value; an order that never had one takes the other day.
+        let original = |t: Option<UtcTime>| t.map(UtcTime::timestamp);
+        let sent_distribution = distribution
+            .or(original(order.distribution_time))
+            .or(install);
+        let sent_install = install.or(original(order.install_time)).or(distribution);
+        let (Some(sent_distribution), Some(sent_install)) = (sent_distribution, sent_install)
+        else {
+            return Ok(Verdict::Dead("no time to reschedule to".to_owned()));
+        };
+        let request = serde_json::json!({"retailOrderNo": retail_order_no, "distributionTime": sent_distribution, "installTime": sent_install});
         let result = self
             .call_recorded(
                 job,
                 order,
                 haier::ylh::endpoints::RESCHEDULE,
                 request,
-                ylh.reschedule(retail_order_no, distribution, install),
+                ylh.reschedule(retail_order_no, sent_distribution, sent_install),
             )
             .await?;
         match result {

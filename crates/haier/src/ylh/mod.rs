@@ -326,19 +326,19 @@ impl Ylh {
         .await
     }
 
-    /// Y3: moves the delivery and/or installation day of the vendor's order
-    /// `retail_order_no` (改约).
+    /// Y3: sets the delivery and installation days of the vendor's order
+    /// `retail_order_no` (改约; the `ExtOrderNo` of the confirm callback).
     ///
-    /// Each given time must be 23:59:59 China time of the chosen day (see
-    /// [`end_of_day`]) and at least one must be given; otherwise
+    /// Both times are sent, always (protocol §0.3): pass the one that does
+    /// not change with its original value. Each must be 23:59:59 China time
+    /// of the chosen day (see [`end_of_day`]); otherwise
     /// [`Error::InvalidRequest`] names the bad value and nothing is sent.
-    /// Absent times are left out of the body. `success:false` is
-    /// [`Error::Business`].
+    /// `success:false` is [`Error::Business`].
     pub async fn reschedule(
         &self,
         retail_order_no: &str,
-        distribution_time: Option<Timestamp>,
-        install_time: Option<Timestamp>,
+        distribution_time: Timestamp,
+        install_time: Timestamp,
     ) -> Result<(), Error> {
         let request = RescheduleRequest {
             retail_order_no: retail_order_no.to_owned(),

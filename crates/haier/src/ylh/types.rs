@@ -435,55 +435,42 @@ impl CancelOrderRequest {
 // ---------------------------------------------------------------------------
 // Y3 reschedule (改约)
 
-/// The Y3 request body: new delivery and/or installation days
+/// The Y3 request body: the delivery and installation days
 /// (`POST {retail_order_base_url}/api/page/retailorder/hmm/update-distribution-time`).
 ///
-/// Times are epoch milliseconds whose time of day must be **23:59:59**
-/// China time (see [`end_of_day`] and [`validate`](Self::validate)); an
-/// absent time is an absent key.
+/// Both times are always sent (protocol §0.3): the one that does not change
+/// carries its original value. Times are epoch milliseconds whose time of
+/// day must be **23:59:59** China time (see [`end_of_day`] and
+/// [`validate`](Self::validate)).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RescheduleRequest {
-    /// `retailOrderNo`: the vendor's order number (e.g. "SO.20250430.000001").
+    /// `retailOrderNo`: the vendor's order number (e.g. "SO.20250430.000001"),
+    /// as the confirm callback gave it in `ExtOrderNo`.
     #[serde(with = "wire_string")]
     pub retail_order_no: String,
-    /// `distributionTime`: the new delivery day, epoch milliseconds.
-    #[serde(
-        default,
-        with = "wire::opt_millis",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub distribution_time: Option<Timestamp>,
-    /// `installTime`: the new installation day, epoch milliseconds.
-    #[serde(
-        default,
-        with = "wire::opt_millis",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub install_time: Option<Timestamp>,
+    /// `distributionTime`: the delivery day, epoch milliseconds.
+    #[serde(with = "wire::millis")]
+    pub distribution_time: Timestamp,
+    /// `installTime`: the installation day, epoch milliseconds.
+    #[serde(with = "wire::millis")]
+    pub install_time: Timestamp,
 }
 
 impl RescheduleRequest {
-    /// Checks the request before sending: a non-blank `retailOrderNo`, at
-    /// least one time, and each given time after 1970 and at 23:59:59 China
-    /// time (UTC+8; any millisecond of that second). The error names the bad
-    /// value.
+    /// Checks the request before sending: a non-blank `retailOrderNo`, and
+    /// each time after 1970 and at 23:59:59 China time (UTC+8; any
+    /// millisecond of that second). The error names the bad value.
     pub fn validate(&self) -> Result<(), Error> {
         if self.retail_order_no.trim().is_empty() {
             return Err(Error::InvalidRequest(
                 "y3_reschedule: retailOrderNo is empty".into(),
             ));
         }
-        if self.distribution_time.is_none() && self.install_time.is_none() {
-            return Err(Error::InvalidRequest(
-                "y3_reschedule: give distributionTime, installTime or both".into(),
-            ));
-        }
         for (name, time) in [
             ("distributionTime", self.distribution_time),
             ("installTime", self.install_time),
         ] {
-            let Some(time) = time else { continue };
             let local = time.to_zoned(china_time_zone());
             if time.as_millisecond() <= 0
                 || (local.hour(), local.minute(), local.second()) != (23, 59, 59)
@@ -761,24 +748,22 @@ mod tests {
         let good = ts("2025-11-25T23:59:59+08:00");
         let mut req = RescheduleRequest {
             retail_order_no: "SO.1".into(),
-            distribution_time: Some(good),
-            install_time: None,
+            distribution_time: good,
+            install_time: good,
         };
         req.validate().unwrap();
         assert_eq!(
             serde_json::to_value(&req).unwrap(),
-            serde_json::json!({"retailOrderNo":"SO.1","distributionTime":good.as_millisecond()})
+            serde_json::json!({"retailOrderNo":"SO.1","distributionTime":good.as_millisecond(),
+                "installTime":good.as_millisecond()})
         );
-        req.install_time = Some(ts("2025-11-25T23:59:59.999+08:00"));
+        req.install_time = ts("2025-11-25T23:59:59.999+08:00");
         req.validate().unwrap();
         // 23:59:59 UTC is 07:59:59 the next day in China.
-        req.install_time = Some(ts("2025-11-25T23:59:59Z"));
+        req.install_time = ts("2025-11-25T23:59:59Z");
         let err = req.validate().unwrap_err().to_string();
         assert!(err.contains("installTime"), "{err}");
         assert!(err.contains("2025-11-26T07:59:59+08:00"), "{err}");
-        req.install_time = None;
-        req.distribution_time = None;
-        assert!(req.validate().is_err(), "one time at least");
         assert_eq!(
             end_of_day(jiff::civil::date(2025, 11, 25)),
             Some(good),

@@ -739,6 +739,8 @@ async fn following_an_order_reschedule_logistics_photos_and_cancel() {
         Some(expected_ms),
         "{theirs}"
     );
+    // Y3 always carries both times (protocol §0.3).
+    assert!(theirs["installTime"].as_i64().is_some(), "{theirs}");
     let (_, ours) = app.get(&format!("/api/v1/orders/{}", ids[0])).await;
     assert_eq!(ours["distribution_time"], "2030-01-15T15:59:59Z");
 
