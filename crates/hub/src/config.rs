@@ -53,13 +53,12 @@ pub struct CallbackConfig {
     pub app_key: String,
     /// The shared signing secret.
     pub secret: SecretString,
-    /// Accepted distance of `TimeStamp` from now, in seconds (default 300).
-    #[serde(default = "default_callback_window_secs")]
-    pub window_secs: u64,
-}
-
-fn default_callback_window_secs() -> u64 {
-    300
+    /// Accepted distance of `TimeStamp` from now, in seconds. Default none: the vendor
+    /// documents no window and no time zone, and a callback the supplier re-sends late
+    /// would otherwise be lost for ever (replays are harmless: each event applies once).
+    /// The skew is recorded with every stored callback.
+    #[serde(default)]
+    pub window_secs: Option<u64>,
 }
 
 /// Checkout and order settings (`[orders]`).

@@ -47,7 +47,7 @@ async fn setup_with(
         .run(&catalog_only(true), &NoProgress)
         .await
         .unwrap();
-    assert_eq!(run.status, "success");
+    assert_eq!(run.status, "success", "{:?}", run.error_summary);
     let state = sb.app_state(db, &config);
     let orders = state.orders.clone();
     let app = TestApp::spawn_state(state, None).await;
