@@ -30,6 +30,7 @@ use secrecy::ExposeSecret;
 
 use crate::config::CallbackConfig;
 use crate::store::callbacks::{self as store, SupplierCallback, SupplierEvent};
+use crate::store::holds::{holds_of_order_in, set_hold_status, unreserve};
 use crate::store::orders::{self, Order};
 use crate::store::{Db, StoreResult, Tx, new_id};
 use crate::types::UtcTime;
@@ -319,7 +320,7 @@ pub enum Effect {
 /// | event | from | to |
 /// |---|---|---|
 /// | confirm 1 | `push_pending` `pushed` `push_failed` `confirmed` | `confirmed`, `retail_order_no` ← `ExtOrderNo` |
-/// | confirm 0 | `push_pending` `pushed` `push_failed` `failed` | `failed`, message ← `FailMsg` |
+/// | confirm 0 | `push_pending` `pushed` `push_failed` | `rejected` (the checks after the push failed), order `cancelled`, holds released, message ← `FailMsg` |
 /// | cancel 1 | `cancel_pending` `cancel_failed` | `cancelled`, order `cancelled`, quantities set |
 /// | cancel 1 | `push_pending` `pushed` `confirmed` `partially_cancelled` `out_of_stock_failed` | `rejected` (unasked), order `cancelled`, quantities set |
 /// | cancel 2 | any live status (below) | `partially_cancelled`, quantities set |
@@ -357,9 +358,11 @@ pub fn decide(kind: EventKind, data: &CallbackData, current: &str) -> Effect {
                 .then_some(("confirmed", false, false))
         }
         (EventKind::Confirm, CallbackState::Failed) => {
-            ["push_pending", "pushed", "push_failed", "failed"]
+            // Y1 accepts before checking the product, price and customer (protocol
+            // §0.3); a refusal here is final.
+            ["push_pending", "pushed", "push_failed"]
                 .contains(&current)
-                .then_some(("failed", false, false))
+                .then_some(("rejected", true, false))
         }
         (EventKind::Cancel, CallbackState::Ok) => {
             if ["cancel_pending", "cancel_failed"].contains(&current) {
@@ -420,6 +423,39 @@ pub fn decide(kind: EventKind, data: &CallbackData, current: &str) -> Effect {
             data.state.code()
         )),
     }
+}
+
+/// Brings an order's committed holds in line with its supplier status: settled once the
+/// supplier confirmed the order (its next stock figure excludes those units), released
+/// when it refused it (`rejected`, `out_of_stock`, `failed`). Other statuses leave them.
+pub(crate) async fn follow_holds(
+    tx: &mut Tx,
+    order_id: &str,
+    supplier_status: &str,
+    now: UtcTime,
+) -> StoreResult<()> {
+    let (change, status) = match supplier_status {
+        "confirmed"
+        | "partially_cancelled"
+        | "cancel_pending"
+        | "cancel_failed"
+        | "out_of_stock_failed" => ("settle", "settled"),
+        "rejected" | "out_of_stock" | "failed" => ("release", "released"),
+        _ => return Ok(()),
+    };
+    for hold in holds_of_order_in(tx, order_id, "committed").await? {
+        unreserve(
+            tx,
+            &hold.product_code,
+            &hold.county_code,
+            hold.quantity,
+            change,
+            order_id,
+        )
+        .await?;
+        set_hold_status(tx, &hold.id, status, now).await?;
+    }
+    Ok(())
 }
 
 /// Finds the order, records the event and applies it, all in one write transaction.
@@ -508,6 +544,7 @@ async fn apply(
                     now,
                 )
                 .await?;
+                follow_holds(&mut tx, &order.id, supplier_status, now).await?;
                 if cancel_order {
                     // Only a paid order is cancelled here; any other local status is
                     // left to its own flow.
@@ -621,7 +658,8 @@ mod tests {
             (Confirm, 1, "push_failed", Some("confirmed")),
             (Confirm, 1, "cancel_pending", None),
             (Confirm, 1, "cancelled", None),
-            (Confirm, 0, "pushed", Some("failed")),
+            (Confirm, 0, "pushed", Some("rejected")),
+            (Confirm, 0, "push_failed", Some("rejected")),
             (Confirm, 0, "confirmed", None),
             (Confirm, 2, "pushed", None),
             (Cancel, 1, "cancel_pending", Some("cancelled")),

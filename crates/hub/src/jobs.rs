@@ -26,7 +26,6 @@ use tracing::{info, warn};
 use crate::config::OrdersConfig;
 use crate::orders::{SOURCE_LOCAL, job_kind};
 use crate::store::calls::{ExternalCall, insert_call};
-use crate::store::holds::{holds_of_order_in, set_hold_status, unreserve};
 use crate::store::jobs::{Job, claim_due, end_attempt, extend_lease, record_attempt};
 use crate::store::orders::{
     Order, get_order, get_order_in, lines_of_order, set_order_times, set_supplier_status,
@@ -246,30 +245,16 @@ impl Worker {
             "push_pending" | "push_failed"
         ) {
             // A callback got here first (the push's own answer was lost): the supplier
-            // has the order. Settle the holds it took, or release them if it refused.
-            let refused = matches!(
-                order.supplier_status.as_str(),
-                "rejected" | "out_of_stock" | "failed"
-            );
-            let (change, status) = if refused {
-                ("release", "released")
-            } else {
-                ("settle", "settled")
-            };
-            let now = UtcTime::now();
+            // has the order. Its callback settled the holds it took, or released them if
+            // it refused; do it here too in case the order is in between.
             let mut tx = self.db.begin().await?;
-            for hold in holds_of_order_in(&mut tx, &order.id, "committed").await? {
-                unreserve(
-                    &mut tx,
-                    &hold.product_code,
-                    &hold.county_code,
-                    hold.quantity,
-                    change,
-                    &order.id,
-                )
-                .await?;
-                set_hold_status(&mut tx, &hold.id, status, now).await?;
-            }
+            crate::callbacks::follow_holds(
+                &mut tx,
+                &order.id,
+                &order.supplier_status,
+                UtcTime::now(),
+            )
+            .await?;
             tx.commit().await?;
             return Ok(Verdict::Done(format!(
                 "already {} at the supplier",
@@ -326,19 +311,9 @@ impl Worker {
                     )
                     .await?;
                 }
-                // The supplier took the order: its stock figure now excludes these units.
-                for hold in holds_of_order_in(&mut tx, &order.id, "committed").await? {
-                    unreserve(
-                        &mut tx,
-                        &hold.product_code,
-                        &hold.county_code,
-                        hold.quantity,
-                        "settle",
-                        &order.id,
-                    )
-                    .await?;
-                    set_hold_status(&mut tx, &hold.id, "settled", now).await?;
-                }
+                // Accepted is not confirmed (protocol §0.3): the product, price and
+                // customer are checked afterwards, so the holds stay committed until the
+                // confirm callback settles them (or its refusal releases them).
                 tx.commit().await?;
                 let how = match (&outcome, reconciling) {
                     (CreateOutcome::AlreadyExists { .. }, _) => {

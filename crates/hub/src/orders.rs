@@ -756,10 +756,17 @@ impl OrderService {
         let order = get_order_in(&mut tx, id)
             .await?
             .ok_or_else(|| OrderError::NotFound(id.to_owned()))?;
-        if order.status != "paid" || order.retail_order_no.is_none() {
+        if order.status != "paid" {
             return Err(OrderError::InvalidState(
                 "only a paid order the supplier has taken can be rescheduled".to_owned(),
             ));
+        }
+        if order.retail_order_no.is_none() {
+            return Err(OrderError::InvalidState(format!(
+                "the supplier has not confirmed the order yet (supplier status {}): \
+                 rescheduling needs its order number, which arrives with the confirm callback",
+                order.supplier_status
+            )));
         }
         enqueue(
             &mut tx,

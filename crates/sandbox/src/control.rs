@@ -458,6 +458,7 @@ fn settings_json(o: &OrderSettings) -> serde_json::Value {
         "partial_cancel_rate": o.partial_cancel_rate,
         "callback_delay_ms": o.callback_delay.as_millis() as u64,
         "logistics_step_ms": o.logistics_step.as_millis() as u64,
+        "duplicate_message": o.duplicate_message,
     })
 }
 
@@ -500,7 +501,9 @@ async fn order_config(State(s): State<Arc<AppState>>) -> Response {
 
 /// `POST /_sandbox/orders/config {"callback_url","confirm_rate","reject_rate",
 /// "oos_rate","duplicate_callback_rate","partial_cancel_rate","callback_delay_ms",
-/// "logistics_step_ms"}`: changes the given settings (all at once or none).
+/// "logistics_step_ms","duplicate_message"}`: changes the given settings (all at once or
+/// none). `duplicate_message` is the `errorMsg` of Y1's refusal of a repeated `soId`
+/// (`{soId}` is replaced).
 async fn set_order_config(
     State(s): State<Arc<AppState>>,
     body: Bytes,
@@ -539,6 +542,16 @@ async fn set_order_config(
             "partial_cancel_rate" => next.partial_cancel_rate = rate()?,
             "callback_delay_ms" => next.callback_delay = millis()?,
             "logistics_step_ms" => next.logistics_step = millis()?,
+            "duplicate_message" => match value.as_str() {
+                Some(text) if !text.trim().is_empty() => {
+                    next.duplicate_message = text.to_owned();
+                }
+                _ => {
+                    return Err(bad(
+                        "duplicate_message must be a non-blank string".to_owned()
+                    ));
+                }
+            },
             other => return Err(bad(format!("unknown setting {other:?}"))),
         }
     }

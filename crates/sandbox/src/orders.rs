@@ -144,6 +144,9 @@ pub(crate) struct NewOrder {
     pub(crate) delivery_install: bool,
     /// The whole received body.
     pub(crate) payload: Value,
+    /// Why the order fails the checks made after the push (unknown product, wrong
+    /// price or customer): its confirm callback refuses it (`State` 0, `FailMsg`).
+    pub(crate) late_refusal: Option<String>,
 }
 
 /// The next thing that happens to an order.
@@ -308,7 +311,12 @@ pub(crate) struct OrderSettings {
     pub(crate) callback_delay: Duration,
     /// Each logistics step.
     pub(crate) logistics_step: Duration,
+    /// The `errorMsg` of Y1's refusal of a repeated `soId` (`{soId}` is replaced).
+    pub(crate) duplicate_message: String,
 }
+
+/// The default [`OrderSettings::duplicate_message`].
+pub(crate) const DEFAULT_DUPLICATE_MESSAGE: &str = "子订单号 {soId} 已存在";
 
 /// A rate in [0, 1] as per-mille.
 fn per_mille(rate: f64) -> u64 {
@@ -654,6 +662,17 @@ fn decide(
     let text = state_as_text(rng);
     let twice = rng.chance(per_mille(settings.duplicate_callback_rate));
     order.decided_at = Some(now);
+    if let Some(why) = order.new.late_refusal.clone() {
+        // The checks after the push failed: the confirm callback refuses the order.
+        order.status = Status::Rejected;
+        for item in &mut order.new.items {
+            item.cancelled_qty = item.item_qty;
+        }
+        let data = order.data(0, text, Some(&why), None);
+        order.fail_msg = Some(why);
+        order.emit(CallbackMethod::Confirm, data, twice, now, out);
+        return None;
+    }
     match outcome {
         0 => {
             order.status = Status::Confirmed;
@@ -833,6 +852,7 @@ mod tests {
             partial_cancel_rate: 0.0,
             callback_delay: Duration::from_millis(10),
             logistics_step: Duration::from_millis(10),
+            duplicate_message: DEFAULT_DUPLICATE_MESSAGE.to_owned(),
         }
     }
 
@@ -860,6 +880,7 @@ mod tests {
             install_time: None,
             delivery_install: false,
             payload: Value::Null,
+            late_refusal: None,
         }
     }
 

@@ -220,7 +220,11 @@ async fn pushed_order(state: &AppState, id: &str) -> Result<(Order, String), Api
         .clone()
         .ok_or_else(|| ApiError::ConflictWith {
             code: "invalid_state",
-            detail: "the supplier has not given the order a number yet".to_owned(),
+            detail: format!(
+                "the supplier has not confirmed order {id} yet (supplier status {}): its order \
+                 number, which this needs, arrives with the confirm callback",
+                order.supplier_status
+            ),
         })?;
     Ok((order, no))
 }

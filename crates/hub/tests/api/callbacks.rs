@@ -459,10 +459,11 @@ async fn a_failed_confirmation_fails_the_push(db: &Db) {
     let (status, _) = post_form(&app, &signed(CONFIRM, &data)).await;
     assert_eq!(status, 200);
     let after = order(db, &o).await;
-    assert_eq!(after.supplier_status, "failed");
+    // Y1 accepts before its checks (protocol §0.3): a refused confirmation is final.
+    assert_eq!(after.supplier_status, "rejected");
     assert_eq!(after.supplier_message.as_deref(), Some("地址无法配送"));
     assert_eq!(after.retail_order_no, None);
-    assert_eq!(after.status, "paid");
+    assert_eq!(after.status, "cancelled");
 }
 
 fn items(fridge: (u32, u32, u32), washer: (u32, u32, u32)) -> Value {

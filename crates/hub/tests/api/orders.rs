@@ -518,8 +518,10 @@ async fn an_ambiguous_push_is_reconciled_not_duplicated() {
     );
     let (_, detail) = app.get(&format!("/api/v1/orders/{id}")).await;
     assert_eq!(detail["supplier_status"], "pushed");
-    assert_eq!(detail["retail_order_no"], orders[0]["retailOrderNo"]);
-    assert_eq!(detail["holds"][0]["status"], "settled");
+    // Y1 answers `data: true` only: the number comes with the confirm callback, and
+    // the holds stay committed until then.
+    assert!(detail["retail_order_no"].is_null(), "{detail}");
+    assert_eq!(detail["holds"][0]["status"], "committed");
     let job = &detail["jobs"][0];
     assert_eq!(
         (job["status"].as_str(), job["attempts"].as_i64()),
@@ -543,12 +545,6 @@ async fn an_ambiguous_push_is_reconciled_not_duplicated() {
         [Some(503), Some(200)],
         "the HTTP status of each call is kept"
     );
-    assert!(
-        detail["calls"][1]["response"]
-            .as_str()
-            .unwrap()
-            .contains("retailOrderNo")
-    );
     let request = detail["calls"][0]["request"].as_str().unwrap();
     assert!(
         !request.contains("13900001111") && !request.contains("张三"),
@@ -563,6 +559,21 @@ async fn an_ambiguous_push_is_reconciled_not_duplicated() {
     assert_eq!(sent["itemList"][0]["actualPrice"], json!(1898.5));
     assert_eq!(sent["town"], "宁海路街道");
     assert_eq!(sent["detailAddress"], "***");
+
+    // The confirm callback brings the supplier's number and settles the holds.
+    sb.sandbox
+        .set_callback_url(format!("{}/callbacks/haier", app.base));
+    sb.post(
+        "/_sandbox/orders/config",
+        json!({"confirm_rate": 1.0, "reject_rate": 0.0, "oos_rate": 0.0}),
+    )
+    .await;
+    let so_id = orders[0]["soId"].as_str().unwrap();
+    sb.post(&format!("/_sandbox/orders/{so_id}/advance"), json!({}))
+        .await;
+    let detail = wait_supplier_status(&app, &id, "confirmed").await;
+    assert_eq!(detail["retail_order_no"], orders[0]["retailOrderNo"]);
+    assert_eq!(detail["holds"][0]["status"], "settled");
     assert_eq!(
         get_pool(&t.db, &sku, COUNTY).await.unwrap().unwrap().held,
         0,
@@ -579,7 +590,7 @@ async fn a_business_rejection_is_dead_lettered_and_can_be_redriven() {
         &t.db,
         20,
         6,
-        &[("SUPPLYHUB_YLH__SELLER_CODE", "'\"9999999999\"'")],
+        &[("SUPPLYHUB_YLH__SOURCE_SYSTEM", "unregistered")],
     )
     .await;
     let sku = procurable_skus(&app, 1).await.remove(0);
@@ -598,8 +609,8 @@ async fn a_business_rejection_is_dead_lettered_and_can_be_redriven() {
         detail["supplier_message"]
             .as_str()
             .unwrap()
-            .contains("20004"),
-        "{detail}"
+            .contains("sourceSystem 订单来源未注册"),
+        "the supplier's words: {detail}"
     );
     let job_id = detail["jobs"][0]["id"].as_str().unwrap().to_owned();
     assert_eq!(
