@@ -73,6 +73,24 @@ async fn catalog(State(s): State<Arc<AppState>>) -> Response {
     .into_response()
 }
 
+/// `DELETE /_sandbox/catalog/{productCode}`: the platform stops carrying a product (an
+/// order for it is then accepted by Y1 and refused by its confirm callback).
+async fn remove_product(
+    State(s): State<Arc<AppState>>,
+    Path(code): Path<String>,
+) -> Result<Response, Problem> {
+    if write(&s.catalog).remove(&code) {
+        tracing::info!(%code, "product removed");
+        Ok(StatusCode::NO_CONTENT.into_response())
+    } else {
+        Err(problem(
+            StatusCode::NOT_FOUND,
+            "unknown_product",
+            format!("no product {code:?}"),
+        ))
+    }
+}
+
 fn stock_key(
     s: &AppState,
     product: Option<&String>,
@@ -582,6 +600,7 @@ async fn method_not_allowed() -> Problem {
 pub(crate) fn router() -> Router<Arc<AppState>> {
     Router::new()
         .route("/catalog", get(catalog))
+        .route("/catalog/{code}", axum::routing::delete(remove_product))
         .route("/stock", get(stock).post(set_stock))
         .route("/stats", get(stats))
         .route("/faults", get(faults).post(set_faults))

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use serde::Serialize;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::clock::ChinaTime;
 use crate::money::Money;
@@ -668,7 +668,15 @@ fn decide(
         for item in &mut order.new.items {
             item.cancelled_qty = item.item_qty;
         }
-        let data = order.data(0, text, Some(&why), None);
+        // Only what §0.4 requires of a failure: no ExtOrderNo (required on success
+        // only), our number, State 0 and FailMsg.
+        let state = if text { json!("0") } else { json!(0) };
+        let data = json!({
+            "PlatformOrderNo": order.new.online_no,
+            "State": state,
+            "FailMsg": why,
+        })
+        .to_string();
         order.fail_msg = Some(why);
         order.emit(CallbackMethod::Confirm, data, twice, now, out);
         return None;

@@ -522,6 +522,10 @@ async fn each_validation_rule_rejects_its_violation() {
             assert_eq!(method, "hmm.scm_heorder.confirm", "{what}");
             assert_eq!(data["PlatformOrderNo"], json!(format!("PO-{so_id}")));
             assert!(
+                data.get("ExtOrderNo").is_none(),
+                "only what §0.4 requires: {data}"
+            );
+            assert!(
                 data["State"] == json!(0) || data["State"] == json!("0"),
                 "{what}: {data}"
             );

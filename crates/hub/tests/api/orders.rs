@@ -810,3 +810,121 @@ async fn following_an_order_reschedule_logistics_photos_and_cancel() {
     sb.sandbox.shutdown().await.unwrap();
     t.cleanup().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_product_the_supplier_does_not_carry_is_accepted_then_rejected_by_callback() {
+    let t = TestDb::sqlite().await;
+    let (sb, config, app) = setup(&t.db, 30).await;
+    sb.sandbox
+        .set_callback_url(format!("{}/callbacks/haier", app.base));
+    sb.post("/_sandbox/orders/config", json!({"callback_delay_ms": 20, "confirm_rate": 1.0, "reject_rate": 0.0, "oos_rate": 0.0, "duplicate_callback_rate": 0.0})).await;
+    let sku = procurable_skus(&app, 1).await.remove(0);
+    set_supplier_stock(&sb, &sku, 10).await;
+    let (status, order) = app
+        .post("/api/v1/orders", checkout("U1", json!([line(&sku, 2)])))
+        .await;
+    assert_eq!(status, 201, "{order}");
+    let id = order["id"].as_str().unwrap().to_owned();
+    // The supplier stops carrying the product before the order reaches it.
+    let r = sb
+        .http
+        .delete(sb.url(&format!("/_sandbox/catalog/{sku}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 204);
+    app.post(&format!("/api/v1/orders/{id}/pay"), json!({}))
+        .await;
+    drain(&sb.worker(&t.db, &config), 10).await;
+
+    // Y1 accepted it (protocol §0.3: it checks the product afterwards)...
+    let (_, detail) = app.get(&format!("/api/v1/orders/{id}")).await;
+    let calls: Vec<(&str, &str)> = detail["calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["endpoint"].as_str().unwrap(),
+                c["outcome"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(calls, [("y1_create", "created")], "{detail}");
+    // ...and the confirm callback refused it: rejected with FailMsg, holds released.
+    let detail = wait_supplier_status(&app, &id, "rejected").await;
+    assert_eq!(detail["status"], "cancelled");
+    let message = detail["supplier_message"].as_str().unwrap();
+    assert!(
+        message.contains("商品不存在") && message.contains(&sku),
+        "{message}"
+    );
+    assert!(detail["retail_order_no"].is_null(), "{detail}");
+    let holds: Vec<&str> = detail["holds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(holds, ["released"]);
+    assert_eq!(
+        get_pool(&t.db, &sku, COUNTY).await.unwrap().unwrap().held,
+        0,
+        "released holds leave nothing held"
+    );
+    // Nothing to follow at the supplier: no order number.
+    let (status, err) = app
+        .get(&format!("/api/v1/orders/{id}/delivery-photos"))
+        .await;
+    assert_eq!(status, 409, "{err}");
+    sb.sandbox.shutdown().await.unwrap();
+    t.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_orphaned_push_refused_in_unknown_words_fails_then_the_callback_confirms_it() {
+    let t = TestDb::sqlite().await;
+    let (sb, config, app) = setup(&t.db, 30).await;
+    sb.sandbox
+        .set_callback_url(format!("{}/callbacks/haier", app.base));
+    // The supplier words its duplicate refusal in a way the hub is not told about, and
+    // decides only when asked to.
+    sb.post("/_sandbox/orders/config", json!({"callback_delay_ms": 600_000, "confirm_rate": 1.0, "reject_rate": 0.0, "oos_rate": 0.0, "duplicate_callback_rate": 0.0, "duplicate_message": "单据{soId}已推送过，请勿再次提交"})).await;
+    let sku = procurable_skus(&app, 1).await.remove(0);
+    set_supplier_stock(&sb, &sku, 10).await;
+    let (_, order) = app
+        .post("/api/v1/orders", checkout("W1", json!([line(&sku, 1)])))
+        .await;
+    let id = order["id"].as_str().unwrap().to_owned();
+    app.post(&format!("/api/v1/orders/{id}/pay"), json!({}))
+        .await;
+    // Recorded, then answered 503: the push is orphaned; its resend is refused.
+    sb.post(
+        "/_sandbox/faults/next",
+        json!({"fault": "server_error", "endpoint": "ylh_create_order", "after_processing": true}),
+    )
+    .await;
+    drain(&sb.worker(&t.db, &config), 20).await;
+    let (_, detail) = app.get(&format!("/api/v1/orders/{id}")).await;
+    assert_eq!(detail["supplier_status"], "push_failed", "{detail}");
+    assert!(
+        detail["supplier_message"]
+            .as_str()
+            .unwrap()
+            .contains("已推送过"),
+        "the supplier's words: {detail}"
+    );
+    assert_eq!(detail["jobs"][0]["status"], "dead");
+    let theirs = sandbox_orders(&sb).await;
+    assert_eq!(theirs.len(), 1, "once at the supplier");
+
+    // The supplier's confirm callback is the truth: it still applies.
+    let so_id = theirs[0]["soId"].as_str().unwrap();
+    sb.post(&format!("/_sandbox/orders/{so_id}/advance"), json!({}))
+        .await;
+    let detail = wait_supplier_status(&app, &id, "confirmed").await;
+    assert_eq!(detail["retail_order_no"], theirs[0]["retailOrderNo"]);
+    assert_eq!(detail["holds"][0]["status"], "settled");
+    sb.sandbox.shutdown().await.unwrap();
+    t.cleanup().await;
+}
