@@ -791,18 +791,23 @@ async fn reschedule_checks_the_time_of_day_before_sending() {
 
 #[tokio::test]
 async fn photos_read_every_documented_shape() {
+    // Y4 as the vendor's document v1.0.10 gives it (protocol §0.3).
     let photos_path = format!("{RETAIL}{}", paths::PHOTOS);
+    let record = json!({"orderNo": "SO.20251121.000001", "orderCode": "F20251121001",
+    "ylhOrderCode": "SO.20251121.000001.F1", "snNo": "BS01U000N0001",
+    "photosDeliveryList": [
+        {"imgDesc": "送货照片", "imgUrl": "https://img/1.jpg", "rowId": 11, "scene": 1},
+        {"imgDesc": "安装照片", "imgUrl": "https://img/2.jpg", "rowId": 12, "scene": 2}
+    ]});
     for (reply, expected) in [
         (
-            json!({"success": true, "data": [
-                {"imgUrl": "https://img/1.jpg", "type": "delivery", "uploadTime": "2025-11-25 10:00:00"},
-                "https://img/2.jpg"
-            ]}),
+            json!({"success": true, "code": 0, "errCode": null, "errorMsg": null,
+                   "infoMsgs": [], "warningMsgs": [], "data": [record.clone()]}),
             vec![Some("https://img/1.jpg"), Some("https://img/2.jpg")],
         ),
         (
-            json!(["https://img/3.jpg", {"fileUrl": "https://img/4.jpg"}]),
-            vec![Some("https://img/3.jpg"), Some("https://img/4.jpg")],
+            json!([record]),
+            vec![Some("https://img/1.jpg"), Some("https://img/2.jpg")],
         ),
         (json!({"success": true, "data": null}), vec![]),
         (json!({}), vec![]),
@@ -814,19 +819,30 @@ async fn photos_read_every_documented_shape() {
             .respond_with(ResponseTemplate::new(200).set_body_json(reply.clone()))
             .mount(&server)
             .await;
-        let photos = client(config(&server))
+        let records = client(config(&server))
             .delivery_photos("SO.20251121.000001")
             .await
             .unwrap();
-        let urls: Vec<Option<&str>> = photos.iter().map(|p| p.url.as_deref()).collect();
+        let urls: Vec<Option<&str>> = records
+            .iter()
+            .flat_map(|r| &r.photos_delivery_list)
+            .map(|p| p.img_url.as_deref())
+            .collect();
         assert_eq!(urls, expected, "{reply}");
         let sent: Value = requests_to(&server, &photos_path).await[0]
             .body_json()
             .unwrap();
         assert_eq!(sent, json!({"orderNo": "SO.20251121.000001"}));
-        if let Some(first) = photos.first().filter(|p| p.kind.is_some()) {
-            assert_eq!(first.kind.as_deref(), Some("delivery"));
-            assert_eq!(first.upload_time.as_deref(), Some("2025-11-25 10:00:00"));
+        if let Some(first) = records.first() {
+            assert_eq!(
+                first.ylh_order_code.as_deref(),
+                Some("SO.20251121.000001.F1")
+            );
+            assert_eq!(first.sn_no.as_deref(), Some("BS01U000N0001"));
+            let install = &first.photos_delivery_list[1];
+            assert_eq!(install.scene(), Some(haier::ylh::PhotoScene::Installation));
+            assert_eq!(install.row_id.as_deref(), Some("12"));
+            assert_eq!(install.img_desc.as_deref(), Some("安装照片"));
         }
     }
 }
@@ -866,8 +882,11 @@ async fn logistics_chunks_at_100_without_dropping_any_code() {
             let codes: Vec<String> = req.body_json().unwrap();
             let data: Vec<Value> = codes
                 .iter()
-                .map(|c| json!({"orderCode": c, "deliveryRecordCode": format!("{c}.F1"),
-                    "logisticsList": [{"logisticsCompany": "日日顺", "logisticsNo": "RRS1", "snCode": "SN1"}]}))
+                .map(|c| {
+                    json!({"orderCode": c, "deliveryRecordCode": format!("{c}.F1"),
+                    "logisticsList": [{"logisticsCode": "RRS", "logisticsName": "日日顺",
+                                       "expNo": "RRS1", "barCodes": ["SN1", "SN2"]}]})
+                })
                 .collect();
             ResponseTemplate::new(200).set_body_json(json!({"success": true, "data": data}))
         })
@@ -892,9 +911,12 @@ async fn logistics_chunks_at_100_without_dropping_any_code() {
     );
     assert_eq!(sent.concat(), codes[..250], "every code once, in order");
     assert_eq!(found[249].order_code.as_deref(), Some("SO.20251121.000249"));
+    // Y5 as the vendor's document v1.0.10 names its fields (protocol §0.3).
     let entry = &found[0].logistics_list[0];
-    assert_eq!(entry.logistics_company.as_deref(), Some("日日顺"));
-    assert_eq!(entry.sn_code.as_deref(), Some("SN1"));
+    assert_eq!(entry.logistics_code.as_deref(), Some("RRS"));
+    assert_eq!(entry.logistics_name.as_deref(), Some("日日顺"));
+    assert_eq!(entry.exp_no.as_deref(), Some("RRS1"));
+    assert_eq!(entry.bar_codes, ["SN1", "SN2"]);
 }
 
 #[tokio::test]

@@ -375,6 +375,14 @@ const CARRIERS: &[(&str, &str)] = &[
     ("中通快递", "ZT"),
 ];
 
+/// The code of a carrier of [`CARRIERS`] (its waybill prefix); "OTHER" for any other.
+pub(crate) fn carrier_code(name: &str) -> &'static str {
+    CARRIERS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map_or("OTHER", |(_, code)| code)
+}
+
 /// The photo host: a reserved `.invalid` name, so nothing ever fetches from it.
 const PHOTO_HOST: &str = "https://img.ylh-sandbox.invalid";
 

@@ -887,14 +887,20 @@ async fn photos_and_logistics_appear_as_the_order_advances() {
     assert_eq!(data.len(), 1, "only the shipped order: {v}");
     assert_eq!(data[0]["orderCode"], json!(number));
     assert_eq!(data[0]["deliveryRecordCode"], json!(format!("{number}.F1")));
+    // §0.3: {logisticsCode, logisticsName, expNo, barCodes[]}, one line per waybill.
     let parcels = data[0]["logisticsList"].as_array().unwrap();
-    assert_eq!(parcels.len(), 2, "one line per unit");
+    assert_eq!(parcels.len(), 1, "one waybill for the one line: {v}");
     for p in parcels {
-        for key in ["logisticsCompany", "logisticsNo", "snCode"] {
+        for key in ["logisticsCode", "logisticsName", "expNo"] {
             assert!(p[key].as_str().is_some_and(|s| !s.is_empty()), "{key}");
         }
+        for key in ["logisticsCompany", "logisticsNo", "snCode"] {
+            assert!(p.get(key).is_none(), "{key} is not the vendor's name");
+        }
     }
-    assert_ne!(parcels[0]["snCode"], parcels[1]["snCode"]);
+    let barcodes = parcels[0]["barCodes"].as_array().unwrap();
+    assert_eq!(barcodes.len(), 2, "one barcode per unit");
+    assert_ne!(barcodes[0], barcodes[1]);
     assert_eq!(app.call(Y4, &token, &y4).await["data"], json!([]));
 
     let r = app
@@ -916,25 +922,35 @@ async fn photos_and_logistics_appear_as_the_order_advances() {
         .unwrap();
     assert_eq!(own.len() + third.len(), 1, "{d}");
     if let Some(t) = third.first() {
-        assert_eq!(t["logisticsNo"], parcels[0]["logisticsNo"]);
-        assert_eq!(t["logisticsCompany"], parcels[0]["logisticsCompany"]);
+        assert_eq!(t["logisticsNo"], parcels[0]["expNo"]);
+        assert_eq!(t["logisticsCompany"], parcels[0]["logisticsName"]);
     }
 
     let o = app.advance("SO-LOG").await;
     assert_eq!(o["status"], json!("delivered"));
     let v = app.call(Y4, &token, &y4).await;
-    let photos = v["data"].as_array().unwrap();
-    let kinds: Vec<&str> = photos.iter().map(|p| p["type"].as_str().unwrap()).collect();
-    assert_eq!(kinds, ["delivery", "install"]);
+    // §0.3: data[] {orderNo, orderCode, ylhOrderCode, snNo, photosDeliveryList[]
+    // {imgDesc, imgUrl, rowId, scene}}.
+    let records = v["data"].as_array().unwrap();
+    assert_eq!(records.len(), 1, "{v}");
+    let r = &records[0];
+    assert_eq!(r["orderNo"], json!(number));
+    assert_eq!(r["ylhOrderCode"], json!(format!("{number}.F1")));
+    assert!(r["orderCode"].as_str().is_some_and(|c| !c.is_empty()));
+    assert!(barcodes.contains(&r["snNo"]), "{r}");
+    let photos = r["photosDeliveryList"].as_array().unwrap();
+    let scenes: Vec<u64> = photos
+        .iter()
+        .map(|p| p["scene"].as_u64().unwrap())
+        .collect();
+    assert_eq!(scenes, [1, 2], "delivery, then installation");
     for p in photos {
         let url = p["imgUrl"].as_str().unwrap();
         assert!(
             url.starts_with("https://") && url.ends_with(".jpg"),
             "{url}"
         );
-        let t = p["uploadTime"].as_str().unwrap();
-        assert_eq!(t.len(), 19, "{t}");
-        assert_eq!((&t[4..5], &t[10..11], &t[13..14]), ("-", " ", ":"));
+        assert!(p["rowId"].is_u64() && p["imgDesc"].is_string(), "{p}");
     }
     let v: Value = app
         .post(H4, Some(op.as_str()), &h4(cred::SELLER_PASSWORD))

@@ -66,8 +66,8 @@ pub use config::YlhConfig;
 pub use token::{ENDPOINT as TOKEN_ENDPOINT, SYSTEM_NAME};
 pub use types::{
     CHINA_OFFSET, CancelOrderRequest, CreateOrderRequest, CreateOutcome, DeliveryPhoto,
-    DeliveryPhotosRequest, LogisticsEntry, MAX_ORDER_CODES_PER_CALL, OrderItem, RescheduleRequest,
-    StoreLogistics, end_of_day,
+    DeliveryPhotoRecord, DeliveryPhotosRequest, LogisticsEntry, MAX_ORDER_CODES_PER_CALL,
+    OrderItem, PhotoScene, RescheduleRequest, StoreLogistics, end_of_day,
 };
 
 use crate::breaker::BreakerState;
@@ -360,10 +360,10 @@ impl Ylh {
     /// Y4: the delivery and installation photos of the vendor's order
     /// `order_no` (`{"orderNo":…}`).
     ///
-    /// The reply is undocumented: an object gives its `data` (none: no
-    /// photos), anything else is read as the photos themselves; see
-    /// [`DeliveryPhoto`] for how an item is read.
-    pub async fn delivery_photos(&self, order_no: &str) -> Result<Vec<DeliveryPhoto>, Error> {
+    /// The reply's `data` is a list of [`DeliveryPhotoRecord`]s (protocol
+    /// §0.3): one per delivery record, each with its photos; none yet is an
+    /// empty list.
+    pub async fn delivery_photos(&self, order_no: &str) -> Result<Vec<DeliveryPhotoRecord>, Error> {
         if order_no.trim().is_empty() {
             return Err(Error::InvalidRequest("y4_photos: orderNo is empty".into()));
         }

@@ -506,59 +506,62 @@ pub struct DeliveryPhotosRequest {
     pub order_no: String,
 }
 
-/// One delivery or installation photo. The reply is undocumented; an item
-/// is read leniently:
-///
-/// - a string is the photo's URL;
-/// - an object takes its URL from the first non-empty of `url`, `imgUrl`,
-///   `imageUrl`, `fileUrl`, and keeps `type` and `uploadTime` (as text) if
-///   present.
-///
-/// Serialized as `{"url":…,"type":…,"uploadTime":…}` (absent ones left out).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+/// One delivery record's photos in the Y4 reply (vendor's document v1.0.10, protocol
+/// §0.3): `{orderNo, orderCode, ylhOrderCode, snNo, photosDeliveryList[]}`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct DeliveryPhoto {
-    /// The photo's URL; `None` for an object that names none.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub url: Option<String>,
-    /// `type`: what the photo shows (undocumented values).
-    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
-    pub kind: Option<String>,
-    /// `uploadTime`: when it was uploaded, as sent (a date text or
-    /// milliseconds).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub upload_time: Option<String>,
+pub struct DeliveryPhotoRecord {
+    /// `orderNo`: the vendor's order number asked for, e.g. "SO.20250430.000001".
+    #[serde(default, with = "wire::text")]
+    pub order_no: Option<String>,
+    /// `orderCode`: the delivery record (发货单).
+    #[serde(default, with = "wire::text")]
+    pub order_code: Option<String>,
+    /// `ylhOrderCode`: the YLH delivery order, e.g. "SO.20250430.000001.F1".
+    #[serde(default, with = "wire::text")]
+    pub ylh_order_code: Option<String>,
+    /// `snNo`: the serial number of the unit delivered.
+    #[serde(default, with = "wire::text")]
+    pub sn_no: Option<String>,
+    /// `photosDeliveryList`: the photos; empty if absent or `null`.
+    #[serde(default, deserialize_with = "null_as_empty")]
+    pub photos_delivery_list: Vec<DeliveryPhoto>,
 }
 
-/// The keys an object's URL is taken from, in order.
-pub const PHOTO_URL_KEYS: [&str; 4] = ["url", "imgUrl", "imageUrl", "fileUrl"];
+/// One photo of a [`DeliveryPhotoRecord`] (`photosDeliveryList[]`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeliveryPhoto {
+    /// `imgDesc`: what the photo shows (text).
+    #[serde(default, with = "wire::text")]
+    pub img_desc: Option<String>,
+    /// `imgUrl`: the photo's URL.
+    #[serde(default, with = "wire::text")]
+    pub img_url: Option<String>,
+    /// `rowId`: the photo's id at the vendor (a number or a text, kept as text).
+    #[serde(default, with = "wire::text")]
+    pub row_id: Option<String>,
+    /// `scene`: 1 delivery, 2 installation (see [`PhotoScene`]).
+    #[serde(default, with = "wire::opt_count")]
+    pub scene: Option<u32>,
+}
 
-impl<'de> Deserialize<'de> for DeliveryPhoto {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        use serde::de::Error as _;
-        use serde_json::Value;
+/// The `scene` of a [`DeliveryPhoto`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PhotoScene {
+    /// 1: delivery (配送).
+    Delivery,
+    /// 2: installation (安装).
+    Installation,
+}
 
-        fn text(v: Option<&Value>) -> Option<String> {
-            match v? {
-                Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_owned()),
-                Value::Number(n) => Some(n.to_string()),
-                _ => None,
-            }
-        }
-
-        match Value::deserialize(d)? {
-            Value::String(url) => Ok(Self {
-                url: Some(url.trim().to_owned()).filter(|u| !u.is_empty()),
-                ..Self::default()
-            }),
-            Value::Object(map) => Ok(Self {
-                url: PHOTO_URL_KEYS.iter().find_map(|k| text(map.get(*k))),
-                kind: text(map.get("type")),
-                upload_time: text(map.get("uploadTime")),
-            }),
-            _ => Err(D::Error::custom(
-                "a delivery photo is neither a URL nor an object",
-            )),
+impl DeliveryPhoto {
+    /// `scene` as a [`PhotoScene`]; `None` when absent or not 1 or 2.
+    pub fn scene(&self) -> Option<PhotoScene> {
+        match self.scene {
+            Some(1) => Some(PhotoScene::Delivery),
+            Some(2) => Some(PhotoScene::Installation),
+            _ => None,
         }
     }
 }
@@ -569,12 +572,10 @@ impl<'de> Deserialize<'de> for DeliveryPhoto {
 /// The most SO codes one Y5 request carries.
 pub const MAX_ORDER_CODES_PER_CALL: usize = 100;
 
-/// One order in the Y5 reply
+/// One entry of the Y5 reply (vendor's document v1.0.10, protocol §0.3)
 /// (`POST {stock_base_url}/api/composite/stock/logistics/get-store-logistics-by-order-code`,
-/// body: a bare JSON array of SO codes).
-///
-/// The shape comes from project documents, not the vendor's:
-/// `{"orderCode","deliveryRecordCode","logisticsList":[…]}`.
+/// body: a bare JSON array of SO codes): `{orderCode, deliveryRecordCode,
+/// logisticsList[]}`. One SO code can have several entries (one per delivery record).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct StoreLogistics {
@@ -590,19 +591,24 @@ pub struct StoreLogistics {
     pub logistics_list: Vec<LogisticsEntry>,
 }
 
-/// One shipment of a [`StoreLogistics`].
+/// One shipment of a [`StoreLogistics`] (`logisticsList[]`). The names
+/// `logisticsCompany`, `logisticsNo` and `snCode` of older project notes are not
+/// the vendor's.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LogisticsEntry {
-    /// `logisticsCompany`: the carrier.
+    /// `logisticsCode`: the carrier's code.
     #[serde(default, with = "wire::text")]
-    pub logistics_company: Option<String>,
-    /// `logisticsNo`: the tracking number.
+    pub logistics_code: Option<String>,
+    /// `logisticsName`: the carrier's name.
     #[serde(default, with = "wire::text")]
-    pub logistics_no: Option<String>,
-    /// `snCode`: the unit's serial number.
+    pub logistics_name: Option<String>,
+    /// `expNo`: the tracking number.
     #[serde(default, with = "wire::text")]
-    pub sn_code: Option<String>,
+    pub exp_no: Option<String>,
+    /// `barCodes`: the serial-number barcodes of the units shipped; empty if absent.
+    #[serde(default, deserialize_with = "wire::text_list::deserialize")]
+    pub bar_codes: Vec<String>,
 }
 
 fn null_as_empty<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
@@ -772,36 +778,39 @@ mod tests {
     }
 
     #[test]
-    fn photos_strings_and_objects() {
-        let body = br#"{"success":true,"data":[
-            "https://img/1.jpg",
-            {"imgUrl":"https://img/2.jpg","type":"install","uploadTime":1763683200000},
-            {"url":"","fileUrl":"https://img/3.jpg"},
-            {"type":"sign"}
-        ]}"#;
-        let photos: Vec<DeliveryPhoto> = decode_items("y4_photos", body).unwrap();
-        assert_eq!(photos.len(), 4);
-        assert_eq!(photos[0].url.as_deref(), Some("https://img/1.jpg"));
-        assert_eq!(photos[1].url.as_deref(), Some("https://img/2.jpg"));
-        assert_eq!(photos[1].kind.as_deref(), Some("install"));
-        assert_eq!(photos[1].upload_time.as_deref(), Some("1763683200000"));
-        assert_eq!(photos[2].url.as_deref(), Some("https://img/3.jpg"));
-        assert_eq!(photos[3].url, None);
-        assert!(decode_items::<DeliveryPhoto>("y4_photos", b"[1]").is_err());
+    fn photos_as_the_vendor_documents_them() {
+        let body = r#"{"success":true,"code":0,"data":[{"orderNo":"SO.20250430.000001",
+            "orderCode":"F0001","ylhOrderCode":"SO.20250430.000001.F1","snNo":"SN1",
+            "photosDeliveryList":[{"imgDesc":"送货","imgUrl":"https://img/1.jpg","rowId":7,"scene":1},
+                                  {"imgDesc":"安装","imgUrl":"https://img/2.jpg","rowId":"8","scene":"2"}]},
+            {"orderNo":"SO.20250430.000001","photosDeliveryList":null}]}"#;
+        let records: Vec<DeliveryPhotoRecord> = decode_items("y4_photos", body.as_bytes()).unwrap();
+        assert_eq!(records.len(), 2);
+        let r = &records[0];
+        assert_eq!(r.ylh_order_code.as_deref(), Some("SO.20250430.000001.F1"));
+        assert_eq!(r.sn_no.as_deref(), Some("SN1"));
+        assert_eq!(r.photos_delivery_list[0].row_id.as_deref(), Some("7"));
+        assert_eq!(
+            r.photos_delivery_list[0].scene(),
+            Some(PhotoScene::Delivery)
+        );
+        assert_eq!(
+            r.photos_delivery_list[1].scene(),
+            Some(PhotoScene::Installation)
+        );
+        assert!(records[1].photos_delivery_list.is_empty());
+        assert!(decode_items::<DeliveryPhotoRecord>("y4_photos", b"[1]").is_err());
     }
 
     #[test]
     fn logistics_lenient() {
         let body = r#"[{"orderCode":"SO.1","deliveryRecordCode":"SO.1.F1",
-            "logisticsList":[{"logisticsCompany":"顺丰","logisticsNo":123,"snCode":null,"x":1}]},
+            "logisticsList":[{"logisticsCode":"SF","logisticsName":"顺丰","expNo":123,"barCodes":null,"x":1}]},
             {"orderCode":"SO.2","logisticsList":null},{}]"#;
         let items: Vec<StoreLogistics> = decode_items("y5_logistics", body.as_bytes()).unwrap();
         assert_eq!(items.len(), 3);
-        assert_eq!(
-            items[0].logistics_list[0].logistics_no.as_deref(),
-            Some("123")
-        );
-        assert_eq!(items[0].logistics_list[0].sn_code, None);
+        assert_eq!(items[0].logistics_list[0].exp_no.as_deref(), Some("123"));
+        assert!(items[0].logistics_list[0].bar_codes.is_empty());
         assert!(items[1].logistics_list.is_empty());
         assert_eq!(items[2], StoreLogistics::default());
     }

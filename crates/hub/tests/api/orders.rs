@@ -761,11 +761,15 @@ async fn following_an_order_reschedule_logistics_photos_and_cancel() {
         .get(&format!("/api/v1/orders/{}/logistics", ids[0]))
         .await;
     assert_eq!(status, 200, "{logistics}");
+    let shipment = &logistics["store"][0]["shipments"][0];
+    for key in ["carrier_code", "carrier_name", "tracking_number"] {
+        assert!(
+            shipment[key].as_str().is_some_and(|s| !s.is_empty()),
+            "{key}: {logistics}"
+        );
+    }
     assert!(
-        !logistics["store"][0]["logisticsList"]
-            .as_array()
-            .unwrap()
-            .is_empty(),
+        !shipment["serial_barcodes"].as_array().unwrap().is_empty(),
         "{logistics}"
     );
     assert!(logistics["open_platform"]["getAllLogisticsInfoByOrderCode"].is_array());
@@ -774,13 +778,16 @@ async fn following_an_order_reschedule_logistics_photos_and_cancel() {
         .get(&format!("/api/v1/orders/{}/delivery-photos", ids[0]))
         .await;
     assert_eq!(status, 200);
+    let record = &photos["records"][0];
+    assert!(record["ylh_order_code"].as_str().is_some(), "{photos}");
     assert!(
-        photos["photos"][0]["url"]
+        record["photos"][0]["url"]
             .as_str()
             .unwrap()
             .starts_with("https://"),
         "{photos}"
     );
+    assert_eq!(record["photos"][0]["scene"], "delivery", "{photos}");
 
     // Cancel after payment goes to the supplier and waits for its callback.
     let (status, order) = app
