@@ -85,6 +85,16 @@ pub struct OrdersConfig {
     /// attempt up to five minutes, with jitter.
     #[serde(default = "default_retry_base_ms")]
     pub retry_base_ms: u64,
+    /// How long an order may stay `pushed` without a callback before
+    /// `GET /api/v1/orders?supplier_status=pushed&stale=true` lists it for review, in
+    /// seconds (default 3600). The supplier confirms or refuses every accepted push by
+    /// callback; one that never comes needs a person.
+    #[serde(default = "default_pushed_stale_secs")]
+    pub pushed_stale_secs: u64,
+}
+
+fn default_pushed_stale_secs() -> u64 {
+    3600
 }
 
 fn default_retry_base_ms() -> u64 {
@@ -100,6 +110,7 @@ impl Default for OrdersConfig {
             lease_secs: default_lease_secs(),
             worker_concurrency: default_worker_concurrency(),
             retry_base_ms: default_retry_base_ms(),
+            pushed_stale_secs: default_pushed_stale_secs(),
         }
     }
 }

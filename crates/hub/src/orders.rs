@@ -224,6 +224,11 @@ impl OrderService {
         }
     }
 
+    /// The orders settings (`[orders]`).
+    pub fn config(&self) -> &OrdersConfig {
+        &self.config
+    }
+
     /// The store.
     pub fn db(&self) -> &Db {
         &self.db

@@ -56,9 +56,34 @@ pub async fn create_order(
     Ok((status, Json(state.orders.view(&created.order.id).await?)))
 }
 
-/// Lists orders, newest first.
+/// The supplier statuses an order can be listed by.
+const SUPPLIER_STATUSES: [&str; 13] = [
+    "none",
+    "push_pending",
+    "pushed",
+    "push_failed",
+    "confirmed",
+    "rejected",
+    "cancel_pending",
+    "cancel_failed",
+    "cancelled",
+    "partially_cancelled",
+    "out_of_stock",
+    "out_of_stock_failed",
+    "failed",
+];
+
+/// Lists orders, newest first; optionally only those at one supplier status.
+///
+/// `supplier_status=pushed&stale=true` lists the orders the supplier accepted but has
+/// not confirmed or refused by callback within `[orders] pushed_stale_secs` (default
+/// one hour): they need a look.
 #[utoipa::path(get, path = "/orders", operation_id = "list_orders", tag = "orders",
-    params(PageParams),
+    params(
+        PageParams,
+        ("supplier_status" = Option<String>, Query, description = "Only orders at this supplier status (e.g. `pushed`, `push_failed`, `confirmed`)"),
+        ("stale" = Option<bool>, Query, description = "With `supplier_status=pushed`: only those with no callback for `[orders] pushed_stale_secs`")
+    ),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "A page of orders", body = Page<Order>),
@@ -70,7 +95,63 @@ pub async fn list_orders(
 ) -> Result<Json<Page<Order>>, ApiError> {
     let page = PageParams::parse(&query)?;
     let limit = page.limit();
-    let items = orders::list_orders(state.orders.db(), page.after.as_deref(), limit + 1).await?;
+    let stale = match query.get("stale").map(String::as_str) {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(other) => {
+            return Err(ApiError::InvalidParameter(format!(
+                "stale must be true or false, got {:?}",
+                other.chars().take(20).collect::<String>()
+            )));
+        }
+    };
+    let status = match query.get("supplier_status").map(String::as_str) {
+        None => None,
+        Some(s) if SUPPLIER_STATUSES.contains(&s) => Some(s),
+        Some(other) => {
+            return Err(ApiError::InvalidParameter(format!(
+                "supplier_status must be one of {}, got {:?}",
+                SUPPLIER_STATUSES.join(", "),
+                other.chars().take(40).collect::<String>()
+            )));
+        }
+    };
+    let items = match (status, stale) {
+        (None, false) => {
+            orders::list_orders(state.orders.db(), page.after.as_deref(), limit + 1).await?
+        }
+        (Some(status), false) => {
+            orders::list_orders_by_supplier_status(
+                state.orders.db(),
+                status,
+                None,
+                page.after.as_deref(),
+                limit + 1,
+            )
+            .await?
+        }
+        (Some("pushed"), true) => {
+            let age = jiff::SignedDuration::from_secs(
+                i64::try_from(state.orders.config().pushed_stale_secs).unwrap_or(i64::MAX),
+            );
+            let cutoff = jiff::Timestamp::now()
+                .checked_sub(age)
+                .unwrap_or(jiff::Timestamp::MIN);
+            orders::list_orders_by_supplier_status(
+                state.orders.db(),
+                "pushed",
+                Some(UtcTime::from(cutoff)),
+                page.after.as_deref(),
+                limit + 1,
+            )
+            .await?
+        }
+        (_, true) => {
+            return Err(ApiError::InvalidParameter(
+                "stale=true needs supplier_status=pushed".to_owned(),
+            ));
+        }
+    };
     Ok(Json(Page::from_overfetch(items, limit, |o| o.id.clone())))
 }
 

@@ -381,6 +381,70 @@ async fn refusals_change_nothing(db: &Db) {
     assert!(grew("malformed") >= 1);
 }
 
+/// Backdates an order's last change to `hours` ago, keeping its supplier status.
+async fn age(db: &Db, o: &Order, hours: i64) {
+    let then = UtcTime::from(jiff::Timestamp::now() - jiff::SignedDuration::from_hours(hours));
+    let mut tx = db.begin().await.unwrap();
+    supplyhub::store::orders::set_supplier_status(
+        &mut tx,
+        &o.id,
+        &o.supplier_status,
+        None,
+        None,
+        then,
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+}
+
+async fn pushed_orders_without_a_callback_are_listed_as_stale(db: &Db) {
+    let old = seed_order(db, "PO-S1", "paid", "pushed").await;
+    age(db, &old, 2).await;
+    seed_order(db, "PO-S2", "paid", "pushed").await;
+    let confirmed = seed_order(db, "PO-S3", "paid", "confirmed").await;
+    age(db, &confirmed, 2).await;
+    let app = app(db).await;
+    let numbers = |page: &Value| -> Vec<String> {
+        page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| o["order_number"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let (status, page) = app
+        .get("/api/v1/orders?supplier_status=pushed&stale=true")
+        .await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(
+        numbers(&page),
+        ["PO-S1"],
+        "pushed an hour ago or more, no callback"
+    );
+    let (_, page) = app.get("/api/v1/orders?supplier_status=pushed").await;
+    assert_eq!(numbers(&page), ["PO-S2", "PO-S1"]);
+    // A callback takes it off the list.
+    let data = json!({"ExtOrderNo": "SO.S1", "PlatformOrderNo": "PO-S1", "State": 1});
+    post_form(&app, &signed(CONFIRM, &data)).await;
+    let (_, page) = app
+        .get("/api/v1/orders?supplier_status=pushed&stale=true")
+        .await;
+    assert!(numbers(&page).is_empty(), "{page}");
+    for bad in [
+        "?stale=true",
+        "?supplier_status=lost",
+        "?supplier_status=pushed&stale=1",
+    ] {
+        let (status, err) = app.get(&format!("/api/v1/orders{bad}")).await;
+        assert_eq!(
+            (status, err["code"].as_str()),
+            (400, Some("invalid_parameter")),
+            "{bad}: {err}"
+        );
+    }
+}
+
 async fn without_a_window_an_old_callback_applies_and_its_skew_is_kept(db: &Db) {
     let o = seed_order(db, "PO-OLD", "paid", "pushed").await;
     let app = TestApp::spawn_with_callback(
@@ -677,6 +741,7 @@ on_both_backends! {
     refusals_change_nothing => refusals_change_nothing;
     a_replay_changes_nothing => a_replay_changes_nothing;
     without_a_window_an_old_callback_applies_and_its_skew_is_kept => without_a_window_an_old_callback_applies_and_its_skew_is_kept;
+    pushed_orders_without_a_callback_are_listed_as_stale => pushed_orders_without_a_callback_are_listed_as_stale;
     state_as_a_string_confirms => state_as_a_string_confirms;
     a_failed_confirmation_fails_the_push => a_failed_confirmation_fails_the_push;
     a_requested_cancel_cancels => a_requested_cancel_cancels;
