@@ -437,9 +437,11 @@ pub struct CallbackData {
     /// `State`: 1 ok, 0 failed, 2 partial; a number or a numeric string.
     #[serde(rename = "State")]
     pub state: CallbackState,
-    /// `FailMsg`: why it failed (at most 100 characters by the vendor).
+    /// `FailMsg`: why it failed (at most 100 characters by the vendor). The
+    /// vendor's out-of-stock example spells it `failMsg`: both are read.
     #[serde(
         rename = "FailMsg",
+        alias = "failMsg",
         default,
         with = "wire::text",
         skip_serializing_if = "Option::is_none"
@@ -893,6 +895,21 @@ mod tests {
             CallbackData::parse("not json"),
             Err(CallbackError::BadData(_))
         ));
+    }
+
+    #[test]
+    fn out_of_stock_fail_msg_in_lower_case() {
+        // §0.4: the vendor's out-of-stock example writes failMsg.
+        let data = CallbackData::parse(
+            r#"{"ExtOrderNo":"SO.1","PlatformOrderNo":"PO1","State":0,"failMsg":"库存不足"}"#,
+        )
+        .unwrap();
+        assert_eq!(data.state, CallbackState::Failed);
+        assert_eq!(data.fail_msg.as_deref(), Some("库存不足"));
+        // Only what §0.4 requires of a failure: no ExtOrderNo.
+        let data =
+            CallbackData::parse(r#"{"PlatformOrderNo":"PO1","State":"0","FailMsg":"x"}"#).unwrap();
+        assert_eq!(data.ext_order_no, None);
     }
 
     #[test]

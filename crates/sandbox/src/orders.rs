@@ -726,7 +726,12 @@ fn decide(
                 .map(|i| i.product_code.as_str())
                 .collect();
             let msg = format!("商品库存不足: {}", codes.join(","));
-            let data = order.data(1, text, Some(&msg), None);
+            let mut data = order.data(1, text, Some(&msg), None);
+            // The vendor's own out-of-stock example spells it `failMsg` (§0.4): so
+            // does the sandbox, one time in two.
+            if rng.chance(500) {
+                data = data.replace("\"FailMsg\"", "\"failMsg\"");
+            }
             order.fail_msg = Some(msg);
             order.emit(CallbackMethod::OutOfStock, data, twice, now, out);
             None

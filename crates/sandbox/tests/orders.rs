@@ -651,8 +651,15 @@ async fn callbacks_are_signed_and_follow_the_forced_outcome() {
                 assert_eq!(line["rejectQty"], json!(2));
                 assert_eq!(line["receiveQty"], json!(0));
             }
-            "oos" => assert!(data["FailMsg"].as_str().is_some_and(|m| !m.is_empty())),
-            _ => assert!(data.get("FailMsg").is_none()),
+            // §0.4: the out-of-stock callback may spell it failMsg.
+            "oos" => assert!(
+                data["FailMsg"]
+                    .as_str()
+                    .or(data["failMsg"].as_str())
+                    .is_some_and(|m| !m.is_empty()),
+                "{data}"
+            ),
+            _ => assert!(data.get("FailMsg").is_none() && data.get("failMsg").is_none()),
         }
         let o = app.order(&so_id).await;
         assert_eq!(o["status"], json!(status));
