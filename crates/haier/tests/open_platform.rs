@@ -927,7 +927,7 @@ async fn balance_uses_the_customer_password_and_takes_one_object() {
 // H4 logistics
 
 #[tokio::test]
-async fn logistics_sends_the_documented_body_and_keeps_the_three_lists() {
+async fn logistics_sends_the_documented_body_and_reads_the_three_lists() {
     let server = MockServer::start().await;
     mount_token(&server, "tok").await;
     Mock::given(method("POST"))
@@ -936,10 +936,31 @@ async fn logistics_sends_the_documented_body_and_keeps_the_three_lists() {
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({
             "success": true,
             "data": {
-                "getAllLogisticsInfoByOrderCode": [{"node": "出库", "time": "2025-11-22 10:00:00"}],
+                // §0.2 H4: the inner records of the vendor's document v1.0.10.
+                "getAllLogisticsInfoByOrderCode": [{
+                    "deliveryRecordCode": "SO.20190106.000003.F1",
+                    "deliveryCreateTime": "2025-11-22 10:00:00",
+                    "deliveryModel": "C", "isTranfer": "0",
+                    "getStoreOutboundLogisticsInfoResultDto": [{
+                        "id": 1, "logisticsCompanyName": "日日顺物流", "expNo": "RRS1",
+                        "expNoList": ["RRS1"], "deliveryContact": "王师傅",
+                        "deliveryPhone": "13800000000", "vehicleInformation": "苏A12345",
+                        "recordCode": "R1", "orderStatus": "40", "orderStatusName": "已签收",
+                        "orderCode": "SO.20190106.000003",
+                        "deliveryLogisticsDtos": [{"stateCode": "DELIVERED",
+                            "stateTime": "2025-11-23 15:00:00", "stateDescription": "已签收"}],
+                        "logisticsUrl": "https://track/RRS1", "barcodes": ["SN1"],
+                        "sendDate": "2025-11-22"
+                    }],
+                    "deliveryRecordDetailDtoList": [{"itemName": "冰箱", "itemModel": "BCD-1",
+                        "itemUnit": "台", "shippingQty": 1, "itemPictureUrl": "https://img/1"}]
+                }],
                 "getStockDeliveryLogisticsRecord": null,
                 "getStockDeliveryLogisticsRecordThirdparty": [
-                    {"logisticsCompany": "顺丰", "logisticsNo": "SF1"}, {"logisticsNo": "SF2"}
+                    {"deliveryRecordCode": "F1", "logisticsNoList": [{"logisticsNo": "SF1",
+                        "logisticsName": "顺丰", "logisticsInfo": [{"nodeName": "揽收",
+                        "context": "已揽收", "stateTime": "2025-11-22 11:00:00"}]}]},
+                    {"deliveryRecordCode": "F2", "logisticsNoList": [{"logisticsNo": "SF2"}]}
                 ]
             }
         })))
@@ -952,13 +973,25 @@ async fn logistics_sends_the_documented_body_and_keeps_the_three_lists() {
         .logistics("SO.20190106.000003", Some("SO.20190106.000003.F1"), Some(7))
         .await
         .unwrap();
-    assert_eq!(
-        info.all_logistics_info,
-        [json!({"node": "出库", "time": "2025-11-22 10:00:00"})]
-    );
+    let delivery = &info.all_logistics_info[0];
+    assert_eq!(delivery.delivery_model.as_deref(), Some("C"));
+    let out = &delivery.outbound[0];
+    assert_eq!(out.exp_no.as_deref(), Some("RRS1"));
+    assert_eq!(out.id.as_deref(), Some("1"));
+    assert_eq!(out.states[0].state_code.as_deref(), Some("DELIVERED"));
+    assert_eq!(out.barcodes, ["SN1"]);
+    assert_eq!(delivery.items[0].shipping_qty.as_deref(), Some("1"));
     assert!(info.delivery_records.is_empty());
     assert_eq!(info.third_party_records.len(), 2);
-    assert_eq!(info.third_party_records[1]["logisticsNo"], "SF2");
+    let courier = &info.third_party_records[0].logistics_no_list[0];
+    assert_eq!(courier.logistics_name.as_deref(), Some("顺丰"));
+    assert_eq!(courier.logistics_info[0].context.as_deref(), Some("已揽收"));
+    assert_eq!(
+        info.third_party_records[1].logistics_no_list[0]
+            .logistics_no
+            .as_deref(),
+        Some("SF2")
+    );
 
     c.logistics("SO.20190106.000003", None, None).await.unwrap();
     let sent: Vec<Value> = requests_to(&server, paths::LOGISTICS)

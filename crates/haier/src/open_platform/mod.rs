@@ -21,9 +21,11 @@ use serde::Serialize;
 pub use config::OpenPlatformConfig;
 pub use token::ENDPOINT as TOKEN_ENDPOINT;
 pub use types::{
-    BalanceRequest, LogisticsInfo, LogisticsRequest, PayerBalance, Price, PricesRequest,
-    ProcurableProduct, ProcurableProductsRequest, RebatePolicy, StockReply, StockRequest,
-    Timeliness, TokenReply, TokenRequest, WarehouseStock,
+    BalanceRequest, CourierNode, CourierShipment, DeliveryItem, DeliveryLogistics, LogisticsInfo,
+    LogisticsRequest, LogisticsState, OutboundLogistics, PayerBalance, Price, PricesRequest,
+    ProcurableProduct, ProcurableProductsRequest, RebatePolicy, StockDeliveryRecord,
+    StockLogisticsNode, StockReply, StockRequest, ThirdPartyDeliveryRecord, Timeliness, TokenReply,
+    TokenRequest, WarehouseStock,
 };
 
 use crate::breaker::BreakerState;

@@ -456,24 +456,25 @@ pub struct LogisticsRequest {
     pub seller_password: SecretString,
 }
 
-/// The H4 reply: three lists whose items the vendor does not document, kept
-/// as raw JSON. A missing or `null` list is empty.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+/// The H4 reply, with the inner records of the vendor's document v1.0.10
+/// (protocol §0.2). A missing or `null` list is empty; every text field may be
+/// absent.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LogisticsInfo {
-    /// `getAllLogisticsInfoByOrderCode`: warehouse and cloud logistics.
+    /// `getAllLogisticsInfoByOrderCode`: warehouse and cloud deliveries.
     #[serde(
         rename = "getAllLogisticsInfoByOrderCode",
         default,
         deserialize_with = "null_as_empty"
     )]
-    pub all_logistics_info: Vec<serde_json::Value>,
+    pub all_logistics_info: Vec<DeliveryLogistics>,
     /// `getStockDeliveryLogisticsRecord`: 智汇宝 delivery records.
     #[serde(
         rename = "getStockDeliveryLogisticsRecord",
         default,
         deserialize_with = "null_as_empty"
     )]
-    pub delivery_records: Vec<serde_json::Value>,
+    pub delivery_records: Vec<StockDeliveryRecord>,
     /// `getStockDeliveryLogisticsRecordThirdparty`: third-party courier
     /// records.
     #[serde(
@@ -481,13 +482,245 @@ pub struct LogisticsInfo {
         default,
         deserialize_with = "null_as_empty"
     )]
-    pub third_party_records: Vec<serde_json::Value>,
+    pub third_party_records: Vec<ThirdPartyDeliveryRecord>,
 }
 
-fn null_as_empty<'de, D: serde::Deserializer<'de>>(
-    d: D,
-) -> Result<Vec<serde_json::Value>, D::Error> {
-    Ok(Option::<Vec<serde_json::Value>>::deserialize(d)?.unwrap_or_default())
+/// One delivery of `getAllLogisticsInfoByOrderCode[]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveryLogistics {
+    /// `deliveryRecordCode`: the delivery record (发货单号).
+    #[serde(rename = "deliveryRecordCode", default, with = "wire::text")]
+    pub delivery_record_code: Option<String>,
+    /// `deliveryCreateTime`: when it was created.
+    #[serde(rename = "deliveryCreateTime", default, with = "wire::text")]
+    pub delivery_create_time: Option<String>,
+    /// `deliveryModel`: B B2B, C B2C, M shared, Q seven-warehouse, S sample, ZLB.
+    #[serde(rename = "deliveryModel", default, with = "wire::text")]
+    pub delivery_model: Option<String>,
+    /// `isTranfer`: (sic) "1" transferred between warehouses.
+    #[serde(rename = "isTranfer", default, with = "wire::text")]
+    pub is_transfer: Option<String>,
+    /// `getStoreOutboundLogisticsInfoResultDto`: the outbound shipments.
+    #[serde(
+        rename = "getStoreOutboundLogisticsInfoResultDto",
+        default,
+        deserialize_with = "null_as_empty"
+    )]
+    pub outbound: Vec<OutboundLogistics>,
+    /// `deliveryRecordDetailDtoList`: the goods of the delivery.
+    #[serde(
+        rename = "deliveryRecordDetailDtoList",
+        default,
+        deserialize_with = "null_as_empty"
+    )]
+    pub items: Vec<DeliveryItem>,
+}
+
+/// One outbound shipment (`getStoreOutboundLogisticsInfoResultDto[]`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutboundLogistics {
+    /// `id`: its id.
+    #[serde(rename = "id", default, with = "wire::text")]
+    pub id: Option<String>,
+    /// `logisticsCompanyName`: the carrier.
+    #[serde(rename = "logisticsCompanyName", default, with = "wire::text")]
+    pub logistics_company_name: Option<String>,
+    /// `expNo`: the tracking number.
+    #[serde(rename = "expNo", default, with = "wire::text")]
+    pub exp_no: Option<String>,
+    /// `expNoList`: all tracking numbers.
+    #[serde(
+        rename = "expNoList",
+        default,
+        deserialize_with = "wire::text_list::deserialize"
+    )]
+    pub exp_no_list: Vec<String>,
+    /// `deliveryContact`: the driver or courier.
+    #[serde(rename = "deliveryContact", default, with = "wire::text")]
+    pub delivery_contact: Option<String>,
+    /// `deliveryPhone`: their phone.
+    #[serde(rename = "deliveryPhone", default, with = "wire::text")]
+    pub delivery_phone: Option<String>,
+    /// `vehicleInformation`: the vehicle.
+    #[serde(rename = "vehicleInformation", default, with = "wire::text")]
+    pub vehicle_information: Option<String>,
+    /// `recordCode`: the record.
+    #[serde(rename = "recordCode", default, with = "wire::text")]
+    pub record_code: Option<String>,
+    /// `orderStatus`: the status code.
+    #[serde(rename = "orderStatus", default, with = "wire::text")]
+    pub order_status: Option<String>,
+    /// `orderStatusName`: the status name.
+    #[serde(rename = "orderStatusName", default, with = "wire::text")]
+    pub order_status_name: Option<String>,
+    /// `orderCode`: the order (SO code).
+    #[serde(rename = "orderCode", default, with = "wire::text")]
+    pub order_code: Option<String>,
+    /// `deliveryLogisticsDtos`: the tracking states.
+    #[serde(
+        rename = "deliveryLogisticsDtos",
+        default,
+        deserialize_with = "null_as_empty"
+    )]
+    pub states: Vec<LogisticsState>,
+    /// `logisticsUrl`: a tracking page.
+    #[serde(rename = "logisticsUrl", default, with = "wire::text")]
+    pub logistics_url: Option<String>,
+    /// `barcodes`: the serial-number barcodes.
+    #[serde(
+        rename = "barcodes",
+        default,
+        deserialize_with = "wire::text_list::deserialize"
+    )]
+    pub barcodes: Vec<String>,
+    /// `sendDate`: when it was sent.
+    #[serde(rename = "sendDate", default, with = "wire::text")]
+    pub send_date: Option<String>,
+}
+
+/// One tracking state (`deliveryLogisticsDtos[]`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogisticsState {
+    /// `stateCode`: e.g. DELIVERED.
+    #[serde(rename = "stateCode", default, with = "wire::text")]
+    pub state_code: Option<String>,
+    /// `stateTime`: when.
+    #[serde(rename = "stateTime", default, with = "wire::text")]
+    pub state_time: Option<String>,
+    /// `stateDescription`: what happened.
+    #[serde(rename = "stateDescription", default, with = "wire::text")]
+    pub state_description: Option<String>,
+}
+
+/// One line of goods (`deliveryRecordDetailDtoList[]`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveryItem {
+    /// `itemName`: the product name.
+    #[serde(rename = "itemName", default, with = "wire::text")]
+    pub item_name: Option<String>,
+    /// `itemModel`: the model.
+    #[serde(rename = "itemModel", default, with = "wire::text")]
+    pub item_model: Option<String>,
+    /// `itemUnit`: the unit.
+    #[serde(rename = "itemUnit", default, with = "wire::text")]
+    pub item_unit: Option<String>,
+    /// `shippingQty`: the quantity shipped (as sent).
+    #[serde(rename = "shippingQty", default, with = "wire::text")]
+    pub shipping_qty: Option<String>,
+    /// `itemPictureUrl`: a picture.
+    #[serde(rename = "itemPictureUrl", default, with = "wire::text")]
+    pub item_picture_url: Option<String>,
+}
+
+/// One 智汇宝 record of `getStockDeliveryLogisticsRecord[]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StockDeliveryRecord {
+    /// `logisticsCode`: the logistics code.
+    #[serde(rename = "logisticsCode", default, with = "wire::text")]
+    pub logistics_code: Option<String>,
+    /// `deliveryRecordCode`: the delivery record.
+    #[serde(rename = "deliveryRecordCode", default, with = "wire::text")]
+    pub delivery_record_code: Option<String>,
+    /// `logisticsInfo`: the tracking nodes.
+    #[serde(rename = "logisticsInfo", default, deserialize_with = "null_as_empty")]
+    pub logistics_info: Vec<StockLogisticsNode>,
+    /// `deliveryRecordDetailDtoList`: the goods.
+    #[serde(
+        rename = "deliveryRecordDetailDtoList",
+        default,
+        deserialize_with = "null_as_empty"
+    )]
+    pub items: Vec<DeliveryItem>,
+    /// `itemPictureUrl`: a picture.
+    #[serde(rename = "itemPictureUrl", default, with = "wire::text")]
+    pub item_picture_url: Option<String>,
+}
+
+/// One node of a 智汇宝 record (`logisticsInfo[]`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StockLogisticsNode {
+    /// `vehicleInformation`: the vehicle.
+    #[serde(rename = "vehicleInformation", default, with = "wire::text")]
+    pub vehicle_information: Option<String>,
+    /// `deliveryContact`: the driver.
+    #[serde(rename = "deliveryContact", default, with = "wire::text")]
+    pub delivery_contact: Option<String>,
+    /// `deliveryPhone`: their phone.
+    #[serde(rename = "deliveryPhone", default, with = "wire::text")]
+    pub delivery_phone: Option<String>,
+    /// `statusCode`: the status code.
+    #[serde(rename = "statusCode", default, with = "wire::text")]
+    pub status_code: Option<String>,
+    /// `stateTime`: when.
+    #[serde(rename = "stateTime", default, with = "wire::text")]
+    pub state_time: Option<String>,
+    /// `stateDescription`: what happened.
+    #[serde(rename = "stateDescription", default, with = "wire::text")]
+    pub state_description: Option<String>,
+    /// `stateName`: the status name.
+    #[serde(rename = "stateName", default, with = "wire::text")]
+    pub state_name: Option<String>,
+    /// `createTime`: when recorded.
+    #[serde(rename = "createTime", default, with = "wire::text")]
+    pub create_time: Option<String>,
+}
+
+/// One courier record of `getStockDeliveryLogisticsRecordThirdparty[]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ThirdPartyDeliveryRecord {
+    /// `deliveryRecordCode`: the delivery record.
+    #[serde(rename = "deliveryRecordCode", default, with = "wire::text")]
+    pub delivery_record_code: Option<String>,
+    /// `logisticsNoList`: the courier shipments.
+    #[serde(
+        rename = "logisticsNoList",
+        default,
+        deserialize_with = "null_as_empty"
+    )]
+    pub logistics_no_list: Vec<CourierShipment>,
+    /// `deliveryRecordDetailDtoList`: the goods.
+    #[serde(
+        rename = "deliveryRecordDetailDtoList",
+        default,
+        deserialize_with = "null_as_empty"
+    )]
+    pub items: Vec<DeliveryItem>,
+}
+
+/// One courier shipment (`logisticsNoList[]`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CourierShipment {
+    /// `logisticsNo`: the tracking number.
+    #[serde(rename = "logisticsNo", default, with = "wire::text")]
+    pub logistics_no: Option<String>,
+    /// `logisticsName`: the courier.
+    #[serde(rename = "logisticsName", default, with = "wire::text")]
+    pub logistics_name: Option<String>,
+    /// `logisticsInfo`: the tracking nodes.
+    #[serde(rename = "logisticsInfo", default, deserialize_with = "null_as_empty")]
+    pub logistics_info: Vec<CourierNode>,
+}
+
+/// One courier tracking node (`logisticsInfo[]`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CourierNode {
+    /// `nodeName`: the node.
+    #[serde(rename = "nodeName", default, with = "wire::text")]
+    pub node_name: Option<String>,
+    /// `context`: what happened.
+    #[serde(rename = "context", default, with = "wire::text")]
+    pub context: Option<String>,
+    /// `stateTime`: when.
+    #[serde(rename = "stateTime", default, with = "wire::text")]
+    pub state_time: Option<String>,
+}
+
+fn null_as_empty<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Ok(Option::<Vec<T>>::deserialize(d)?.unwrap_or_default())
 }
 
 // ---------------------------------------------------------------------------
@@ -755,19 +988,25 @@ mod tests {
         );
         let reply: LogisticsInfo = crate::wire::decode_object(
             "h4_logistics",
-            br#"{"success":true,"data":{"getAllLogisticsInfoByOrderCode":[{"a":1}],
+            br#"{"success":true,"data":{"getAllLogisticsInfoByOrderCode":[{"deliveryModel":"C"}],
                 "getStockDeliveryLogisticsRecord":null}}"#,
         )
         .unwrap();
-        assert_eq!(reply.all_logistics_info, [serde_json::json!({"a":1})]);
+        assert_eq!(
+            reply.all_logistics_info[0].delivery_model.as_deref(),
+            Some("C")
+        );
         assert!(reply.delivery_records.is_empty());
         assert!(reply.third_party_records.is_empty());
         let bare: LogisticsInfo = crate::wire::decode_object(
             "h4_logistics",
-            br#"{"getStockDeliveryLogisticsRecordThirdparty":["x"]}"#,
+            br#"{"getStockDeliveryLogisticsRecordThirdparty":[{"deliveryRecordCode":"x"}]}"#,
         )
         .unwrap();
-        assert_eq!(bare.third_party_records, [serde_json::json!("x")]);
+        assert_eq!(
+            bare.third_party_records[0].delivery_record_code.as_deref(),
+            Some("x")
+        );
         let empty: LogisticsInfo =
             crate::wire::decode_object("h4_logistics", br#"{"success":true,"data":null}"#).unwrap();
         assert_eq!(empty, LogisticsInfo::default());
