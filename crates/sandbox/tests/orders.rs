@@ -916,21 +916,54 @@ async fn photos_and_logistics_appear_as_the_order_advances() {
     assert_eq!(r.status(), StatusCode::OK);
     let v: Value = r.json().await.unwrap();
     assert_eq!(v["success"], json!(true), "{v}");
+    // §0.2 H4: the inner records of the vendor's document v1.0.10.
     let d = &v["data"];
-    let nodes = d["getAllLogisticsInfoByOrderCode"].as_array().unwrap();
-    assert_eq!(nodes.len(), 3, "{d}");
-    for n in nodes {
-        assert!(n["operateTime"].as_str().is_some_and(|t| t.len() == 19));
-        assert!(n["nodeDesc"].as_str().is_some_and(|t| !t.is_empty()));
+    let deliveries = d["getAllLogisticsInfoByOrderCode"].as_array().unwrap();
+    assert_eq!(deliveries.len(), 1, "{d}");
+    let delivery = &deliveries[0];
+    assert_eq!(
+        delivery["deliveryRecordCode"],
+        json!(format!("{number}.F1"))
+    );
+    assert_eq!(delivery["deliveryModel"], json!("C"));
+    assert!(delivery["isTranfer"].is_string());
+    let out = &delivery["getStoreOutboundLogisticsInfoResultDto"][0];
+    assert_eq!(out["expNo"], parcels[0]["expNo"]);
+    assert_eq!(out["logisticsCompanyName"], parcels[0]["logisticsName"]);
+    assert_eq!(out["orderCode"], json!(number));
+    assert_eq!(&out["barcodes"], &parcels[0]["barCodes"]);
+    let states = out["deliveryLogisticsDtos"].as_array().unwrap();
+    let codes: Vec<&str> = states
+        .iter()
+        .map(|s| s["stateCode"].as_str().unwrap())
+        .collect();
+    assert_eq!(codes, ["CONFIRMED", "OUTBOUND"], "{out}");
+    for st in states {
+        assert!(st["stateTime"].as_str().is_some_and(|t| t.len() == 19));
+        assert!(
+            st["stateDescription"]
+                .as_str()
+                .is_some_and(|t| !t.is_empty())
+        );
     }
+    assert_eq!(
+        delivery["deliveryRecordDetailDtoList"][0]["shippingQty"],
+        json!(2)
+    );
     let own = d["getStockDeliveryLogisticsRecord"].as_array().unwrap();
     let third = d["getStockDeliveryLogisticsRecordThirdparty"]
         .as_array()
         .unwrap();
     assert_eq!(own.len() + third.len(), 1, "{d}");
     if let Some(t) = third.first() {
-        assert_eq!(t["logisticsNo"], parcels[0]["expNo"]);
-        assert_eq!(t["logisticsCompany"], parcels[0]["logisticsName"]);
+        let shipment = &t["logisticsNoList"][0];
+        assert_eq!(shipment["logisticsNo"], parcels[0]["expNo"]);
+        assert_eq!(shipment["logisticsName"], parcels[0]["logisticsName"]);
+        assert!(shipment["logisticsInfo"][0]["context"].is_string(), "{t}");
+    }
+    if let Some(o) = own.first() {
+        assert_eq!(o["deliveryRecordCode"], json!(format!("{number}.F1")));
+        assert!(o["logisticsInfo"][0]["stateName"].is_string(), "{o}");
     }
 
     let o = app.advance("SO-LOG").await;
@@ -965,10 +998,12 @@ async fn photos_and_logistics_appear_as_the_order_advances() {
         .json()
         .await
         .unwrap();
-    let nodes = v["data"]["getAllLogisticsInfoByOrderCode"]
-        .as_array()
-        .unwrap();
-    assert_eq!(nodes.last().unwrap()["nodeCode"], json!("SIGNED"));
+    let states =
+        v["data"]["getAllLogisticsInfoByOrderCode"][0]["getStoreOutboundLogisticsInfoResultDto"][0]
+            ["deliveryLogisticsDtos"]
+            .as_array()
+            .unwrap();
+    assert_eq!(states.last().unwrap()["stateCode"], json!("DELIVERED"));
 
     // Nothing left to advance; H4 wants the seller password; unknown orders are empty.
     let r = app
