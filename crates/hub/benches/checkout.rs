@@ -113,7 +113,14 @@ async fn run(label: &str, url: &str, args: &Args) -> anyhow::Result<()> {
     );
     let app_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}", app_listener.local_addr()?);
-    tokio::spawn(async move { axum::serve(app_listener, router(state)).await });
+    // Served as `supplyhub serve` serves it: with its limits and timeouts.
+    let http_config = state.http;
+    tokio::spawn(supplyhub::http::serve(
+        app_listener,
+        router(state),
+        http_config,
+        std::future::pending(),
+    ));
 
     let started = Instant::now();
     let mut latencies: Vec<Duration> = futures::stream::iter(0..args.orders)

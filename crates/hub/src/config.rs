@@ -19,8 +19,9 @@ pub struct Config {
     /// Address the HTTP server listens on (default `127.0.0.1:8080`).
     #[serde(default = "default_listen")]
     pub listen: SocketAddr,
-    /// When set, `/api/v1` requires `Authorization: Bearer <admin_token>`.
-    #[serde(default)]
+    /// When set, `/api/v1` requires `Authorization: Bearer <admin_token>`. Text, even
+    /// when it is all digits.
+    #[serde(default, deserialize_with = "text::opt_secret")]
     pub admin_token: Option<SecretString>,
     /// The Haier Open Platform connection; absent means no supplier is configured.
     #[serde(default)]
@@ -44,14 +45,69 @@ pub struct Config {
     /// Log output.
     #[serde(default)]
     pub log: LogConfig,
+    /// How long the history tables are kept (`[retention]`).
+    #[serde(default)]
+    pub retention: RetentionConfig,
+    /// How long `serve` waits at shutdown (SIGTERM, Ctrl-C) for work in flight to finish,
+    /// in seconds (default 30). Jobs still running then are released to the queue.
+    #[serde(default = "default_shutdown_grace_secs")]
+    pub shutdown_grace_secs: u64,
+    /// HTTP server limits and timeouts (`[http]`).
+    #[serde(default)]
+    pub http: crate::http::HttpConfig,
+}
+
+fn default_shutdown_grace_secs() -> u64 {
+    30
+}
+
+/// How many days each history is kept before `serve` deletes it (`[retention]`); 0
+/// keeps it forever. Whatever its age, nothing a live order or job still needs is
+/// deleted (see [`crate::store::retention`]). Recorded calls have their own setting,
+/// `sync.call_retention_days`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct RetentionConfig {
+    /// Raw supplier callbacks and their applied events (default 90).
+    #[serde(default = "default_history_days")]
+    pub callbacks_days: u32,
+    /// The inventory log of stock pools (default 90).
+    #[serde(default = "default_history_days")]
+    pub inventory_log_days: u32,
+    /// The attempts of finished (`done`) jobs (default 90).
+    #[serde(default = "default_history_days")]
+    pub job_attempts_days: u32,
+    /// The per-item failures of ended sync runs (default 30).
+    #[serde(default = "default_sync_failures_days")]
+    pub sync_failures_days: u32,
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        RetentionConfig {
+            callbacks_days: default_history_days(),
+            inventory_log_days: default_history_days(),
+            job_attempts_days: default_history_days(),
+            sync_failures_days: default_sync_failures_days(),
+        }
+    }
+}
+
+fn default_history_days() -> u32 {
+    90
+}
+
+fn default_sync_failures_days() -> u32 {
+    30
 }
 
 /// The supplier's callback credentials (`[haier_callback]`).
 #[derive(Debug, Clone, Deserialize)]
 pub struct CallbackConfig {
     /// The `AppKey` the supplier signs with; any other is refused.
+    #[serde(deserialize_with = "text::string")]
     pub app_key: String,
-    /// The shared signing secret.
+    /// The shared signing secret (text, even when it is all digits).
+    #[serde(deserialize_with = "text::secret")]
     pub secret: SecretString,
     /// Accepted distance of `TimeStamp` from now, in seconds. Default none: the vendor
     /// documents no window and no time zone, and a callback the supplier re-sends late
@@ -195,6 +251,101 @@ fn setting_value(raw: &str) -> figment::value::Value {
     }
 }
 
+/// Whether the setting `key` (dotted, e.g. `haier.password`) holds a secret, judged by
+/// the last part of its name: `secret`, `password`, or a name ending in `_secret`,
+/// `_password` or `_token` (`admin_token`, `client_secret`, `seller_password`…). A secret
+/// is always text, whatever it looks like, and its value never appears in an error.
+pub fn is_secret_key(key: &str) -> bool {
+    let last = key.rsplit('.').next().unwrap_or(key);
+    matches!(last, "secret" | "password")
+        || last.ends_with("_secret")
+        || last.ends_with("_password")
+        || last.ends_with("_token")
+}
+
+/// Text settings that a source may hand over as numbers (a TOML `secret = 918273645`):
+/// integers are kept as the digits written; fractions, booleans and lists are refused
+/// with a message that does not repeat the value.
+mod text {
+    use std::fmt;
+
+    use secrecy::SecretString;
+    use serde::Deserializer;
+    use serde::de::{self, Visitor};
+
+    struct Text;
+
+    impl Visitor<'_> for Text {
+        type Value = String;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("text (quote the value)")
+        }
+
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<String, E> {
+            Ok(v.to_owned())
+        }
+
+        fn visit_string<E: de::Error>(self, v: String) -> Result<String, E> {
+            Ok(v)
+        }
+
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<String, E> {
+            Ok(v.to_string())
+        }
+
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<String, E> {
+            Ok(v.to_string())
+        }
+
+        fn visit_u128<E: de::Error>(self, v: u128) -> Result<String, E> {
+            Ok(v.to_string())
+        }
+
+        fn visit_i128<E: de::Error>(self, v: i128) -> Result<String, E> {
+            Ok(v.to_string())
+        }
+
+        fn visit_f64<E: de::Error>(self, _: f64) -> Result<String, E> {
+            Err(E::custom(
+                "expected text, not a number with a fraction: quote the value",
+            ))
+        }
+
+        fn visit_bool<E: de::Error>(self, _: bool) -> Result<String, E> {
+            Err(E::custom("expected text, not a boolean: quote the value"))
+        }
+    }
+
+    pub fn string<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+        d.deserialize_any(Text)
+    }
+
+    pub fn secret<'de, D: Deserializer<'de>>(d: D) -> Result<SecretString, D::Error> {
+        string(d).map(SecretString::from)
+    }
+
+    pub fn opt_secret<'de, D: Deserializer<'de>>(d: D) -> Result<Option<SecretString>, D::Error> {
+        struct Opt;
+        impl<'de> Visitor<'de> for Opt {
+            type Value = Option<SecretString>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("text (quote the value)")
+            }
+            fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(None)
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(None)
+            }
+            fn visit_some<D2: Deserializer<'de>>(self, d: D2) -> Result<Self::Value, D2::Error> {
+                secret(d).map(Some)
+            }
+        }
+        d.deserialize_option(Opt)
+    }
+}
+
 fn default_database_url() -> String {
     "sqlite://supplyhub.db".to_owned()
 }
@@ -218,9 +369,10 @@ fn default_call_retention_days() -> u32 {
 /// A configuration that cannot be used; the message names the bad setting.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    /// The sources could not be read or did not fit the shape above.
+    /// The sources could not be read or did not fit the shape above. The message names
+    /// the setting; the value of a secret is never part of it.
     #[error("configuration: {0}")]
-    Load(#[from] Box<figment::Error>),
+    Load(String),
     /// A setting has a bad value.
     #[error("configuration: {key}: {detail}")]
     Invalid {
@@ -229,6 +381,44 @@ pub enum ConfigError {
         /// What is wrong with it.
         detail: String,
     },
+}
+
+/// The message of a figment error, each failure on its own: a failure at a secret
+/// setting names the setting and what was expected, never the value found.
+fn load_error_message(error: figment::Error) -> String {
+    error
+        .into_iter()
+        .map(|e| {
+            let key = e.path.join(".");
+            if is_secret_key(&key) {
+                let expected = match &e.kind {
+                    figment::error::Kind::InvalidType(_, expected)
+                    | figment::error::Kind::InvalidValue(_, expected) => expected.clone(),
+                    figment::error::Kind::Message(m) => m.clone(),
+                    _ => "a text value".to_owned(),
+                };
+                format!("{key}: unusable value (expected {expected}; a secret is not shown)")
+            } else if let figment::error::Kind::Message(m) = &e.kind
+                && m.contains('\n')
+            {
+                // A parse error quotes the offending line of the file, which may hold a
+                // secret: keep where it is and what is wrong, not the line.
+                let mut lines = m.lines().map(str::trim).filter(|l| !l.is_empty());
+                let first = lines.next().unwrap_or_default();
+                let last = lines.next_back().unwrap_or_default();
+                let source = e
+                    .metadata
+                    .as_ref()
+                    .and_then(|md| md.source.as_ref())
+                    .map(|s| format!(" in {s}"))
+                    .unwrap_or_default();
+                format!("{first}: {last}{source}")
+            } else {
+                e.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 impl Config {
@@ -260,10 +450,38 @@ impl Config {
                 continue;
             };
             let key = key.to_lowercase().replace("__", ".");
-            figment = figment.merge(Serialized::default(&key, setting_value(raw)));
+            let value = if is_secret_key(&key) {
+                figment::value::Value::from(raw.clone())
+            } else {
+                setting_value(raw)
+            };
+            figment = figment.merge(Serialized::default(&key, value));
         }
-        let config: Config = figment.extract().map_err(Box::new)?;
-        config.validate()?;
+        let secrets: Vec<&str> = settings
+            .iter()
+            .filter(|(name, raw)| {
+                !raw.is_empty()
+                    && name
+                        .strip_prefix("SUPPLYHUB_")
+                        .is_some_and(|key| is_secret_key(&key.to_lowercase().replace("__", ".")))
+            })
+            .map(|(_, raw)| raw.as_str())
+            .collect();
+        let hide = |message: String| {
+            secrets
+                .iter()
+                .fold(message, |m, secret| m.replace(secret, "***"))
+        };
+        let config: Config = figment
+            .extract()
+            .map_err(|e| ConfigError::Load(hide(load_error_message(e))))?;
+        config.validate().map_err(|e| match e {
+            ConfigError::Invalid { key, detail } => ConfigError::Invalid {
+                key,
+                detail: hide(detail),
+            },
+            ConfigError::Load(m) => ConfigError::Load(hide(m)),
+        })?;
         Ok(config)
     }
 
@@ -295,6 +513,9 @@ impl Config {
                 detail: format!("must be 1 to 256, got {}", self.sync.concurrency),
             });
         }
+        self.http
+            .validate()
+            .map_err(|(key, detail)| ConfigError::Invalid { key, detail })?;
         if let Some(h) = &self.haier
             && !(h.base_url.starts_with("http://") || h.base_url.starts_with("https://"))
         {
@@ -341,6 +562,121 @@ mod tests {
             "a leading zero is kept"
         );
         assert_eq!(config.sync.counties, vec!["370212".to_owned()]);
+    }
+
+    /// Every secret setting, each set to `value`, plus what a usable `[haier]`, `[ylh]`
+    /// and `[haier_callback]` need besides.
+    fn with_secrets(value: &str) -> Vec<(String, String)> {
+        settings(&[
+            ("SUPPLYHUB_ADMIN_TOKEN", value),
+            ("SUPPLYHUB_HAIER__BASE_URL", "http://127.0.0.1:1"),
+            ("SUPPLYHUB_HAIER__CLIENT_ID", "c"),
+            ("SUPPLYHUB_HAIER__CLIENT_SECRET", value),
+            ("SUPPLYHUB_HAIER__CUSTOMER_CODE", "8800633175"),
+            ("SUPPLYHUB_HAIER__PASSWORD", value),
+            ("SUPPLYHUB_HAIER__SELLER_PASSWORD", value),
+            ("SUPPLYHUB_HAIER__CUSTOMER_PASSWORD", value),
+            ("SUPPLYHUB_YLH__AUTH_BASE_URL", "http://127.0.0.1:1/a"),
+            ("SUPPLYHUB_YLH__ORDER_BASE_URL", "http://127.0.0.1:1/o"),
+            (
+                "SUPPLYHUB_YLH__RETAIL_ORDER_BASE_URL",
+                "http://127.0.0.1:1/r",
+            ),
+            ("SUPPLYHUB_YLH__STOCK_BASE_URL", "http://127.0.0.1:1/s"),
+            ("SUPPLYHUB_YLH__CLIENT_SECRET", value),
+            ("SUPPLYHUB_YLH__USERNAME", "u"),
+            ("SUPPLYHUB_YLH__PASSWORD", value),
+            ("SUPPLYHUB_YLH__SHOP_NAME", "s"),
+            ("SUPPLYHUB_YLH__SELLER_CODE", "8800633175"),
+            ("SUPPLYHUB_HAIER_CALLBACK__APP_KEY", "918273645"),
+            ("SUPPLYHUB_HAIER_CALLBACK__SECRET", value),
+        ])
+    }
+
+    #[test]
+    fn secrets_are_text_whatever_they_look_like() {
+        use secrecy::ExposeSecret;
+        for value in [
+            "918273645",
+            "0918273645",
+            "-42",
+            "3.14159",
+            "1e3",
+            "true",
+            "[1, 2]",
+            "{a = 1}",
+            "99999999999999999999999999",
+            "s3cr3t-Pa55word",
+        ] {
+            let config = Config::from_settings(&with_secrets(value))
+                .unwrap_or_else(|e| panic!("{value}: {e}"));
+            let token = config.admin_token.as_ref().expect("admin token");
+            assert_eq!(token.expose_secret(), value);
+            let haier = config.haier.as_ref().expect("haier");
+            for s in [
+                &haier.client_secret,
+                &haier.password,
+                &haier.seller_password,
+                haier.customer_password.as_ref().expect("customer password"),
+            ] {
+                assert_eq!(s.expose_secret(), value);
+            }
+            let ylh = config.ylh.as_ref().expect("ylh");
+            assert_eq!(ylh.client_secret.expose_secret(), value);
+            assert_eq!(ylh.password.expose_secret(), value);
+            let callback = config.haier_callback.as_ref().expect("callback");
+            assert_eq!(callback.secret.expose_secret(), value);
+            assert_eq!(callback.app_key, "918273645");
+        }
+    }
+
+    #[test]
+    fn errors_never_show_a_secret() {
+        for value in ["918273645", "s3cr3t-Pa55word"] {
+            for (bad, key) in [
+                ("SUPPLYHUB_DATABASE_URL", "database_url"),
+                ("SUPPLYHUB_LISTEN", "listen"),
+                ("SUPPLYHUB_SYNC__CONCURRENCY", "sync.concurrency"),
+                ("SUPPLYHUB_HAIER__BASE_URL", "haier.base_url"),
+            ] {
+                // The bad setting takes the secret's value: even then it is not shown.
+                let mut s = with_secrets(value);
+                s.push((bad.to_owned(), value.to_owned()));
+                let err = Config::from_settings(&s).unwrap_err().to_string();
+                assert!(err.contains(key), "{err}");
+                assert!(!err.contains(value), "{err}");
+            }
+        }
+    }
+
+    #[test]
+    fn file_errors_at_secrets_do_not_show_them() {
+        let dir = tempfile::tempdir().unwrap();
+        for (toml, key) in [
+            ("admin_token = 3.14159\n", "admin_token"),
+            (
+                "[haier_callback]\napp_key = \"k\"\nsecret = 3.14159\n",
+                "haier_callback.secret",
+            ),
+            (
+                "[haier_callback]\napp_key = \"k\"\nsecret = \"3.14159\n",
+                "line",
+            ),
+        ] {
+            let path = dir.path().join("supplyhub.toml");
+            std::fs::write(&path, toml).unwrap();
+            let err = Config::extract(Figment::new().merge(Toml::file(&path)), &[])
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(key), "{err}");
+            assert!(!err.contains("3.14159"), "{err}");
+        }
+        // Integers in a file are kept as the digits written.
+        let path = dir.path().join("supplyhub.toml");
+        std::fs::write(&path, "admin_token = 918273645\n").unwrap();
+        let config = Config::extract(Figment::new().merge(Toml::file(&path)), &[]).unwrap();
+        let token = config.admin_token.unwrap();
+        assert_eq!(secrecy::ExposeSecret::expose_secret(&token), "918273645");
     }
 
     #[test]

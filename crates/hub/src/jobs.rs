@@ -23,9 +23,9 @@ use rust_decimal::Decimal;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
+use crate::calllog::{self, SupplierCall};
 use crate::config::OrdersConfig;
 use crate::orders::{SOURCE_LOCAL, job_kind};
-use crate::store::calls::{ExternalCall, insert_call};
 use crate::store::jobs::{Job, claim_due, end_attempt, extend_lease, record_attempt};
 use crate::store::orders::{
     Order, get_order, get_order_in, lines_of_order, set_order_times, set_supplier_status,
@@ -268,30 +268,31 @@ impl Worker {
         let reconciling = job.attempts > 1;
         let started = std::time::Instant::now();
         let result = ylh.create_order(&request).await;
-        let latency = started.elapsed();
-        let (outcome, response, verdict_error) = match &result {
+        let mut call = SupplierCall::ended(
+            calllog::YLH,
+            haier::ylh::endpoints::CREATE,
+            &result,
+            started,
+        )
+        .request(serde_json::to_value(&request).unwrap_or_default());
+        match &result {
             Ok(CreateOutcome::Created { retail_order_no }) => {
-                ("created", retail_order_no.clone(), None)
+                call = call.outcome("created");
+                if let Some(no) = retail_order_no {
+                    call = call.response(serde_json::json!({"retailOrderNo": no}).to_string());
+                }
             }
             Ok(CreateOutcome::AlreadyExists {
                 retail_order_no, ..
-            }) => ("already_exists", retail_order_no.clone(), None),
-            Err(e) => (error_class(e), None, Some(e.to_string())),
-        };
-        self.record(
-            job,
-            order,
-            haier::ylh::endpoints::CREATE,
-            Some(redacted_request(&request)),
-            response
-                .clone()
-                .map(|no| serde_json::json!({"retailOrderNo": no}).to_string())
-                .or(verdict_error.clone()),
-            status_of(&result),
-            outcome,
-            latency,
-        )
-        .await?;
+            }) => {
+                call = call.outcome("already_exists");
+                if let Some(no) = retail_order_no {
+                    call = call.response(serde_json::json!({"retailOrderNo": no}).to_string());
+                }
+            }
+            Err(_) => {}
+        }
+        self.record(job, order, call).await?;
         match result {
             Ok(outcome) => {
                 let retail_order_no = outcome.retail_order_no().map(str::to_owned);
@@ -508,50 +509,15 @@ impl Worker {
     ) -> Result<Result<(), haier::Error>, StoreError> {
         let started = std::time::Instant::now();
         let result = call.await;
-        self.record(
-            job,
-            order,
-            endpoint,
-            Some(request.to_string()),
-            result.as_ref().err().map(ToString::to_string),
-            status_of(&result),
-            result.as_ref().map_or_else(error_class, |()| "ok"),
-            started.elapsed(),
-        )
-        .await?;
+        let recorded =
+            SupplierCall::ended(calllog::YLH, endpoint, &result, started).request(request);
+        self.record(job, order, recorded).await?;
         Ok(result)
     }
 
-    #[allow(clippy::too_many_arguments)]
-    async fn record(
-        &self,
-        job: &Job,
-        order: &Order,
-        endpoint: &str,
-        request: Option<String>,
-        response: Option<String>,
-        status: Option<u16>,
-        outcome: &str,
-        latency: Duration,
-    ) -> Result<(), StoreError> {
-        insert_call(
-            &self.db,
-            &ExternalCall {
-                system: "ylh".to_owned(),
-                endpoint: endpoint.to_owned(),
-                order_id: Some(order.id.clone()),
-                job_id: Some(job.id.clone()),
-                sync_run_id: None,
-                attempt: None,
-                request,
-                response,
-                status: status.map(i64::from),
-                outcome: outcome.to_owned(),
-                latency_ms: i64::try_from(latency.as_millis()).unwrap_or(i64::MAX),
-                created_at: UtcTime::now(),
-            },
-        )
-        .await
+    /// Records a call this job made for `order`.
+    async fn record(&self, job: &Job, order: &Order, call: SupplierCall) -> Result<(), StoreError> {
+        calllog::record(&self.db, call.order(&order.id).job(&job.id)).await
     }
 }
 
@@ -559,33 +525,4 @@ fn later(d: Duration) -> UtcTime {
     let now = UtcTime::now();
     UtcTime::from_micros(now.as_micros() + i64::try_from(d.as_micros()).unwrap_or(i64::MAX / 2))
         .unwrap_or(now)
-}
-
-/// The HTTP status of a call's answer: 200 for success, the failure's status otherwise
-/// (none when no answer came).
-pub fn status_of<T>(result: &Result<T, haier::Error>) -> Option<u16> {
-    match result {
-        Ok(_) => Some(200),
-        Err(e) => e.http_status(),
-    }
-}
-
-/// The class of a failure, as recorded with a call.
-pub fn error_class(e: &haier::Error) -> &'static str {
-    if e.is_ambiguous() {
-        "ambiguous"
-    } else {
-        crate::sync::error_kind(e)
-    }
-}
-
-/// The Y1 body as recorded: the consignee's name, phone and street address masked.
-fn redacted_request(request: &CreateOrderRequest) -> String {
-    let mut v = serde_json::to_value(request).unwrap_or_default();
-    for key in ["consigneeName", "consigneeMobile", "detailAddress"] {
-        if let Some(field) = v.get_mut(key) {
-            *field = serde_json::Value::String("***".to_owned());
-        }
-    }
-    v.to_string()
 }

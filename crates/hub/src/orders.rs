@@ -12,6 +12,7 @@ use utoipa::ToSchema;
 
 use crate::catalog::{SOURCE_HAIER, parse_stock_region};
 use crate::config::OrdersConfig;
+use crate::input::{DateTime, Text, check_day};
 use crate::store::catalog::get_product;
 use crate::store::holds::{
     Hold, LOCAL_POOL, adjust_pool, get_pool, get_pool_in, holds_of_order_in, insert_hold,
@@ -41,15 +42,20 @@ pub mod job_kind {
 /// One line of a checkout.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct LineInput {
-    /// SKU (`productCode`).
-    pub sku: String,
+    /// SKU (`productCode`): 1 to 50 characters, no whitespace, no control characters;
+    /// taken as given, never trimmed.
+    #[schema(value_type = String, min_length = 1, max_length = 50, pattern = r"^[^\s\u0000-\u001f\u007f-\u009f]+$")]
+    pub sku: haier::ProductCode,
     /// Units, 1 to 9999.
+    #[schema(minimum = 1, maximum = 9999)]
     pub quantity: i64,
-    /// Retail price per unit in yuan (`retailPrice`), at most 2 decimals.
+    /// Retail price per unit in yuan (`retailPrice`): 0 to 100000000, at most 2 decimals.
+    #[schema(value_type = String, pattern = r"^((0|[1-9][0-9]{0,7})(\.[0-9]{1,2})?|100000000(\.00?)?)$")]
     pub retail_price: Money,
-    /// Discount per unit in yuan (`discountAmount`), default 0; the deal price is
-    /// retail − discount.
+    /// Discount per unit in yuan (`discountAmount`), default 0, at most the retail price;
+    /// the deal price is retail − discount.
     #[serde(default)]
+    #[schema(value_type = Option<String>, pattern = r"^((0|[1-9][0-9]{0,7})(\.[0-9]{1,2})?|100000000(\.00?)?)$")]
     pub discount_amount: Option<Money>,
     /// A gift (`isGift`).
     #[serde(default)]
@@ -59,26 +65,33 @@ pub struct LineInput {
 /// Who receives the goods.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ConsigneeInput {
-    /// Name (`consigneeName`).
-    pub name: String,
+    /// Name (`consigneeName`), 1 to 50 characters.
+    #[schema(value_type = String, min_length = 1, max_length = 50, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$")]
+    pub name: Text<1, 50>,
     /// Mainland mobile number, 11 digits (`consigneeMobile`).
+    #[schema(pattern = r"^1[0-9]{10}$")]
     pub mobile: String,
 }
 
 /// Where the goods go.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct AddressInput {
-    /// Province, e.g. 江苏省.
-    pub province: String,
-    /// City, e.g. 南京市.
-    pub city: String,
-    /// District or county, e.g. 鼓楼区.
-    pub district: String,
-    /// Town or street (`town`), optional.
+    /// Province, e.g. 江苏省; 1 to 50 characters.
+    #[schema(value_type = String, min_length = 1, max_length = 50, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$")]
+    pub province: Text<1, 50>,
+    /// City, e.g. 南京市; 1 to 50 characters.
+    #[schema(value_type = String, min_length = 1, max_length = 50, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$")]
+    pub city: Text<1, 50>,
+    /// District or county, e.g. 鼓楼区; 1 to 50 characters.
+    #[schema(value_type = String, min_length = 1, max_length = 50, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$")]
+    pub district: Text<1, 50>,
+    /// Town or street (`town`), optional, at most 100 characters.
     #[serde(default)]
-    pub town: Option<String>,
-    /// The rest: road, number, building, without the region.
-    pub detail: String,
+    #[schema(value_type = Option<String>, max_length = 100, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$")]
+    pub town: Option<Text<0, 100>>,
+    /// The rest: road, number, building, without the region; 1 to 200 characters.
+    #[schema(value_type = String, min_length = 1, max_length = 200, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$")]
+    pub detail: Text<1, 200>,
 }
 
 /// A checkout: creates an order and holds its stock.
@@ -87,27 +100,32 @@ pub struct CreateOrderInput {
     /// The storefront's order number (sent as `onlineNo` and `soId`): 1 to 64 of
     /// `A-Z a-z 0-9 - _ .`. Creating again with the same number and the same content
     /// answers the existing order.
+    #[schema(pattern = r"^[A-Za-z0-9._-]{1,64}$")]
     pub order_number: String,
-    /// Lines; lines of one SKU are summed.
+    /// Lines, 1 to 200; lines of one SKU are summed.
+    #[schema(min_items = 1, max_items = 200)]
     pub lines: Vec<LineInput>,
     /// The consignee.
     pub consignee: ConsigneeInput,
     /// The delivery address.
     pub address: AddressInput,
-    /// Requested delivery date (RFC 3339), optional (`distributionTime`).
+    /// Requested delivery date (RFC 3339), optional (`distributionTime`): from today
+    /// (China time) to ten years ahead, no leap second.
     #[serde(default)]
     #[schema(value_type = Option<String>, format = DateTime)]
-    pub distribution_time: Option<jiff::Timestamp>,
-    /// Requested installation date (RFC 3339), optional (`installTime`).
+    pub distribution_time: Option<DateTime>,
+    /// Requested installation date (RFC 3339), optional (`installTime`): as
+    /// `distribution_time`.
     #[serde(default)]
     #[schema(value_type = Option<String>, format = DateTime)]
-    pub install_time: Option<jiff::Timestamp>,
+    pub install_time: Option<DateTime>,
     /// A government-subsidy order (`governmentOrder`).
     #[serde(default)]
     pub government_order: bool,
     /// A remark for the supplier (`remark`), at most 200 characters.
     #[serde(default)]
-    pub remark: Option<String>,
+    #[schema(value_type = Option<String>, max_length = 200, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$")]
+    pub remark: Option<Text<0, 200>>,
 }
 
 /// Why an order operation failed. Each variant names its HTTP status.
@@ -164,7 +182,7 @@ fn invalid(field: impl Into<String>, detail: impl Into<String>) -> OrderError {
 /// A line after summing lines of one SKU.
 #[derive(Debug, Clone, PartialEq)]
 struct Line {
-    sku: String,
+    sku: haier::ProductCode,
     quantity: i64,
     retail_price: Money,
     discount_amount: Money,
@@ -252,12 +270,14 @@ impl OrderService {
         // Every SKU must be known; supplier SKUs must be procurable.
         let mut sources = Vec::with_capacity(checked.lines.len());
         for (i, line) in checked.lines.iter().enumerate() {
-            let product = get_product(&self.db, &line.sku).await?.ok_or_else(|| {
-                invalid(
-                    format!("lines[{i}].sku"),
-                    format!("no product {}", line.sku),
-                )
-            })?;
+            let product = get_product(&self.db, line.sku.as_str())
+                .await?
+                .ok_or_else(|| {
+                    invalid(
+                        format!("lines[{i}].sku"),
+                        format!("no product {}", line.sku),
+                    )
+                })?;
             if product.source == SOURCE_HAIER && !product.content.is_procurable {
                 return Err(invalid(
                     format!("lines[{i}].sku"),
@@ -300,21 +320,25 @@ impl OrderService {
             } else {
                 LOCAL_POOL
             };
-            if source != SOURCE_HAIER && get_pool_in(&mut tx, &line.sku, pool).await?.is_none() {
+            if source != SOURCE_HAIER
+                && get_pool_in(&mut tx, line.sku.as_str(), pool)
+                    .await?
+                    .is_none()
+            {
                 return Err(OrderError::InsufficientStock {
-                    sku: line.sku.clone(),
+                    sku: line.sku.to_string(),
                     county: pool.to_owned(),
                     available: 0,
                     requested: line.quantity,
                 });
             }
-            if !reserve(&mut tx, &line.sku, pool, line.quantity, &order.id).await? {
+            if !reserve(&mut tx, line.sku.as_str(), pool, line.quantity, &order.id).await? {
                 drop(tx);
-                let available = get_pool(&self.db, &line.sku, pool)
+                let available = get_pool(&self.db, line.sku.as_str(), pool)
                     .await?
                     .map_or(0, |p| (p.capacity - p.held).max(0));
                 return Err(OrderError::InsufficientStock {
-                    sku: line.sku.clone(),
+                    sku: line.sku.to_string(),
                     county: pool.to_owned(),
                     available,
                     requested: line.quantity,
@@ -325,7 +349,7 @@ impl OrderService {
                 &Hold {
                     id: new_id("hld"),
                     order_id: order.id.clone(),
-                    product_code: line.sku.clone(),
+                    product_code: line.sku.to_string(),
                     county_code: pool.to_owned(),
                     quantity: line.quantity,
                     status: "active".to_owned(),
@@ -358,10 +382,11 @@ impl OrderService {
     /// younger than the TTL is known (or `fresh` asks for a new one).
     async fn refresh_regional_stock(
         &self,
-        sku: &str,
+        code: &haier::ProductCode,
         county: &str,
         fresh: bool,
     ) -> Result<(), OrderError> {
+        let sku = code.as_str();
         let now = UtcTime::now();
         let ttl = secs_to_micros(self.config.stock_ttl_secs);
         if !fresh
@@ -373,35 +398,19 @@ impl OrderService {
         let supplier = self.supplier.as_ref().ok_or_else(|| {
             OrderError::SupplierUnavailable("no supplier is configured".to_owned())
         })?;
-        let code = haier::ProductCode::parse(sku).map_err(|e| invalid("sku", e.to_string()))?;
         let started = std::time::Instant::now();
-        let result = supplier.stock(&code, county).await;
-        crate::store::calls::insert_call(
-            &self.db,
-            &crate::store::calls::ExternalCall {
-                system: "haier_open_platform".to_owned(),
-                endpoint: "h3_stock".to_owned(),
-                order_id: None,
-                job_id: None,
-                sync_run_id: None,
-                attempt: None,
-                request: Some(
-                    serde_json::json!({"productCode": sku, "countyCode": county}).to_string(),
-                ),
-                response: result.as_ref().map_or_else(
-                    |e| Some(e.to_string()),
-                    |r| Some(serde_json::json!({"total": r.total()}).to_string()),
-                ),
-                status: crate::jobs::status_of(&result).map(i64::from),
-                outcome: result
-                    .as_ref()
-                    .map_or_else(crate::jobs::error_class, |_| "ok")
-                    .to_owned(),
-                latency_ms: i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX),
-                created_at: UtcTime::now(),
-            },
+        let result = supplier.stock(code, county).await;
+        let mut call = crate::calllog::SupplierCall::ended(
+            crate::calllog::OPEN_PLATFORM,
+            "h3_stock",
+            &result,
+            started,
         )
-        .await?;
+        .request(serde_json::json!({"productCode": sku, "countyCode": county}));
+        if let Ok(r) = &result {
+            call = call.response(serde_json::json!({"total": r.total()}).to_string());
+        }
+        crate::calllog::record(&self.db, call).await?;
         let reply = result.map_err(|e| OrderError::SupplierUnavailable(e.to_string()))?;
         let total = i64::try_from(reply.total()).unwrap_or(i64::MAX);
         let mut tx = self.db.begin().await?;
@@ -424,15 +433,9 @@ impl OrderService {
         if input.lines.is_empty() || input.lines.len() > 200 {
             return Err(invalid("lines", "1 to 200 lines"));
         }
-        let mut summed: BTreeMap<&str, Line> = BTreeMap::new();
+        let mut summed: BTreeMap<&haier::ProductCode, Line> = BTreeMap::new();
         for (i, l) in input.lines.iter().enumerate() {
             let discount = l.discount_amount.unwrap_or(Money::ZERO);
-            if l.sku.trim().is_empty() || l.sku.len() > 50 {
-                return Err(invalid(
-                    format!("lines[{i}].sku"),
-                    "a SKU of 1 to 50 characters",
-                ));
-            }
             if !(1..=9999).contains(&l.quantity) {
                 return Err(invalid(
                     format!("lines[{i}].quantity"),
@@ -461,13 +464,13 @@ impl OrderService {
                 ));
             }
             let line = Line {
-                sku: l.sku.trim().to_owned(),
+                sku: l.sku.clone(),
                 quantity: l.quantity,
                 retail_price: l.retail_price,
                 discount_amount: discount,
                 is_gift: l.is_gift,
             };
-            match summed.get_mut(line.sku.as_str()) {
+            match summed.get_mut(&l.sku) {
                 Some(prev) => {
                     if (prev.retail_price, prev.discount_amount, prev.is_gift)
                         != (line.retail_price, line.discount_amount, line.is_gift)
@@ -491,9 +494,6 @@ impl OrderService {
             }
         }
         let c = &input.consignee;
-        if c.name.trim().is_empty() || c.name.chars().count() > 50 {
-            return Err(invalid("consignee.name", "1 to 50 characters"));
-        }
         if c.mobile.len() != 11
             || !c.mobile.starts_with('1')
             || !c.mobile.bytes().all(|b| b.is_ascii_digit())
@@ -503,27 +503,19 @@ impl OrderService {
                 "an 11-digit mainland mobile number",
             ));
         }
-        let a = &input.address;
-        for (name, v) in [
-            ("address.province", &a.province),
-            ("address.city", &a.city),
-            ("address.district", &a.district),
-            ("address.detail", &a.detail),
+        let now = jiff::Timestamp::now();
+        for (name, time) in [
+            ("distribution_time", input.distribution_time),
+            ("install_time", input.install_time),
         ] {
-            if v.trim().is_empty() || v.chars().count() > 200 {
-                return Err(invalid(name, "1 to 200 characters"));
+            if let Some(time) = time {
+                check_day(time, now, false).map_err(|detail| invalid(name, detail))?;
             }
         }
-        if input
-            .remark
-            .as_ref()
-            .is_some_and(|r| r.chars().count() > 200)
-        {
-            return Err(invalid("remark", "at most 200 characters"));
-        }
-        let r = self
-            .resolver
-            .resolve_parts(&a.province, &a.city, &a.district);
+        let a = &input.address;
+        let r =
+            self.resolver
+                .resolve_parts(a.province.as_str(), a.city.as_str(), a.district.as_str());
         let county_code = match (r.level, r.code) {
             (region::Level::County, Some(code)) => code.to_string(),
             _ => {
@@ -730,8 +722,8 @@ impl OrderService {
     pub async fn reschedule(
         &self,
         id: &str,
-        distribution_time: Option<jiff::Timestamp>,
-        install_time: Option<jiff::Timestamp>,
+        distribution_time: Option<DateTime>,
+        install_time: Option<DateTime>,
     ) -> Result<Order, OrderError> {
         if distribution_time.is_none() && install_time.is_none() {
             return Err(invalid(
@@ -739,23 +731,17 @@ impl OrderService {
                 "give distribution_time and/or install_time",
             ));
         }
+        let today = jiff::Timestamp::now();
         for (name, t) in [
             ("distribution_time", distribution_time),
             ("install_time", install_time),
         ] {
             if let Some(t) = t {
-                let china = t.to_zoned(haier::ylh::types::china_time_zone());
-                if (china.hour(), china.minute(), china.second()) != (23, 59, 59) {
-                    return Err(invalid(
-                        name,
-                        format!(
-                            "must be 23:59:59 China time (the vendor's rule), got {}",
-                            china.time()
-                        ),
-                    ));
-                }
+                check_day(t, today, true).map_err(|detail| invalid(name, detail))?;
             }
         }
+        let distribution_time = distribution_time.map(DateTime::timestamp);
+        let install_time = install_time.map(DateTime::timestamp);
         let now = UtcTime::now();
         let mut tx = self.db.begin().await?;
         let order = get_order_in(&mut tx, id)
@@ -828,7 +814,6 @@ fn new_order(
         })
         .sum::<rust_decimal::Decimal>();
     let a = &input.address;
-    let trimmed = |s: &str| s.trim().to_owned();
     Order {
         id: new_id("ord"),
         order_number: input.order_number.clone(),
@@ -839,23 +824,30 @@ fn new_order(
         supplier_status: "none".to_owned(),
         retail_order_no: None,
         supplier_message: None,
-        consignee_name: trimmed(&input.consignee.name),
+        consignee_name: input.consignee.name.trimmed().to_owned(),
         consignee_mobile: input.consignee.mobile.clone(),
-        province: trimmed(&a.province),
-        city: trimmed(&a.city),
-        district: trimmed(&a.district),
+        province: a.province.trimmed().to_owned(),
+        city: a.city.trimmed().to_owned(),
+        district: a.district.trimmed().to_owned(),
         town: a
             .town
-            .as_deref()
-            .map(str::trim)
+            .as_ref()
+            .map(Text::trimmed)
             .filter(|t| !t.is_empty())
             .map(str::to_owned),
-        detail_address: trimmed(&a.detail),
+        detail_address: a.detail.trimmed().to_owned(),
         county_code: checked.county_code.clone(),
-        distribution_time: input.distribution_time.map(UtcTime::from),
-        install_time: input.install_time.map(UtcTime::from),
+        distribution_time: input
+            .distribution_time
+            .map(|t| UtcTime::from(t.timestamp())),
+        install_time: input.install_time.map(|t| UtcTime::from(t.timestamp())),
         government_order: input.government_order,
-        remark: input.remark.clone().filter(|r| !r.trim().is_empty()),
+        remark: input
+            .remark
+            .as_ref()
+            .map(Text::as_str)
+            .filter(|r| !r.trim().is_empty())
+            .map(str::to_owned),
         total_qty,
         total_amount: Money::new(total_amount),
         hold_expires_at: expires,
@@ -869,7 +861,7 @@ fn new_order(
 fn order_line(i: usize, line: &Line, source: &str) -> OrderLine {
     OrderLine {
         line_no: i as i64 + 1,
-        product_code: line.sku.clone(),
+        product_code: line.sku.to_string(),
         source: source.to_owned(),
         quantity: line.quantity,
         retail_price: line.retail_price,

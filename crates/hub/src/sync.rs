@@ -18,10 +18,12 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures::StreamExt;
 use haier::{MAX_CODES_PER_CALL, OpenPlatform, Price, ProcurableProduct, ProductCode};
 use serde::Serialize;
+use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, instrument};
 
 use crate::catalog::{SOURCE_HAIER, apply_catalog, apply_price, mark_not_listed, stock_level};
@@ -34,13 +36,31 @@ use crate::store::stock::{
 };
 use crate::store::sync_runs::{
     RunCounts, SyncFailure, SyncRun, finish_run, get_run, insert_failure, insert_run,
-    mark_run_processing, update_run_counts,
+    mark_run_processing, touch_run, update_run_counts,
 };
 use crate::store::{Db, StoreError, new_id};
 use crate::types::UtcTime;
 
 /// Products written per transaction.
 const WRITE_BATCH: usize = 200;
+
+/// How often a running sync run writes its heartbeat.
+pub const RUN_HEARTBEAT: Duration = Duration::from_secs(30);
+
+/// How long a run's heartbeat may be silent before the run counts as abandoned by a
+/// dead process: ten heartbeats.
+pub const RUN_ABANDONED_AFTER: Duration = Duration::from_secs(300);
+
+/// Writes run `id`'s heartbeat every [`RUN_HEARTBEAT`], for as long as it is polled. A
+/// failed write is only logged: the next one may succeed.
+async fn heartbeat(db: &Db, id: &str) -> std::convert::Infallible {
+    loop {
+        tokio::time::sleep(RUN_HEARTBEAT).await;
+        if let Err(e) = touch_run(db, id, UtcTime::now()).await {
+            tracing::warn!(run = %id, error = ?e, "cannot write the sync run's heartbeat");
+        }
+    }
+}
 
 /// Full or incremental.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -189,11 +209,25 @@ impl Syncer {
 
     /// Runs one sync and returns the recorded run. Supplier failures end up in the run's
     /// status, counters and failures; only a store failure is an `Err`.
-    #[instrument(skip_all, fields(kind = opts.kind.as_str()), err)]
     pub async fn run(
         &self,
         opts: &SyncOptions,
         progress: &dyn Progress,
+    ) -> Result<SyncRun, SyncError> {
+        self.run_until(opts, progress, &CancellationToken::new())
+            .await
+    }
+
+    /// [`Syncer::run`], stopped early when `shutdown` is cancelled: the run then ends
+    /// `failed` ("interrupted by shutdown") with what it did so far. While it runs, its
+    /// heartbeat is written every [`RUN_HEARTBEAT`], so that a run whose process died is
+    /// told from one still working ([`crate::store::sync_runs::mark_abandoned_runs`]).
+    #[instrument(skip_all, fields(kind = opts.kind.as_str()), err)]
+    pub async fn run_until(
+        &self,
+        opts: &SyncOptions,
+        progress: &dyn Progress,
+        shutdown: &CancellationToken,
     ) -> Result<SyncRun, SyncError> {
         let id = new_id("run");
         let scope = serde_json::to_value(opts).unwrap_or_default();
@@ -204,7 +238,15 @@ impl Syncer {
             baseline: self.client.stats(),
             ..RunState::default()
         };
-        let execution = self.execute(&id, opts, progress, &mut state);
+        let execution = async {
+            tokio::select! {
+                done = self.execute(&id, opts, progress, &mut state) => done,
+                () = shutdown.cancelled() => Err(FatalOr::Fatal(Fatal(
+                    "interrupted by shutdown".to_owned(),
+                ))),
+                never = heartbeat(&self.db, &id) => match never {},
+            }
+        };
         let fatal = match crate::calllog::in_sync_run(id.clone(), execution).await {
             Ok(()) => None,
             Err(FatalOr::Fatal(Fatal(why))) => Some(why),

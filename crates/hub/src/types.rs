@@ -19,9 +19,50 @@ use sqlx::{Decode, Encode, Postgres, Sqlite, Type};
 /// An amount of money in yuan (CNY), exact: never a float.
 ///
 /// Serialized in JSON as a decimal string (`"1999.98"`), so no client loses precision.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+/// Read from JSON only as such a string in plain notation ([`Money::parse_plain`]): no
+/// number, no exponent (`"1e3"`), no `+`, no leading zeros, no negative zero (`"-0"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(transparent)]
 pub struct Money(Decimal);
+
+/// The OpenAPI `pattern` of [`Money`] in plain notation.
+pub const MONEY_PATTERN: &str = r"^-?(0|[1-9][0-9]*)(\.[0-9]+)?$";
+
+impl Money {
+    /// Parses a decimal in plain notation: an optional `-`, digits without leading zeros,
+    /// and optionally `.` and digits (`"1999.98"`, `"0.5"`, `"-3"`). Negative zero is
+    /// refused. The error says what was expected.
+    pub fn parse_plain(text: &str) -> Result<Money, String> {
+        let unsigned = text.strip_prefix('-').unwrap_or(text);
+        let (whole, fraction) = match unsigned.split_once('.') {
+            Some((w, f)) => (w, Some(f)),
+            None => (unsigned, None),
+        };
+        let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+        let plain = digits(whole)
+            && (whole == "0" || !whole.starts_with('0'))
+            && fraction.is_none_or(digits);
+        let shown: String = text.chars().take(40).collect();
+        if !plain {
+            return Err(format!(
+                "an amount in yuan as a decimal string such as \"1999.98\", got {shown:?}"
+            ));
+        }
+        let amount = Decimal::from_str_exact(text)
+            .map_err(|e| format!("not a representable amount ({e}), got {shown:?}"))?;
+        if text.starts_with('-') && amount.is_zero() {
+            return Err(format!("negative zero is not an amount, got {shown:?}"));
+        }
+        Ok(Money(amount))
+    }
+}
+
+impl<'de> Deserialize<'de> for Money {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        Money::parse_plain(&text).map_err(serde::de::Error::custom)
+    }
+}
 
 impl Money {
     /// Zero yuan.
@@ -63,6 +104,7 @@ impl utoipa::PartialSchema for Money {
         utoipa::openapi::ObjectBuilder::new()
             .schema_type(utoipa::openapi::schema::Type::String)
             .description(Some("An exact decimal amount of yuan, as a string"))
+            .pattern(Some(MONEY_PATTERN))
             .examples([serde_json::json!("1999.98")])
             .into()
     }
@@ -242,6 +284,24 @@ mod tests {
         assert!("19x".parse::<Money>().is_err());
         let back: Money = serde_json::from_str("\"0.10\"").unwrap();
         assert_eq!(back, "0.1".parse().unwrap());
+    }
+
+    #[test]
+    fn money_is_read_only_in_plain_notation() {
+        for good in ["0", "0.5", "1999.98", "-3", "100000000"] {
+            assert!(Money::parse_plain(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "1e3", "+1.00", "-0", "-0.00", "01", "1.", ".5", "", "-", "1 ", " 1", "1,00", "NaN",
+        ] {
+            assert!(Money::parse_plain(bad).is_err(), "{bad:?}");
+        }
+        assert!(
+            serde_json::from_str::<Money>("1.5").is_err(),
+            "not a JSON number"
+        );
+        let err = serde_json::from_str::<Money>("\"1e3\"").unwrap_err();
+        assert!(err.to_string().contains("1e3"), "{err}");
     }
 
     #[test]

@@ -126,7 +126,9 @@ pub mod credentials {
 pub(crate) const YLH_ENV: &str = "-dev";
 
 /// The client settings for a sandbox at `base_url`: `SUPPLYHUB_HAIER__*`,
-/// `SUPPLYHUB_YLH__*` and `SUPPLYHUB_HAIER_CALLBACK__*` variables.
+/// `SUPPLYHUB_YLH__*` and `SUPPLYHUB_HAIER_CALLBACK__*` variables, every one a value the
+/// hub accepts. `SUPPLYHUB_HAIER__RATE_LIMIT` is the sandbox's limit, left out when the
+/// sandbox has none (0).
 pub(crate) fn env_vars(base_url: &str, config: &SandboxConfig) -> Vec<(String, String)> {
     use credentials as c;
     let token_url = format!("{base_url}/oauth2/auth");
@@ -144,6 +146,12 @@ pub(crate) fn env_vars(base_url: &str, config: &SandboxConfig) -> Vec<(String, S
         ("CUSTOMER_PASSWORD", c::CUSTOMER_PASSWORD),
         ("RATE_LIMIT", rate_limit.as_str()),
     ];
+    // A sandbox without a limit (0) asks nothing of the client's pace: the client keeps
+    // its own, the vendor's documented budget. (The client has no "unlimited": it is
+    // configured for the real supplier, and 0 there is refused.)
+    let haier = haier
+        .into_iter()
+        .filter(|(k, _)| !(*k == "RATE_LIMIT" && config.rate_limit == 0));
     let service = |name: &str| format!("{base_url}/{name}{YLH_ENV}");
     let (auth, order, retail, stock) = (
         service("ylh-cloud-mgt-auth"),
@@ -172,7 +180,6 @@ pub(crate) fn env_vars(base_url: &str, config: &SandboxConfig) -> Vec<(String, S
         move |(k, v): (&str, &str)| (format!("SUPPLYHUB_{prefix}__{k}"), v.to_owned())
     };
     haier
-        .into_iter()
         .map(named("HAIER"))
         .chain(ylh.into_iter().map(named("YLH")))
         .chain(callback.into_iter().map(named("HAIER_CALLBACK")))

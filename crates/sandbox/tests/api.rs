@@ -854,7 +854,11 @@ async fn hostile_mode_serves_every_kind_of_fault_and_counts_them() {
 
 #[tokio::test]
 async fn env_names_the_client_settings_and_shutdown_stops_the_server() {
-    let app = spawn(small()).await;
+    let app = spawn(SandboxConfig {
+        rate_limit: 100,
+        ..small()
+    })
+    .await;
     let env = app.sandbox.env();
     let names: Vec<&str> = env.iter().map(|(k, _)| k.as_str()).collect();
     assert_eq!(
@@ -912,6 +916,7 @@ async fn env_names_the_client_settings_and_shutdown_stops_the_server() {
         var("SUPPLYHUB_HAIER_CALLBACK__SECRET"),
         cred::CALLBACK_SECRET
     );
+    assert_eq!(var("SUPPLYHUB_HAIER__RATE_LIMIT"), "100");
     let served = app.get("/_sandbox/env").await;
     assert_eq!(served["SUPPLYHUB_HAIER__TOKEN_URL"], json!(env[1].1));
 
@@ -930,6 +935,24 @@ async fn env_names_the_client_settings_and_shutdown_stops_the_server() {
     sandbox.shutdown().await.unwrap();
     let gone = http.get(format!("{base}/_sandbox/stats")).send().await;
     assert!(gone.is_err());
+}
+
+#[tokio::test]
+async fn an_unlimited_sandbox_leaves_the_client_rate_limit_unset() {
+    // 0 means no limit in the sandbox; the hub refuses 0, so no limit is printed and
+    // the client keeps its own pace.
+    let app = spawn(small()).await;
+    let env = app.sandbox.env();
+    assert!(
+        env.iter().all(|(k, _)| k != "SUPPLYHUB_HAIER__RATE_LIMIT"),
+        "{env:?}"
+    );
+    assert!(env.iter().any(|(k, _)| k == "SUPPLYHUB_HAIER__BASE_URL"));
+    let served = app.get("/_sandbox/env").await;
+    assert!(
+        served.get("SUPPLYHUB_HAIER__RATE_LIMIT").is_none(),
+        "{served}"
+    );
 }
 
 #[tokio::test]

@@ -160,8 +160,11 @@ fn init_tracing(format: LogFormat, default_level: &str) {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new(format!("{default_level},sqlx=warn")));
+    // Colour codes only for a terminal: a file or a pipe gets plain text.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(ansi)
         .with_writer(std::io::stderr);
     let _ = match format {
         LogFormat::Text => builder.try_init(),
@@ -192,6 +195,21 @@ async fn open_db(config: &Config) -> anyhow::Result<Db> {
     })?;
     db.migrate().await.context("cannot apply the migrations")?;
     Ok(db)
+}
+
+/// Ends the sync runs a dead process left `pending` or `processing` (no heartbeat for
+/// [`crate::sync::RUN_ABANDONED_AFTER`]) as `failed`, summary `abandoned`.
+async fn end_abandoned_runs(db: &Db) -> anyhow::Result<()> {
+    let age = i64::try_from(crate::sync::RUN_ABANDONED_AFTER.as_micros()).unwrap_or(i64::MAX);
+    let now = UtcTime::now();
+    let stale_before = UtcTime::from_micros(now.as_micros() - age).unwrap_or(now);
+    let ended = crate::store::sync_runs::mark_abandoned_runs(db, stale_before)
+        .await
+        .context("cannot end abandoned sync runs")?;
+    if !ended.is_empty() {
+        tracing::warn!(runs = ?ended, "sync runs left processing by a dead process ended as abandoned");
+    }
+    Ok(())
 }
 
 /// The Open Platform client for `config`, recording every attempt in `log`; `None` when
@@ -252,10 +270,20 @@ fn sync_options(config: &Config, args: &SyncArgs) -> SyncOptions {
 
 async fn sync_command(config: Config, args: SyncArgs) -> anyhow::Result<ExitCode> {
     let db = open_db(&config).await?;
+    end_abandoned_runs(&db).await?;
     let log = CallLog::start(db.clone(), calllog::OPEN_PLATFORM);
     let syncer = syncer(&config, &db, open_platform(&config, &log)?)?;
     let opts = sync_options(&config, &args);
-    let run = syncer.run(&opts, &BarProgress::new()).await?;
+    // SIGTERM or Ctrl-C ends the run as failed ("interrupted by shutdown"), recorded.
+    let shutdown = CancellationToken::new();
+    let signal = shutdown.clone();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        signal.cancel();
+    });
+    let run = syncer
+        .run_until(&opts, &BarProgress::new(), &shutdown)
+        .await?;
     log.flush().await;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&run)?);
@@ -312,6 +340,7 @@ async fn serve_command(config_file: Option<PathBuf>, args: ServeArgs) -> anyhow:
     let config = Config::load(config_file.as_deref(), &overrides)?;
     init_tracing(config.log.format, "info");
     let db = open_db(&config).await?;
+    end_abandoned_runs(&db).await?;
 
     let listen = args.listen.unwrap_or(config.listen);
     let listener = TcpListener::bind(listen)
@@ -341,6 +370,7 @@ async fn serve_command(config_file: Option<PathBuf>, args: ServeArgs) -> anyhow:
         orders: orders.clone(),
         ylh: ylh.clone(),
         supplier: supplier.clone(),
+        http: config.http,
     };
     if let Some(sb) = &sandbox {
         sb.set_callback_url(format!("http://{addr}/callbacks/haier"));
@@ -350,22 +380,32 @@ async fn serve_command(config_file: Option<PathBuf>, args: ServeArgs) -> anyhow:
         std::process::id(),
         &uuid::Uuid::now_v7().simple().to_string()[20..]
     );
-    tokio::spawn(
-        Worker::new(db.clone(), ylh, config.orders.clone(), owner)
+    // One shutdown signal for all: the server stops taking requests, the worker stops
+    // claiming jobs, the sweeper and the pruner stop; their handles are kept so that the
+    // pool is closed only once they are done (or the grace period is over).
+    let mut tasks = tokio::task::JoinSet::new();
+    tasks.spawn(
+        Worker::new(db.clone(), ylh, config.orders.clone(), owner.clone())
             .run(Duration::from_millis(200), shutdown.clone()),
     );
-    tokio::spawn(sweep_expired_holds(orders, shutdown.clone()));
-    tokio::spawn(prune_recorded_calls(
+    tasks.spawn(sweep_expired_holds(orders, shutdown.clone()));
+    tasks.spawn(crate::retention::run(
         db.clone(),
         config.sync.call_retention_days,
+        config.retention.clone(),
         shutdown.clone(),
     ));
     let app = http::router(state);
     let server_shutdown = shutdown.clone();
-    let server = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(server_shutdown.cancelled_owned())
-            .await
+    let http_config = config.http;
+    let mut server = tokio::spawn(async move {
+        http::serve(
+            listener,
+            app,
+            http_config,
+            server_shutdown.cancelled_owned(),
+        )
+        .await
     });
     let signal_shutdown = shutdown.clone();
     tokio::spawn(async move {
@@ -393,14 +433,54 @@ async fn serve_command(config_file: Option<PathBuf>, args: ServeArgs) -> anyhow:
             },
         );
         let progress = BarProgress::new();
-        tokio::select! {
-            run = syncer.run(&opts, &progress) => print_run(&run?),
-            () = shutdown.cancelled() => {}
-        }
+        print_run(&syncer.run_until(&opts, &progress, &shutdown).await?);
     }
-    print_where_to_look(addr, &config, sandbox.as_ref());
+    if !shutdown.is_cancelled() {
+        print_where_to_look(addr, &config, sandbox.as_ref());
+    }
 
-    let served = server.await.context("the server task failed")?;
+    // The server ends only at shutdown, unless it fails: then everything else stops too.
+    let failed_early = tokio::select! {
+        served = &mut server => {
+            shutdown.cancel();
+            Some(served)
+        }
+        () = shutdown.cancelled() => None,
+    };
+    // From the signal on, everything gets one grace period in all: requests in flight,
+    // the worker's jobs, the sweeper and the pruner.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(config.shutdown_grace_secs);
+    let served = match failed_early {
+        Some(served) => served,
+        None => match tokio::time::timeout_at(deadline, &mut server).await {
+            Ok(served) => served,
+            Err(_) => {
+                tracing::warn!("requests still in flight at the end of the grace period");
+                server.abort();
+                Ok(Ok(()))
+            }
+        },
+    };
+    let finished = tokio::time::timeout_at(deadline, async {
+        while tasks.join_next().await.is_some() {}
+    })
+    .await
+    .is_ok();
+    if !finished {
+        tracing::warn!(
+            grace_secs = config.shutdown_grace_secs,
+            "work still in flight at the end of the grace period: releasing it"
+        );
+        tasks.abort_all();
+        while tasks.join_next().await.is_some() {}
+    }
+    // Whatever the worker still held (its attempt was cut short) goes back to the queue
+    // now rather than when its lease runs out.
+    match crate::store::jobs::release_leases(&db, &owner).await {
+        Ok(released) if released.is_empty() => {}
+        Ok(released) => tracing::info!(jobs = ?released, "released leased jobs at shutdown"),
+        Err(e) => tracing::warn!(error = ?e, "cannot release leased jobs at shutdown"),
+    }
     log.flush().await;
     if let Some(sb) = sandbox {
         sb.shutdown()
@@ -408,7 +488,9 @@ async fn serve_command(config_file: Option<PathBuf>, args: ServeArgs) -> anyhow:
             .context("the sandbox did not stop cleanly")?;
     }
     db.close().await;
-    served.context("the server failed")?;
+    served
+        .context("the server task failed")?
+        .context("the server failed")?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -432,32 +514,6 @@ async fn shutdown_signal() {
     #[cfg(not(unix))]
     {
         let _ = tokio::signal::ctrl_c().await;
-    }
-}
-
-/// Deletes recorded calls that belong to no order once they are older than
-/// `retention_days` (0 keeps them), at start and then hourly, until `shutdown`.
-async fn prune_recorded_calls(db: Db, retention_days: u32, shutdown: CancellationToken) {
-    if retention_days == 0 {
-        return;
-    }
-    let keep = Duration::from_secs(u64::from(retention_days) * 86_400);
-    loop {
-        let cutoff = UtcTime::now().as_micros() - i64::try_from(keep.as_micros()).unwrap_or(0);
-        let before = UtcTime::from_micros(cutoff).unwrap_or_else(UtcTime::now);
-        match crate::store::calls::prune_calls(&db, before).await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(
-                deleted = n,
-                retention_days,
-                "pruned recorded supplier calls"
-            ),
-            Err(e) => tracing::warn!(error = ?e, "pruning recorded calls failed"),
-        }
-        tokio::select! {
-            () = tokio::time::sleep(Duration::from_secs(3600)) => {}
-            () = shutdown.cancelled() => return,
-        }
     }
 }
 

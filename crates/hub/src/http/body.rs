@@ -21,17 +21,35 @@ where
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         match axum::Json::<T>::from_request(req, state).await {
             Ok(axum::Json(v)) => Ok(JsonBody(v)),
-            Err(rejection) => Err(match rejection {
-                JsonRejection::MissingJsonContentType(_) => ApiError::UnsupportedMediaType(
-                    "send the body as JSON with Content-Type: application/json".to_owned(),
-                ),
-                JsonRejection::JsonDataError(e) => ApiError::Unprocessable {
-                    code: "invalid_body",
-                    detail: e.body_text(),
-                },
-                other => ApiError::InvalidBody(other.body_text()),
-            }),
+            Err(rejection) => Err(json_rejection(rejection)),
         }
+    }
+}
+
+/// Parses a JSON body already read (an optional body, say) with the errors of
+/// [`JsonBody`]: 400 for malformed JSON, 422 naming the field for a value that does not
+/// fit.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    axum::Json::<T>::from_bytes(bytes)
+        .map(|axum::Json(v)| v)
+        .map_err(json_rejection)
+}
+
+fn json_rejection(rejection: JsonRejection) -> ApiError {
+    match rejection {
+        JsonRejection::MissingJsonContentType(_) => ApiError::UnsupportedMediaType(
+            "send the body as JSON with Content-Type: application/json".to_owned(),
+        ),
+        JsonRejection::BytesRejection(e)
+            if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE =>
+        {
+            ApiError::PayloadTooLarge(e.body_text())
+        }
+        JsonRejection::JsonDataError(e) => ApiError::Unprocessable {
+            code: "invalid_body",
+            detail: e.body_text(),
+        },
+        other => ApiError::InvalidBody(other.body_text()),
     }
 }
 
@@ -49,6 +67,25 @@ where
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         match axum::extract::Path::<T>::from_request_parts(parts, state).await {
             Ok(axum::extract::Path(v)) => Ok(PathParam(v)),
+            Err(rejection) => Err(ApiError::InvalidParameter(rejection.body_text())),
+        }
+    }
+}
+
+/// `Query<T>`, but a query string that does not fit `T` (a repeated or mistyped
+/// parameter) is a 400 `invalid_parameter` `{code, detail}`.
+pub struct QueryParams<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for QueryParams<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(v)) => Ok(QueryParams(v)),
             Err(rejection) => Err(ApiError::InvalidParameter(rejection.body_text())),
         }
     }

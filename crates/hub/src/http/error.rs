@@ -57,6 +57,18 @@ pub enum ApiError {
     /// 405 `method_not_allowed`: the route exists, not with this method.
     #[error("{0}")]
     MethodNotAllowed(String),
+    /// 408 `request_timeout`: the request body did not arrive in time.
+    #[error("{0}")]
+    RequestTimeout(String),
+    /// 413 `payload_too_large`: the request body is over the limit.
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    /// 414 `uri_too_long`: the request target is over the limit.
+    #[error("{0}")]
+    UriTooLong(String),
+    /// 431 `headers_too_large`: too many request headers, or too many bytes of them.
+    #[error("{0}")]
+    HeadersTooLarge(String),
     /// 409 `conflict`: a unique constraint was violated.
     #[error("{0}")]
     Conflict(String),
@@ -122,6 +134,13 @@ impl ApiError {
             ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
+            ApiError::RequestTimeout(_) => (StatusCode::REQUEST_TIMEOUT, "request_timeout"),
+            ApiError::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            ApiError::UriTooLong(_) => (StatusCode::URI_TOO_LONG, "uri_too_long"),
+            ApiError::HeadersTooLarge(_) => (
+                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                "headers_too_large",
+            ),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
@@ -152,4 +171,67 @@ impl IntoResponse for ApiError {
         }
         response
     }
+}
+
+/// The code of an error answered with `status` by something other than [`ApiError`].
+fn code_of(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        400 => "invalid_request",
+        401 => "unauthorized",
+        404 => "not_found",
+        405 => "method_not_allowed",
+        408 => "request_timeout",
+        413 => "payload_too_large",
+        414 => "uri_too_long",
+        415 => "unsupported_media_type",
+        422 => "invalid_body",
+        431 => "headers_too_large",
+        s if s >= 500 => "internal",
+        _ => "error",
+    }
+}
+
+/// The last line of defence for the error shape: an error response that is not JSON
+/// (an extractor's plain-text rejection, a layer's empty answer) becomes
+/// `{code, detail}` with the same status and headers. The detail of a 4xx is the text
+/// it carried (shortened); a 5xx shows only its status's name.
+pub(super) async fn json_errors(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let reason = status.canonical_reason().unwrap_or("error").to_owned();
+    let detail = if status.is_server_error() {
+        reason
+    } else {
+        match axum::body::to_bytes(body, 4096).await {
+            Ok(bytes) if !bytes.iter().all(u8::is_ascii_whitespace) => {
+                String::from_utf8_lossy(&bytes).chars().take(300).collect()
+            }
+            _ => reason,
+        }
+    };
+    if status.is_server_error() {
+        tracing::error!(%status, "a request failed outside the handlers");
+    }
+    parts.headers.remove(axum::http::header::CONTENT_LENGTH);
+    parts.headers.remove(axum::http::header::CONTENT_TYPE);
+    let json = Json(ErrorBody {
+        code: code_of(status),
+        detail,
+    })
+    .into_response();
+    let (json_parts, json_body) = json.into_parts();
+    parts.headers.extend(json_parts.headers);
+    Response::from_parts(parts, json_body)
 }

@@ -3,11 +3,11 @@
 use std::collections::HashMap;
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::body::PathParam;
+use super::body::{PathParam, QueryParams};
 use super::pagination::{Page, PageParams};
 use super::{ApiError, AppState, ErrorBody};
 use crate::store::jobs::{self, Job, JobAttempt};
@@ -24,7 +24,7 @@ const STATUSES: [&str; 4] = ["queued", "running", "done", "dead"];
     ))]
 pub async fn list_jobs(
     State(state): State<AppState>,
-    Query(query): Query<HashMap<String, String>>,
+    QueryParams(query): QueryParams<HashMap<String, String>>,
 ) -> Result<Json<Page<Job>>, ApiError> {
     let page = PageParams::parse(&query)?;
     let status = query.get("status").map(String::as_str);

@@ -11,6 +11,8 @@ mod orders;
 mod pagination;
 mod products;
 mod regions;
+mod request_log;
+mod server;
 mod stock;
 mod sync_runs;
 
@@ -24,7 +26,6 @@ use axum::{Json, Router};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::trace::TraceLayer;
 use utoipa::{OpenApi, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -32,6 +33,7 @@ use utoipa_axum::routes;
 pub use error::{ApiError, ErrorBody};
 pub use pagination::Page;
 pub use regions::RegionResolution;
+pub use server::{HttpConfig, serve};
 
 use crate::store::Db;
 
@@ -52,6 +54,8 @@ pub struct AppState {
     pub ylh: Option<Arc<haier::Ylh>>,
     /// The Haier Open Platform, for live logistics (H4).
     pub supplier: Option<Arc<haier::OpenPlatform>>,
+    /// Request limits and timeouts (`[http]`).
+    pub http: HttpConfig,
 }
 
 impl AppState {
@@ -72,6 +76,7 @@ impl AppState {
             callback: None,
             ylh: None,
             supplier: None,
+            http: HttpConfig::default(),
         }
     }
 }
@@ -87,6 +92,54 @@ impl AppState {
     modifiers(&BearerAuth)
 )]
 struct ApiDoc;
+
+/// Documents the refusals of [`server::limit_head`] and [`server::read_body`] on the operations they can
+/// reach: 414 and 431 on every operation, 408 and 413 on those that take a body.
+/// Applied once every route is in the document.
+struct LimitResponses;
+
+impl utoipa::Modify for LimitResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+        let error = |description: &str| {
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("ErrorBody")))
+                        .build(),
+                )
+                .build()
+        };
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.post,
+                &mut item.put,
+                &mut item.delete,
+                &mut item.patch,
+            ];
+            for operation in operations.into_iter().flatten() {
+                let responses = &mut operation.responses.responses;
+                if operation.request_body.is_some() {
+                    responses
+                        .entry("408".to_owned())
+                        .or_insert_with(|| error("The body did not arrive in time").into());
+                    responses
+                        .entry("413".to_owned())
+                        .or_insert_with(|| error("The body is over the size limit").into());
+                }
+                responses
+                    .entry("414".to_owned())
+                    .or_insert_with(|| error("The request target is over the length limit").into());
+                responses
+                    .entry("431".to_owned())
+                    .or_insert_with(|| error("Too many request headers, or too large").into());
+            }
+        }
+    }
+}
 
 struct BearerAuth;
 
@@ -117,6 +170,7 @@ fn api_router() -> OpenApiRouter<AppState> {
                 .routes(routes!(stock::get_stock_pool))
                 .routes(routes!(orders::create_order, orders::list_orders))
                 .routes(routes!(orders::get_order))
+                .routes(routes!(orders::list_order_calls))
                 .routes(routes!(orders::pay_order))
                 .routes(routes!(orders::cancel_order))
                 .routes(routes!(orders::reschedule_order))
@@ -134,12 +188,15 @@ fn api_router() -> OpenApiRouter<AppState> {
 
 /// The OpenAPI document of the API (also served at `/openapi.json`).
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    api_router().into_openapi()
+    let mut doc = api_router().into_openapi();
+    utoipa::Modify::modify(&LimitResponses, &mut doc);
+    doc
 }
 
 /// The application: every route with its middleware.
 pub fn router(state: AppState) -> Router {
-    let (router, openapi) = api_router().split_for_parts();
+    let (router, mut openapi) = api_router().split_for_parts();
+    utoipa::Modify::modify(&LimitResponses, &mut openapi);
     let openapi = Arc::new(openapi);
     let request_id = HeaderName::from_static("x-request-id");
     router
@@ -156,11 +213,20 @@ pub fn router(state: AppState) -> Router {
         })
         .layer(middleware::from_fn_with_state(
             state.clone(),
+            server::read_body,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
             require_bearer,
         ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            server::limit_head,
+        ))
+        .layer(middleware::from_fn(error::json_errors))
         .with_state(state)
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
-        .layer(TraceLayer::new_for_http())
+        .layer(request_log::layer())
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
 }
 

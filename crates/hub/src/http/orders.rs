@@ -3,19 +3,20 @@
 use std::collections::HashMap;
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::body::{JsonBody, PathParam};
+use super::body::{JsonBody, PathParam, QueryParams, parse_json};
 use super::pagination::{Page, PageParams};
 use super::{ApiError, AppState, ErrorBody};
+use crate::calllog::{self, SupplierCall};
+use crate::input::{DateTime, Text};
 use crate::orders::{CreateOrderInput, OrderView};
-use crate::store::calls::{ExternalCall, calls_of_order, insert_call};
+use crate::store::calls::{CallEntry, ExternalCall, calls_of_order};
 use crate::store::jobs::{Job, jobs_of_order};
 use crate::store::orders::{self, Order};
-use crate::types::UtcTime;
 
 /// Creates an order and holds its stock. `?fresh=true` reads regional stock from the
 /// supplier even if a recent figure is cached. 201 when created; 200 when the same
@@ -34,7 +35,7 @@ use crate::types::UtcTime;
     ))]
 pub async fn create_order(
     State(state): State<AppState>,
-    Query(query): Query<HashMap<String, String>>,
+    QueryParams(query): QueryParams<HashMap<String, String>>,
     JsonBody(input): JsonBody<CreateOrderInput>,
 ) -> Result<(StatusCode, Json<OrderView>), ApiError> {
     let fresh = match query.get("fresh").map(String::as_str) {
@@ -91,7 +92,7 @@ const SUPPLIER_STATUSES: [&str; 13] = [
     ))]
 pub async fn list_orders(
     State(state): State<AppState>,
-    Query(query): Query<HashMap<String, String>>,
+    QueryParams(query): QueryParams<HashMap<String, String>>,
 ) -> Result<Json<Page<Order>>, ApiError> {
     let page = PageParams::parse(&query)?;
     let limit = page.limit();
@@ -140,7 +141,7 @@ pub async fn list_orders(
             orders::list_orders_by_supplier_status(
                 state.orders.db(),
                 "pushed",
-                Some(UtcTime::from(cutoff)),
+                Some(crate::types::UtcTime::from(cutoff)),
                 page.after.as_deref(),
                 limit + 1,
             )
@@ -163,8 +164,12 @@ pub struct OrderDetail {
     pub view: OrderView,
     /// Its outbox jobs (push, cancel, reschedule).
     pub jobs: Vec<Job>,
-    /// The calls made to the supplier for it, redacted.
+    /// The first calls made to the supplier for it, oldest first and redacted: at most
+    /// 50; the rest are paged at `GET /orders/{id}/calls?after={calls_next}`.
     pub calls: Vec<ExternalCall>,
+    /// The cursor of the next page of calls (`?after=` of `/orders/{id}/calls`), absent
+    /// when `calls` holds them all.
+    pub calls_next: Option<String>,
 }
 
 /// One order with everything known about it.
@@ -181,8 +186,56 @@ pub async fn get_order(
 ) -> Result<Json<OrderDetail>, ApiError> {
     let view = state.orders.view(&id).await?;
     let jobs = jobs_of_order(state.orders.db(), &id).await?;
-    let calls = calls_of_order(state.orders.db(), &id).await?;
-    Ok(Json(OrderDetail { view, jobs, calls }))
+    let limit = super::pagination::DEFAULT_LIMIT;
+    let calls = calls_of_order(state.orders.db(), &id, None, limit + 1).await?;
+    let page = Page::from_overfetch(calls, limit, |c| c.id.to_string());
+    Ok(Json(OrderDetail {
+        view,
+        jobs,
+        calls: page.items.into_iter().map(|c| c.call).collect(),
+        calls_next: page.next,
+    }))
+}
+
+/// The calls made to the supplier for an order, oldest first and redacted, page by
+/// page. `after` is the `next` of the previous page (or the order's `calls_next`).
+#[utoipa::path(get, path = "/orders/{id}/calls", operation_id = "list_order_calls", tag = "orders",
+    params(("id" = String, Path, description = "Order id (ord_…)"), PageParams),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "A page of calls", body = Page<CallEntry>),
+        (status = 400, description = "A bad parameter", body = ErrorBody),
+        (status = 404, description = "No such order", body = ErrorBody),
+        (status = 401, description = "Missing or wrong token", body = ErrorBody)
+    ))]
+pub async fn list_order_calls(
+    State(state): State<AppState>,
+    PathParam(id): PathParam<String>,
+    QueryParams(query): QueryParams<HashMap<String, String>>,
+) -> Result<Json<Page<CallEntry>>, ApiError> {
+    let page = PageParams::parse(&query)?;
+    let after = match page.after.as_deref() {
+        None => None,
+        Some(raw) => Some(raw.parse::<i64>().map_err(|_| {
+            ApiError::InvalidParameter(format!(
+                "after must be a cursor returned as next, got {:?}",
+                raw.chars().take(40).collect::<String>()
+            ))
+        })?),
+    };
+    let order = orders::get_order(state.orders.db(), &id)
+        .await?
+        .ok_or_else(|| {
+            ApiError::NotFound(format!(
+                "no order {:?}",
+                id.chars().take(64).collect::<String>()
+            ))
+        })?;
+    let limit = page.limit();
+    let items = calls_of_order(state.orders.db(), &order.id, after, limit + 1).await?;
+    Ok(Json(Page::from_overfetch(items, limit, |c| {
+        c.id.to_string()
+    })))
 }
 
 /// Pays an order: commits its holds and enqueues the push to the supplier in the same
@@ -205,9 +258,11 @@ pub async fn pay_order(
 /// Why an order is cancelled.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct CancelInput {
-    /// The reason sent to the supplier (`cancelReason`), at most 200 characters.
+    /// The reason sent to the supplier (`cancelReason`), 1 to 200 characters; default
+    /// `customer request`.
     #[serde(default)]
-    pub reason: Option<String>,
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 200, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$")]
+    pub reason: Option<Text<1, 200>>,
 }
 
 /// Cancels an order: before payment its holds are released; after payment it is
@@ -230,32 +285,27 @@ pub async fn cancel_order(
     let input: CancelInput = if body.iter().all(u8::is_ascii_whitespace) {
         CancelInput::default()
     } else {
-        serde_json::from_slice(&body)
-            .map_err(|e| ApiError::InvalidBody(format!("the body is not a cancel request: {e}")))?
+        parse_json(&body)?
     };
     let reason = input
         .reason
-        .unwrap_or_else(|| "customer request".to_owned());
-    if reason.chars().count() > 200 {
-        return Err(ApiError::Unprocessable {
-            code: "invalid_body",
-            detail: "reason: at most 200 characters".to_owned(),
-        });
-    }
-    Ok(Json(state.orders.cancel(&id, &reason).await?))
+        .as_ref()
+        .map_or("customer request", Text::as_str);
+    Ok(Json(state.orders.cancel(&id, reason).await?))
 }
 
 /// New delivery and/or installation dates.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct RescheduleInput {
-    /// New delivery date; must be 23:59:59 China time of that day (RFC 3339).
+    /// New delivery date (RFC 3339): 23:59:59 China time of a day from today to ten
+    /// years ahead; no leap second.
     #[serde(default)]
     #[schema(value_type = Option<String>, format = DateTime)]
-    pub distribution_time: Option<jiff::Timestamp>,
-    /// New installation date; must be 23:59:59 China time of that day.
+    pub distribution_time: Option<DateTime>,
+    /// New installation date: as `distribution_time`.
     #[serde(default)]
     #[schema(value_type = Option<String>, format = DateTime)]
-    pub install_time: Option<jiff::Timestamp>,
+    pub install_time: Option<DateTime>,
 }
 
 /// Asks the supplier to move a pushed order's delivery or installation day (through
@@ -267,7 +317,7 @@ pub struct RescheduleInput {
     responses(
         (status = 202, description = "Accepted", body = Order),
         (status = 409, description = "Not taken by the supplier yet", body = ErrorBody),
-        (status = 422, description = "A time that is not 23:59:59 China time", body = ErrorBody)
+        (status = 422, description = "A time that is not 23:59:59 China time of a day from today on", body = ErrorBody)
     ))]
 pub async fn reschedule_order(
     State(state): State<AppState>,
@@ -424,35 +474,9 @@ async fn pushed_order(state: &AppState, id: &str) -> Result<(Order, String), Api
     Ok((order, no))
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn record(
-    state: &AppState,
-    order: &Order,
-    system: &str,
-    endpoint: &str,
-    request: String,
-    status: Option<u16>,
-    outcome: &str,
-    started: std::time::Instant,
-) -> Result<(), ApiError> {
-    insert_call(
-        state.orders.db(),
-        &ExternalCall {
-            system: system.to_owned(),
-            endpoint: endpoint.to_owned(),
-            order_id: Some(order.id.clone()),
-            job_id: None,
-            sync_run_id: None,
-            attempt: None,
-            request: Some(request),
-            response: None,
-            status: status.map(i64::from),
-            outcome: outcome.to_owned(),
-            latency_ms: i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX),
-            created_at: UtcTime::now(),
-        },
-    )
-    .await?;
+/// Records a call made for `order` while serving a request.
+async fn record(state: &AppState, order: &Order, call: SupplierCall) -> Result<(), ApiError> {
+    calllog::record(state.orders.db(), call.order(&order.id)).await?;
     Ok(())
 }
 
@@ -480,35 +504,22 @@ pub async fn order_logistics(
     })?;
     let started = std::time::Instant::now();
     let store = ylh.logistics(std::slice::from_ref(&no)).await;
-    record(
-        &state,
-        &order,
-        "ylh",
+    let call = SupplierCall::ended(
+        calllog::YLH,
         haier::ylh::endpoints::LOGISTICS,
-        serde_json::json!([no]).to_string(),
-        crate::jobs::status_of(&store),
-        store
-            .as_ref()
-            .map_or_else(crate::jobs::error_class, |_| "ok"),
+        &store,
         started,
     )
-    .await?;
+    .request(serde_json::json!([no]));
+    record(&state, &order, call).await?;
     let store = store.map_err(|e| supplier_error(&e))?;
     let open_platform = match &state.supplier {
         Some(op) => {
             let started = std::time::Instant::now();
             let h4 = op.logistics(&no, None, None).await;
-            record(
-                &state,
-                &order,
-                "haier_open_platform",
-                "h4_logistics",
-                serde_json::json!({"orderCode": no}).to_string(),
-                crate::jobs::status_of(&h4),
-                h4.as_ref().map_or_else(crate::jobs::error_class, |_| "ok"),
-                started,
-            )
-            .await?;
+            let call = SupplierCall::ended(calllog::OPEN_PLATFORM, "h4_logistics", &h4, started)
+                .request(serde_json::json!({"orderCode": no}));
+            record(&state, &order, call).await?;
             serde_json::to_value(h4.map_err(|e| supplier_error(&e))?).unwrap_or_default()
         }
         None => serde_json::Value::Null,
@@ -538,19 +549,14 @@ pub async fn order_delivery_photos(
     })?;
     let started = std::time::Instant::now();
     let photos = ylh.delivery_photos(&no).await;
-    record(
-        &state,
-        &order,
-        "ylh",
+    let call = SupplierCall::ended(
+        calllog::YLH,
         haier::ylh::endpoints::PHOTOS,
-        serde_json::json!({"orderNo": no}).to_string(),
-        crate::jobs::status_of(&photos),
-        photos
-            .as_ref()
-            .map_or_else(crate::jobs::error_class, |_| "ok"),
+        &photos,
         started,
     )
-    .await?;
+    .request(serde_json::json!({"orderNo": no}));
+    record(&state, &order, call).await?;
     let photos = photos.map_err(|e| supplier_error(&e))?;
     Ok(Json(DeliveryPhotosView {
         records: photos

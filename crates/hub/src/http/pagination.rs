@@ -17,8 +17,14 @@ pub const MAX_LIMIT: u32 = 500;
 #[into_params(parameter_in = Query)]
 pub struct PageParams {
     /// Items per page, 1 to 500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
     /// The `next` cursor of the previous page.
+    #[param(
+        min_length = 1,
+        max_length = 128,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$"
+    )]
     pub after: Option<String>,
 }
 
@@ -39,7 +45,9 @@ impl PageParams {
             },
         };
         let after = match query.get("after") {
-            Some(c) if c.is_empty() || c.len() > 128 || c.chars().any(char::is_control) => {
+            Some(c)
+                if c.is_empty() || c.chars().count() > 128 || c.chars().any(char::is_control) =>
+            {
                 return Err(ApiError::InvalidParameter(format!(
                     "after must be a cursor returned as next, got {:?}",
                     truncate(c)

@@ -1,10 +1,11 @@
 //! `/api/v1/regions/resolve`: a Chinese address to its GB/T 2260 county code.
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::body::QueryParams;
 use super::{ApiError, AppState, ErrorBody};
 
 /// Longest address accepted, in characters.
@@ -14,13 +15,17 @@ pub const MAX_ADDRESS_CHARS: usize = 512;
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ResolveParams {
-    /// A free-text address, e.g. `上海市浦东新区三林路15号`.
+    /// A free-text address, e.g. `上海市浦东新区三林路15号`; at most 512 characters.
+    #[param(max_length = 512, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$")]
     pub address: Option<String>,
-    /// Province field (structured input), e.g. `上海市`.
+    /// Province field (structured input), e.g. `上海市`; at most 512 characters.
+    #[param(max_length = 512, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$")]
     pub province: Option<String>,
     /// City field; a county name here is tolerated, and so are 市辖区 / 县.
+    #[param(max_length = 512, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$")]
     pub city: Option<String>,
     /// District field.
+    #[param(max_length = 512, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$")]
     pub district: Option<String>,
 }
 
@@ -101,6 +106,9 @@ fn field<'a>(value: &'a Option<String>, name: &'static str) -> Result<Option<&'a
         Some(v) if v.chars().count() > MAX_ADDRESS_CHARS => Err(ApiError::InvalidParameter(
             format!("{name} is longer than {MAX_ADDRESS_CHARS} characters"),
         )),
+        Some(v) if v.chars().any(char::is_control) => Err(ApiError::InvalidParameter(format!(
+            "{name} contains a control character"
+        ))),
         other => Ok(other.as_deref()),
     }
 }
@@ -118,7 +126,7 @@ fn field<'a>(value: &'a Option<String>, name: &'static str) -> Result<Option<&'a
     ))]
 pub async fn resolve_region(
     State(state): State<AppState>,
-    Query(query): Query<ResolveParams>,
+    QueryParams(query): QueryParams<ResolveParams>,
 ) -> Result<Json<RegionResolution>, ApiError> {
     let address = field(&query.address, "address")?;
     let parts = [

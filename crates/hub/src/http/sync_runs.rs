@@ -3,11 +3,11 @@
 use std::collections::HashMap;
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::body::PathParam;
+use super::body::{PathParam, QueryParams};
 use super::pagination::{Page, PageParams};
 use super::{ApiError, AppState, ErrorBody};
 use crate::store::calls::{CallEntry, calls_of_sync_run};
@@ -37,7 +37,7 @@ pub struct SyncRunDetail {
     ))]
 pub async fn list_sync_runs(
     State(state): State<AppState>,
-    Query(query): Query<HashMap<String, String>>,
+    QueryParams(query): QueryParams<HashMap<String, String>>,
 ) -> Result<Json<Page<SyncRun>>, ApiError> {
     let page = PageParams::parse(&query)?;
     let limit = page.limit();
@@ -87,7 +87,7 @@ async fn find_run(state: &AppState, id: &str) -> Result<SyncRun, ApiError> {
 pub async fn list_sync_run_calls(
     State(state): State<AppState>,
     PathParam(id): PathParam<String>,
-    Query(query): Query<HashMap<String, String>>,
+    QueryParams(query): QueryParams<HashMap<String, String>>,
 ) -> Result<Json<Page<CallEntry>>, ApiError> {
     let page = PageParams::parse(&query)?;
     let after = match page.after.as_deref() {

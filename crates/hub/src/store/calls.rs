@@ -56,12 +56,9 @@ const INSERT: &str = "INSERT INTO external_calls (system, endpoint, order_id, jo
     sync_run_id, attempt, request, response, status, outcome, latency_ms, created_at) \
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
 
-/// Records a call.
-pub async fn insert_call(db: &Db, c: &ExternalCall) -> StoreResult<()> {
-    insert_calls(db, std::slice::from_ref(c)).await
-}
-
-/// Records calls in one transaction (all or none).
+/// Stores recorded calls in one transaction (all or none). Calls are recorded through
+/// [`crate::calllog`] (its [`SupplierCall`](crate::calllog::SupplierCall) redacts them);
+/// this is its storage step, public for the storage conformance tests.
 pub async fn insert_calls(db: &Db, calls: &[ExternalCall]) -> StoreResult<()> {
     if calls.is_empty() {
         return Ok(());
@@ -78,13 +75,19 @@ pub async fn insert_calls(db: &Db, calls: &[ExternalCall]) -> StoreResult<()> {
     Ok(())
 }
 
-/// The calls made for an order, oldest first.
-pub async fn calls_of_order(db: &Db, order_id: &str) -> StoreResult<Vec<ExternalCall>> {
+/// A page of the calls made for an order, oldest first: at most `limit` with an id
+/// above `after`.
+pub async fn calls_of_order(
+    db: &Db,
+    order_id: &str,
+    after: Option<i64>,
+    limit: u32,
+) -> StoreResult<Vec<CallEntry>> {
     Ok(on_db!(db, p => sqlx::query_as(
-        "SELECT system, endpoint, order_id, job_id, sync_run_id, attempt, request, response, \
-         status, outcome, latency_ms, created_at FROM external_calls WHERE order_id = $1 \
-         ORDER BY id")
-        .bind(order_id).fetch_all(p).await)?)
+        "SELECT id, system, endpoint, order_id, job_id, sync_run_id, attempt, request, response, \
+         status, outcome, latency_ms, created_at FROM external_calls \
+         WHERE order_id = $1 AND id > $2 ORDER BY id LIMIT $3")
+        .bind(order_id).bind(after.unwrap_or(0)).bind(i64::from(limit)).fetch_all(p).await)?)
 }
 
 /// A page of a sync run's calls, oldest first: at most `limit` with an id above `after`.

@@ -51,7 +51,7 @@ pub struct Job {
 pub struct JobAttempt {
     /// The attempt's number (1-based).
     pub attempt: i64,
-    /// `done`, `retry`, `dead`, `lease_lost`…
+    /// `done`, `retry`, `dead`, `lease_lost`, `released` (at shutdown)…
     pub outcome: String,
     /// What happened.
     pub detail: Option<String>,
@@ -78,12 +78,15 @@ pub async fn enqueue(
     run_at: UtcTime,
 ) -> StoreResult<bool> {
     let now = UtcTime::now();
+    // The order a job is about is its payload's `order_id`, kept in a column of its own
+    // so that an order's jobs are found by an index.
+    let order_id = payload["order_id"].as_str();
     let n = on_tx!(tx, c => sqlx::query(
         "INSERT INTO jobs (id, kind, payload, dedupe_key, status, attempts, max_attempts, run_at, \
-         created_at, updated_at) VALUES ($1, $2, $3, $4, 'queued', 0, $5, $6, $7, $7) \
+         created_at, updated_at, order_id) VALUES ($1, $2, $3, $4, 'queued', 0, $5, $6, $7, $7, $8) \
          ON CONFLICT (dedupe_key) DO NOTHING")
         .bind(new_id("job")).bind(kind).bind(sqlx::types::Json(payload)).bind(dedupe_key)
-        .bind(max_attempts).bind(run_at).bind(now)
+        .bind(max_attempts).bind(run_at).bind(now).bind(order_id)
         .execute(&mut *c).await.map(|r| r.rows_affected()))?;
     Ok(n == 1)
 }
@@ -211,15 +214,14 @@ pub async fn list_jobs(
     )
 }
 
-/// Jobs of one kind whose payload names `order_id`, oldest first.
+/// The jobs about `order_id` (their payload's `order_id`), oldest first.
 pub async fn jobs_of_order(db: &Db, order_id: &str) -> StoreResult<Vec<Job>> {
     const SQL: &str = concat!(
         "SELECT ",
         job_columns!(),
-        " FROM jobs WHERE dedupe_key LIKE $1 ORDER BY id"
+        " FROM jobs WHERE order_id = $1 ORDER BY id"
     );
-    let pattern = format!("%:{order_id}%");
-    Ok(on_db!(db, p => sqlx::query_as(SQL).bind(pattern).fetch_all(p).await)?)
+    Ok(on_db!(db, p => sqlx::query_as(SQL).bind(order_id).fetch_all(p).await)?)
 }
 
 /// The attempts of a job, oldest first.
@@ -236,4 +238,38 @@ pub async fn count_jobs_by_status(db: &Db) -> StoreResult<Vec<(String, i64)>> {
         on_db!(db, p => sqlx::query_as("SELECT status, COUNT(*) FROM jobs GROUP BY status ORDER BY status")
         .fetch_all(p).await)?,
     )
+}
+
+/// Gives back every job `owner` holds a lease on, at shutdown: each goes back to the
+/// queue, due now, and its attempt is recorded as `released`. Another worker (or this
+/// instance's next start) claims it at once instead of waiting out the lease; as for any
+/// claim after the first, that attempt reconciles with the supplier before sending.
+/// The jobs released.
+pub async fn release_leases(db: &Db, owner: &str) -> StoreResult<Vec<String>> {
+    let now = UtcTime::now();
+    let mut tx = db.begin().await?;
+    // A claim sets `updated_at` and nothing else does while the lease is held: it is
+    // when the attempt started.
+    let held: Vec<(String, i64, UtcTime)> = on_tx!(&mut tx, c => sqlx::query_as(
+        "SELECT id, attempts, updated_at FROM jobs WHERE lease_owner = $1 AND status = 'running' \
+         ORDER BY id")
+        .bind(owner).fetch_all(&mut *c).await)?;
+    for (id, attempt, started_at) in &held {
+        on_tx!(&mut tx, c => sqlx::query(
+            "UPDATE jobs SET status = 'queued', run_at = $3, lease_owner = NULL, \
+             lease_expires_at = NULL, updated_at = $3 \
+             WHERE id = $1 AND lease_owner = $2 AND status = 'running'")
+            .bind(id).bind(owner).bind(now).execute(&mut *c).await.map(|r| r.rows_affected()))?;
+        record_attempt(
+            &mut tx,
+            id,
+            *attempt,
+            "released",
+            Some("the instance shut down before the attempt ended"),
+            *started_at,
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(held.into_iter().map(|(id, _, _)| id).collect())
 }

@@ -11,6 +11,7 @@ pub mod catalog;
 pub mod holds;
 pub mod jobs;
 pub mod orders;
+pub mod retention;
 pub mod stock;
 pub mod sync_runs;
 

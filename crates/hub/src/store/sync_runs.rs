@@ -107,11 +107,33 @@ pub async fn insert_run(
     Ok(())
 }
 
-/// Moves a run to `processing`.
+/// Moves a run to `processing` (its first heartbeat).
 pub async fn mark_run_processing(db: &Db, id: &str, started_at: UtcTime) -> StoreResult<()> {
-    on_db!(db, p => sqlx::query("UPDATE sync_runs SET status = 'processing', started_at = $2 WHERE id = $1")
+    on_db!(db, p => sqlx::query(
+        "UPDATE sync_runs SET status = 'processing', started_at = $2, heartbeat_at = $2 WHERE id = $1")
         .bind(id).bind(started_at).execute(p).await.map(|r| r.rows_affected()))?;
     Ok(())
+}
+
+/// Records that a run's process is still working on it (see [`mark_abandoned_runs`]).
+pub async fn touch_run(db: &Db, id: &str, now: UtcTime) -> StoreResult<()> {
+    on_db!(db, p => sqlx::query("UPDATE sync_runs SET heartbeat_at = $2 WHERE id = $1")
+        .bind(id).bind(now).execute(p).await.map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// Ends as `failed`, with the summary `abandoned`, every run still `pending` or
+/// `processing` whose last heartbeat (or start) is older than `stale_before`: the
+/// process running it died. A live run's process touches it far more often than that,
+/// so runs of other live instances sharing the database are left alone. The runs
+/// ended, by id.
+pub async fn mark_abandoned_runs(db: &Db, stale_before: UtcTime) -> StoreResult<Vec<String>> {
+    let now = UtcTime::now();
+    Ok(on_db!(db, p => sqlx::query_scalar(
+        "UPDATE sync_runs SET status = 'failed', error_summary = 'abandoned', finished_at = $2 \
+         WHERE status IN ('pending', 'processing') \
+         AND COALESCE(heartbeat_at, started_at, created_at) < $1 RETURNING id")
+        .bind(stale_before).bind(now).fetch_all(p).await)?)
 }
 
 /// Writes a run's counters (while it runs, and at its end).

@@ -317,6 +317,17 @@ impl TestApp {
 
     /// The app over any state.
     pub async fn spawn_state(state: AppState, admin_token: Option<&str>) -> TestApp {
+        Self::spawn_state_with_http(state, admin_token, supplyhub::http::HttpConfig::default())
+            .await
+    }
+
+    /// The app over any state, served with `http` limits and timeouts, as `serve` does.
+    pub async fn spawn_state_with_http(
+        mut state: AppState,
+        admin_token: Option<&str>,
+        http: supplyhub::http::HttpConfig,
+    ) -> TestApp {
+        state.http = http;
         // Server-side errors show in the failing test's output.
         let _ = tracing_subscriber::fmt()
             .with_test_writer()
@@ -325,7 +336,12 @@ impl TestApp {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind app");
         let addr = listener.local_addr().expect("addr");
         let app = router(state);
-        tokio::spawn(async move { axum::serve(listener, app).await });
+        tokio::spawn(supplyhub::http::serve(
+            listener,
+            app,
+            http,
+            std::future::pending(),
+        ));
         TestApp {
             base: format!("http://{addr}"),
             http: reqwest::Client::new(),

@@ -342,7 +342,12 @@ async fn recorded_calls_are_paged_by_run_and_pruned_outside_orders(db: &Db) {
         1
     );
     assert_eq!(
-        calls_of_order(db, "ord_a").await.unwrap(),
+        calls_of_order(db, "ord_a", None, 10)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|c| c.call)
+            .collect::<Vec<_>>(),
         [calls[3].clone()]
     );
 }
