@@ -26,8 +26,7 @@ use tracing::{info, warn};
 use crate::calllog::{self, SupplierCall};
 use crate::catalog::SOURCE_LOCAL;
 use crate::config::OrdersConfig;
-use crate::status::{HoldStatus, JobStatus, SupplierStatus};
-use crate::store::holds::move_holds;
+use crate::status::{JobStatus, SupplierStatus};
 use crate::store::jobs::{Job, claim_due, end_attempt, extend_lease, record_attempt};
 use crate::store::orders::{
     Order, get_order, lines_of_order, set_order_times, transition_supplier_status,
@@ -263,25 +262,14 @@ impl Worker {
             SupplierStatus::PushPending | SupplierStatus::PushFailed
         ) {
             // A callback got here first (the push's own answer was lost): the supplier
-            // has the order. Settle the holds it took, or release them if it refused.
-            let refused = matches!(
-                order.supplier_status,
-                SupplierStatus::Rejected | SupplierStatus::OutOfStock | SupplierStatus::Failed
-            );
-            let (change, to) = if refused {
-                ("release", HoldStatus::Released)
-            } else {
-                ("settle", HoldStatus::Settled)
-            };
-            let now = UtcTime::now();
+            // has the order. Its callback settled the holds it took, or released them if
+            // it refused; do it here too in case the order is in between.
             let mut tx = self.db.begin().await?;
-            move_holds(
+            crate::callbacks::follow_holds(
                 &mut tx,
                 &order.id,
-                HoldStatus::Committed,
-                to,
-                Some(change),
-                now,
+                order.supplier_status,
+                UtcTime::now(),
             )
             .await?;
             tx.commit().await?;
@@ -339,16 +327,9 @@ impl Worker {
                     now,
                 )
                 .await?;
-                // The supplier took the order: its stock figure now excludes these units.
-                move_holds(
-                    &mut tx,
-                    &order.id,
-                    HoldStatus::Committed,
-                    HoldStatus::Settled,
-                    Some("settle"),
-                    now,
-                )
-                .await?;
+                // Accepted is not confirmed (protocol §0.3): the product, price and
+                // customer are checked afterwards, so the holds stay committed until the
+                // confirm callback settles them (or its refusal releases them).
                 tx.commit().await?;
                 let how = match (&outcome, reconciling) {
                     (CreateOutcome::AlreadyExists { .. }, _) => {
@@ -494,14 +475,25 @@ impl Worker {
                 "the supplier has not given the order a number".to_owned(),
             ));
         };
-        let request = serde_json::json!({"retailOrderNo": retail_order_no, "distributionTime": distribution, "installTime": install});
+        // Y3 always carries both times (protocol §0.3): the one that does not change goes
+        // with its original value; an order that never had one takes the other day.
+        let original = |t: Option<UtcTime>| t.map(UtcTime::timestamp);
+        let sent_distribution = distribution
+            .or(original(order.distribution_time))
+            .or(install);
+        let sent_install = install.or(original(order.install_time)).or(distribution);
+        let (Some(sent_distribution), Some(sent_install)) = (sent_distribution, sent_install)
+        else {
+            return Ok(Verdict::Dead("no time to reschedule to".to_owned()));
+        };
+        let request = serde_json::json!({"retailOrderNo": retail_order_no, "distributionTime": sent_distribution, "installTime": sent_install});
         let result = self
             .call_recorded(
                 job,
                 order,
                 haier::ylh::endpoints::RESCHEDULE,
                 request,
-                ylh.reschedule(retail_order_no, distribution, install),
+                ylh.reschedule(retail_order_no, sent_distribution, sent_install),
             )
             .await?;
         match result {

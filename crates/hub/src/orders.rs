@@ -234,6 +234,11 @@ impl OrderService {
         }
     }
 
+    /// The orders settings (`[orders]`).
+    pub fn config(&self) -> &OrdersConfig {
+        &self.config
+    }
+
     /// The store.
     pub fn db(&self) -> &Db {
         &self.db
@@ -760,10 +765,17 @@ impl OrderService {
         let order = lock_order_in(&mut tx, id)
             .await?
             .ok_or_else(|| OrderError::NotFound(id.to_owned()))?;
-        if order.status != OrderStatus::Paid || order.retail_order_no.is_none() {
+        if order.status != OrderStatus::Paid {
             return Err(OrderError::InvalidState(
                 "only a paid order the supplier has taken can be rescheduled".to_owned(),
             ));
+        }
+        if order.retail_order_no.is_none() {
+            return Err(OrderError::InvalidState(format!(
+                "the supplier has not confirmed the order yet (supplier status {}): \
+                 rescheduling needs its order number, which arrives with the confirm callback",
+                order.supplier_status
+            )));
         }
         enqueue(
             &mut tx,

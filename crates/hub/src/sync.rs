@@ -404,7 +404,15 @@ impl Syncer {
                 .await
                 .map_err(|e| Fatal(format!("the procurable listing failed: {e}")))?;
             progress.advance(1);
-            for p in listing {
+            for bad in &listing.bad {
+                state.fail_with(
+                    bad.product_code.as_deref().unwrap_or("?"),
+                    "catalog",
+                    "decode",
+                    &bad.error().to_string(),
+                );
+            }
+            for p in listing.items {
                 match p.code() {
                     Some(code) => {
                         let wanted = opts
@@ -515,7 +523,8 @@ impl Syncer {
 
     /// Calls `fetch` for `codes` in chunks of 20 with `concurrency` calls in flight, and
     /// keys the records it returns by their code. A failed chunk is recorded as a failure
-    /// of each of its codes at `stage`.
+    /// of each of its codes at `stage`; a record that could not be read, as a failure of
+    /// its code alone.
     async fn read_chunked<'c, T, F, Fut>(
         &self,
         codes: &'c [ProductCode],
@@ -527,7 +536,7 @@ impl Syncer {
     ) -> HashMap<String, T>
     where
         F: Fn(&'c [ProductCode]) -> Fut,
-        Fut: Future<Output = Result<Vec<T>, haier::Error>>,
+        Fut: Future<Output = Result<haier::Records<T>, haier::Error>>,
     {
         let chunks: Vec<&[ProductCode]> = codes.chunks(MAX_CODES_PER_CALL).collect();
         progress.stage(stage, chunks.len() as u64);
@@ -541,8 +550,17 @@ impl Syncer {
         while let Some((chunk, result)) = results.next().await {
             progress.advance(1);
             match result {
-                Ok(list) => {
-                    for record in list {
+                Ok(records) => {
+                    // A record the client could not read fails alone, with its reason.
+                    for bad in &records.bad {
+                        state.fail_with(
+                            bad.product_code.as_deref().unwrap_or("?"),
+                            stage,
+                            "decode",
+                            &bad.error().to_string(),
+                        );
+                    }
+                    for record in records.items {
                         if let Some(code) = code_of(&record) {
                             found.insert(code.to_string(), record);
                         }

@@ -176,6 +176,29 @@ pub async fn list_orders(db: &Db, before: Option<&str>, limit: u32) -> StoreResu
     Ok(on_db!(db, p => sqlx::query_as(SQL).bind(before).bind(i64::from(limit)).fetch_all(p).await)?)
 }
 
+/// A page of orders at `supplier_status`, newest first, after the cursor `before` (an
+/// order id); with `updated_before`, only those last changed before it (for `pushed`:
+/// pushed then, and no callback since).
+pub async fn list_orders_by_supplier_status(
+    db: &Db,
+    supplier_status: &str,
+    updated_before: Option<UtcTime>,
+    before: Option<&str>,
+    limit: u32,
+) -> StoreResult<Vec<Order>> {
+    const SQL: &str = select_orders!(
+        "WHERE supplier_status = $1 AND updated_at < $2 AND id < $3 ORDER BY id DESC LIMIT $4"
+    );
+    let before = before.unwrap_or("ord_~");
+    // Without a bound, any time up to far in the future.
+    let updated_before = updated_before.unwrap_or_else(|| {
+        UtcTime::from(jiff::Timestamp::now() + jiff::SignedDuration::from_hours(24 * 365 * 100))
+    });
+    Ok(on_db!(db, p => sqlx::query_as(SQL)
+        .bind(supplier_status).bind(updated_before).bind(before).bind(i64::from(limit))
+        .fetch_all(p).await)?)
+}
+
 /// Every order, oldest first (for reconciliation and tests).
 pub async fn all_orders(db: &Db) -> StoreResult<Vec<Order>> {
     const SQL: &str = select_orders!("ORDER BY id");

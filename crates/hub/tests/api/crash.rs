@@ -131,6 +131,13 @@ async fn killed_hubs_push_every_paid_order_exactly_once(t: &TestDb) {
         json!({"fault": "hang", "endpoint": "ylh_create_order", "count": 150}),
     )
     .await;
+    // The supplier refuses a repeated soId in words unlike any default pattern; the
+    // hub is told them in its configuration, and must still push each order once.
+    sb.post(
+        "/_sandbox/orders/config",
+        json!({"duplicate_message": "单据{soId}已推送过，请勿再次提交"}),
+    )
+    .await;
     let mut settings: Vec<(String, String)> = sb.sandbox.env();
     settings.extend(
         [
@@ -140,6 +147,7 @@ async fn killed_hubs_push_every_paid_order_exactly_once(t: &TestDb) {
             // Each claim of an orphaned job counts as an attempt; here that is the point,
             // not a reason to dead-letter.
             ("SUPPLYHUB_ORDERS__PUSH_MAX_ATTEMPTS", "1000"),
+            ("SUPPLYHUB_YLH__DUPLICATE_PATTERNS", r#"["已推送过"]"#),
         ]
         .map(|(k, v)| (k.to_owned(), v.to_owned())),
     );
@@ -328,6 +336,11 @@ async fn killed_hubs_push_every_paid_order_exactly_once(t: &TestDb) {
                 .last()
                 .and_then(|a| a.detail.as_deref())
                 .unwrap_or("");
+            assert_eq!(
+                job.status, "done",
+                "{}: a refused resend must read as already there, not fail",
+                o.so_id
+            );
             if last.starts_with("already ") {
                 by_callback += 1;
             } else if last.starts_with("the supplier already held it") {

@@ -249,6 +249,7 @@ async fn old_history_is_pruned_but_live_orders_and_jobs_keep_theirs(db: &Db) {
                 body: "{}".to_owned(),
                 method: None,
                 outcome: outcome.to_owned(),
+                clock_skew_secs: None,
             },
         )
         .await

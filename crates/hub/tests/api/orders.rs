@@ -48,7 +48,7 @@ async fn setup_with(
         .run(&catalog_only(true), &NoProgress)
         .await
         .unwrap();
-    assert_eq!(run.status, "success");
+    assert_eq!(run.status, "success", "{:?}", run.error_summary);
     let state = sb.app_state(db, &config);
     let orders = state.orders.clone();
     let app = TestApp::spawn_state(state, None).await;
@@ -496,8 +496,10 @@ async fn an_ambiguous_push_is_reconciled_not_duplicated(db: &Db) {
     );
     let (_, detail) = app.get(&format!("/api/v1/orders/{id}")).await;
     assert_eq!(detail["supplier_status"], "pushed");
-    assert_eq!(detail["retail_order_no"], orders[0]["retailOrderNo"]);
-    assert_eq!(detail["holds"][0]["status"], "settled");
+    // Y1 answers `data: true` only: the number comes with the confirm callback, and
+    // the holds stay committed until then.
+    assert!(detail["retail_order_no"].is_null(), "{detail}");
+    assert_eq!(detail["holds"][0]["status"], "committed");
     let job = &detail["jobs"][0];
     assert_eq!(
         (job["status"].as_str(), job["attempts"].as_i64()),
@@ -521,12 +523,6 @@ async fn an_ambiguous_push_is_reconciled_not_duplicated(db: &Db) {
         [Some(503), Some(200)],
         "the HTTP status of each call is kept"
     );
-    assert!(
-        detail["calls"][1]["response"]
-            .as_str()
-            .unwrap()
-            .contains("retailOrderNo")
-    );
     let request = detail["calls"][0]["request"].as_str().unwrap();
     assert!(
         !request.contains("13900001111") && !request.contains("张三"),
@@ -541,6 +537,21 @@ async fn an_ambiguous_push_is_reconciled_not_duplicated(db: &Db) {
     assert_eq!(sent["itemList"][0]["actualPrice"], json!(1898.5));
     assert_eq!(sent["town"], "宁海路街道");
     assert_eq!(sent["detailAddress"], "***");
+
+    // The confirm callback brings the supplier's number and settles the holds.
+    sb.sandbox
+        .set_callback_url(format!("{}/callbacks/haier", app.base));
+    sb.post(
+        "/_sandbox/orders/config",
+        json!({"confirm_rate": 1.0, "reject_rate": 0.0, "oos_rate": 0.0}),
+    )
+    .await;
+    let so_id = orders[0]["soId"].as_str().unwrap();
+    sb.post(&format!("/_sandbox/orders/{so_id}/advance"), json!({}))
+        .await;
+    let detail = wait_supplier_status(&app, &id, "confirmed").await;
+    assert_eq!(detail["retail_order_no"], orders[0]["retailOrderNo"]);
+    assert_eq!(detail["holds"][0]["status"], "settled");
     assert_eq!(
         get_pool(db, &sku, COUNTY).await.unwrap().unwrap().held,
         0,
@@ -554,7 +565,7 @@ async fn a_business_rejection_is_dead_lettered_and_can_be_redriven(db: &Db) {
         db,
         20,
         6,
-        &[("SUPPLYHUB_YLH__SELLER_CODE", "'\"9999999999\"'")],
+        &[("SUPPLYHUB_YLH__SOURCE_SYSTEM", "unregistered")],
     )
     .await;
     let sku = procurable_skus(&app, 1).await.remove(0);
@@ -573,8 +584,8 @@ async fn a_business_rejection_is_dead_lettered_and_can_be_redriven(db: &Db) {
         detail["supplier_message"]
             .as_str()
             .unwrap()
-            .contains("20004"),
-        "{detail}"
+            .contains("sourceSystem 订单来源未注册"),
+        "the supplier's words: {detail}"
     );
     let job_id = detail["jobs"][0]["id"].as_str().unwrap().to_owned();
     assert_eq!(
@@ -708,6 +719,8 @@ async fn following_an_order_reschedule_logistics_photos_and_cancel(db: &Db) {
         Some(expected_ms),
         "{theirs}"
     );
+    // Y3 always carries both times (protocol §0.3).
+    assert!(theirs["installTime"].as_i64().is_some(), "{theirs}");
     let (_, ours) = app.get(&format!("/api/v1/orders/{}", ids[0])).await;
     assert_eq!(ours["distribution_time"], "2030-01-15T15:59:59Z");
 
@@ -717,11 +730,15 @@ async fn following_an_order_reschedule_logistics_photos_and_cancel(db: &Db) {
         .get(&format!("/api/v1/orders/{}/logistics", ids[0]))
         .await;
     assert_eq!(status, 200, "{logistics}");
+    let shipment = &logistics["store"][0]["shipments"][0];
+    for key in ["carrier_code", "carrier_name", "tracking_number"] {
+        assert!(
+            shipment[key].as_str().is_some_and(|s| !s.is_empty()),
+            "{key}: {logistics}"
+        );
+    }
     assert!(
-        !logistics["store"][0]["logisticsList"]
-            .as_array()
-            .unwrap()
-            .is_empty(),
+        !shipment["serial_barcodes"].as_array().unwrap().is_empty(),
         "{logistics}"
     );
     assert!(logistics["open_platform"]["getAllLogisticsInfoByOrderCode"].is_array());
@@ -730,13 +747,16 @@ async fn following_an_order_reschedule_logistics_photos_and_cancel(db: &Db) {
         .get(&format!("/api/v1/orders/{}/delivery-photos", ids[0]))
         .await;
     assert_eq!(status, 200);
+    let record = &photos["records"][0];
+    assert!(record["ylh_order_code"].as_str().is_some(), "{photos}");
     assert!(
-        photos["photos"][0]["url"]
+        record["photos"][0]["url"]
             .as_str()
             .unwrap()
             .starts_with("https://"),
         "{photos}"
     );
+    assert_eq!(record["photos"][0]["scene"], "delivery", "{photos}");
 
     // Cancel after payment goes to the supplier and waits for its callback.
     let (status, order) = app
@@ -1051,4 +1071,118 @@ crate::on_both_backends! {
     pay_racing_cancel_has_one_winner => pay_racing_cancel_has_one_winner;
     a_confirmation_during_the_push_is_kept => a_confirmation_during_the_push_is_kept;
     a_store_failure_mid_job_lets_the_lease_expire => a_store_failure_mid_job_lets_the_lease_expire;
+    a_product_the_supplier_does_not_carry_is_accepted_then_rejected_by_callback => a_product_the_supplier_does_not_carry_is_accepted_then_rejected_by_callback;
+    an_orphaned_push_refused_in_unknown_words_fails_then_the_callback_confirms_it => an_orphaned_push_refused_in_unknown_words_fails_then_the_callback_confirms_it;
+}
+
+async fn a_product_the_supplier_does_not_carry_is_accepted_then_rejected_by_callback(db: &Db) {
+    let (sb, config, app) = setup(db, 30).await;
+    sb.sandbox
+        .set_callback_url(format!("{}/callbacks/haier", app.base));
+    sb.post("/_sandbox/orders/config", json!({"callback_delay_ms": 20, "confirm_rate": 1.0, "reject_rate": 0.0, "oos_rate": 0.0, "duplicate_callback_rate": 0.0})).await;
+    let sku = procurable_skus(&app, 1).await.remove(0);
+    set_supplier_stock(&sb, &sku, 10).await;
+    let (status, order) = app
+        .post("/api/v1/orders", checkout("U1", json!([line(&sku, 2)])))
+        .await;
+    assert_eq!(status, 201, "{order}");
+    let id = order["id"].as_str().unwrap().to_owned();
+    // The supplier stops carrying the product before the order reaches it.
+    let r = sb
+        .http
+        .delete(sb.url(&format!("/_sandbox/catalog/{sku}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 204);
+    app.post(&format!("/api/v1/orders/{id}/pay"), json!({}))
+        .await;
+    drain(&sb.worker(db, &config), 10).await;
+
+    // Y1 accepted it (protocol §0.3: it checks the product afterwards)...
+    let (_, detail) = app.get(&format!("/api/v1/orders/{id}")).await;
+    let calls: Vec<(&str, &str)> = detail["calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["endpoint"].as_str().unwrap(),
+                c["outcome"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(calls, [("y1_create", "created")], "{detail}");
+    // ...and the confirm callback refused it: rejected with FailMsg, holds released.
+    let detail = wait_supplier_status(&app, &id, "rejected").await;
+    assert_eq!(detail["status"], "cancelled");
+    let message = detail["supplier_message"].as_str().unwrap();
+    assert!(
+        message.contains("商品不存在") && message.contains(&sku),
+        "{message}"
+    );
+    assert!(detail["retail_order_no"].is_null(), "{detail}");
+    let holds: Vec<&str> = detail["holds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(holds, ["released"]);
+    assert_eq!(
+        get_pool(db, &sku, COUNTY).await.unwrap().unwrap().held,
+        0,
+        "released holds leave nothing held"
+    );
+    // Nothing to follow at the supplier: no order number.
+    let (status, err) = app
+        .get(&format!("/api/v1/orders/{id}/delivery-photos"))
+        .await;
+    assert_eq!(status, 409, "{err}");
+    sb.sandbox.shutdown().await.unwrap();
+}
+
+async fn an_orphaned_push_refused_in_unknown_words_fails_then_the_callback_confirms_it(db: &Db) {
+    let (sb, config, app) = setup(db, 30).await;
+    sb.sandbox
+        .set_callback_url(format!("{}/callbacks/haier", app.base));
+    // The supplier words its duplicate refusal in a way the hub is not told about, and
+    // decides only when asked to.
+    sb.post("/_sandbox/orders/config", json!({"callback_delay_ms": 600_000, "confirm_rate": 1.0, "reject_rate": 0.0, "oos_rate": 0.0, "duplicate_callback_rate": 0.0, "duplicate_message": "单据{soId}已推送过，请勿再次提交"})).await;
+    let sku = procurable_skus(&app, 1).await.remove(0);
+    set_supplier_stock(&sb, &sku, 10).await;
+    let (_, order) = app
+        .post("/api/v1/orders", checkout("W1", json!([line(&sku, 1)])))
+        .await;
+    let id = order["id"].as_str().unwrap().to_owned();
+    app.post(&format!("/api/v1/orders/{id}/pay"), json!({}))
+        .await;
+    // Recorded, then answered 503: the push is orphaned; its resend is refused.
+    sb.post(
+        "/_sandbox/faults/next",
+        json!({"fault": "server_error", "endpoint": "ylh_create_order", "after_processing": true}),
+    )
+    .await;
+    drain(&sb.worker(db, &config), 20).await;
+    let (_, detail) = app.get(&format!("/api/v1/orders/{id}")).await;
+    assert_eq!(detail["supplier_status"], "push_failed", "{detail}");
+    assert!(
+        detail["supplier_message"]
+            .as_str()
+            .unwrap()
+            .contains("已推送过"),
+        "the supplier's words: {detail}"
+    );
+    assert_eq!(detail["jobs"][0]["status"], "dead");
+    let theirs = sandbox_orders(&sb).await;
+    assert_eq!(theirs.len(), 1, "once at the supplier");
+
+    // The supplier's confirm callback is the truth: it still applies.
+    let so_id = theirs[0]["soId"].as_str().unwrap();
+    sb.post(&format!("/_sandbox/orders/{so_id}/advance"), json!({}))
+        .await;
+    let detail = wait_supplier_status(&app, &id, "confirmed").await;
+    assert_eq!(detail["retail_order_no"], theirs[0]["retailOrderNo"]);
+    assert_eq!(detail["holds"][0]["status"], "settled");
+    sb.sandbox.shutdown().await.unwrap();
 }
