@@ -15,6 +15,7 @@ cd "$(dirname "$0")/.."
 bin="${1:-target/debug/supplyhub}"
 shift || true
 [ "${1:-}" = "--" ] && shift
+bin="$(cd "$(dirname "$bin")" 2>/dev/null && pwd)/$(basename "$bin")"
 [ -x "$bin" ] || { echo "no supplyhub binary at $bin: run scripts/test.sh or cargo build first" >&2; exit 1; }
 
 venv="target/schemathesis-venv"
@@ -47,9 +48,9 @@ export SUPPLYHUB_DATABASE_URL="sqlite://$work/hub.db"
 export SUPPLYHUB_ADMIN_TOKEN="schemathesis-$(date +%s%N)"
 export SUPPLYHUB_LOG__LEVEL="warn"
 
-(cd "$work" && "$OLDPWD/$bin" sync --county 370212 >"$work/sync.log" 2>&1) || {
+(cd "$work" && "$bin" sync --county 370212 >"$work/sync.log" 2>&1) || {
   echo "the sync before the API run failed:" >&2; cat "$work/sync.log" >&2; exit 1; }
-(cd "$work" && exec "$OLDPWD/$bin" serve --listen "127.0.0.1:$hub_port" >"$work/serve.log" 2>&1) &
+(cd "$work" && exec "$bin" serve --listen "127.0.0.1:$hub_port" >"$work/serve.log" 2>&1) &
 pids+=($!)
 for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$hub_port") 2>/dev/null && break; sleep 0.2; done
 

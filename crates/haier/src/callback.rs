@@ -154,7 +154,36 @@ impl CallbackError {
             CallbackError::Stale { .. } => "时间戳超出有效期".to_owned(),
             CallbackError::BadData(_) => "Data格式错误".to_owned(),
         };
-        CallbackReply::error(description)
+        CallbackReply::error(description).with_status(self.status())
+    }
+
+    /// The HTTP-like status of the refusal, for `data.statusCode` of the
+    /// reply: 401 for a refused credential, signature or time, 400 for a
+    /// malformed request.
+    pub fn status(&self) -> u32 {
+        match self {
+            CallbackError::UnknownAppKey(_)
+            | CallbackError::BadSignature
+            | CallbackError::Stale { .. } => 401,
+            CallbackError::Malformed(_)
+            | CallbackError::Missing(_)
+            | CallbackError::BadTimestamp(_)
+            | CallbackError::BadData(_) => 400,
+        }
+    }
+
+    /// A short stable label of the cause, for counters and logs (never the
+    /// received values).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            CallbackError::Malformed(_) => "malformed",
+            CallbackError::Missing(_) => "missing_parameter",
+            CallbackError::UnknownAppKey(_) => "unknown_app_key",
+            CallbackError::BadSignature => "bad_signature",
+            CallbackError::BadTimestamp(_) => "bad_timestamp",
+            CallbackError::Stale { .. } => "stale",
+            CallbackError::BadData(_) => "bad_data",
+        }
     }
 }
 
@@ -257,18 +286,23 @@ impl CallbackRequest {
     /// parameters under `secret`, compared in constant time
     /// ([`CallbackError::BadSignature`]); `TimeStamp` is a valid
     /// `yyyyMMddHHmmss` in China time ([`CallbackError::BadTimestamp`])
-    /// within `window` of `now` either way ([`CallbackError::Stale`];
-    /// [`DEFAULT_WINDOW`] is ±5 minutes).
+    /// and, when a `window` is given, within it of `now` either way
+    /// ([`CallbackError::Stale`]; [`DEFAULT_WINDOW`] is ±5 minutes).
     ///
-    /// The window limits replays; a receiver must still apply callbacks
-    /// idempotently, since one may legitimately arrive twice within it.
+    /// The vendor documents no window and no time zone (protocol §0.4), and
+    /// a supplier that re-sends an old callback would lose that event for
+    /// ever, so `None` (no window) is the receiver's default; callbacks must
+    /// be applied idempotently either way.
+    ///
+    /// On success, returns the clock skew in seconds: `TimeStamp` read as
+    /// China time minus `now` (positive when the sender's clock is ahead).
     pub fn verify(
         &self,
         app_key_expected: &str,
         secret: &str,
         now: Timestamp,
-        window: Duration,
-    ) -> Result<(), CallbackError> {
+        window: Option<Duration>,
+    ) -> Result<i64, CallbackError> {
         if self.app_key != app_key_expected {
             return Err(CallbackError::UnknownAppKey(
                 self.app_key.chars().take(64).collect(),
@@ -282,15 +316,17 @@ impl CallbackRequest {
             CallbackError::BadTimestamp(self.timestamp.chars().take(32).collect())
         })?;
         let skew_ms = sent.as_millisecond().saturating_sub(now.as_millisecond());
-        let window_ms = i64::try_from(window.as_millis()).unwrap_or(i64::MAX);
-        if skew_ms.unsigned_abs() > window_ms.unsigned_abs() {
-            return Err(CallbackError::Stale {
-                timestamp: self.timestamp.clone(),
-                skew_secs: skew_ms / 1000,
-                window_secs: window.as_secs(),
-            });
+        if let Some(window) = window {
+            let window_ms = i64::try_from(window.as_millis()).unwrap_or(i64::MAX);
+            if skew_ms.unsigned_abs() > window_ms.unsigned_abs() {
+                return Err(CallbackError::Stale {
+                    timestamp: self.timestamp.clone(),
+                    skew_secs: skew_ms / 1000,
+                    window_secs: window.as_secs(),
+                });
+            }
         }
-        Ok(())
+        Ok(skew_ms / 1000)
     }
 
     /// `Data` read as [`CallbackData`]; `Ok(None)` if the request has no
@@ -401,9 +437,11 @@ pub struct CallbackData {
     /// `State`: 1 ok, 0 failed, 2 partial; a number or a numeric string.
     #[serde(rename = "State")]
     pub state: CallbackState,
-    /// `FailMsg`: why it failed (at most 100 characters by the vendor).
+    /// `FailMsg`: why it failed (at most 100 characters by the vendor). The
+    /// vendor's out-of-stock example spells it `failMsg`: both are read.
     #[serde(
         rename = "FailMsg",
+        alias = "failMsg",
         default,
         with = "wire::text",
         skip_serializing_if = "Option::is_none"
@@ -479,12 +517,14 @@ where
     Ok(Option::<Vec<T>>::deserialize(d)?.unwrap_or_default())
 }
 
-/// Our answer to a callback (sent with HTTP 200):
+/// Our answer to a callback, always sent with HTTP 200, in the shape of the
+/// vendor's document v1.0.9+ (protocol §0.4):
 ///
 /// - success: `{"success":true,"code":"success","description":"成功",
-///   "timeStamp":"yyyyMMddHHmmss","data":{"statusCode":"200","message":"成功",
+///   "timeStamp":"yyyyMMddHHmmss","data":{"statusCode":200,"message":"成功",
 ///   "platformOrderNo":…}}`
-/// - error: `{"success":false,"code":"error","description":<msg>,"data":{}}`
+/// - refusal: `{"success":false,"code":"error","description":<why>,
+///   "timeStamp":…,"data":{"statusCode":<400, 401, 404, 503…>,"message":<why>}}`
 ///   (or code `"order_not_found"`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CallbackReply {
@@ -494,26 +534,29 @@ pub struct CallbackReply {
     pub code: String,
     /// `description`: "成功" or the reason of the error.
     pub description: String,
-    /// `timeStamp`: our time, `yyyyMMddHHmmss` China time (success only).
+    /// `timeStamp`: our time, `yyyyMMddHHmmss` China time (required by the
+    /// vendor, in every reply).
     #[serde(rename = "timeStamp", default, skip_serializing_if = "Option::is_none")]
     pub time_stamp: Option<String>,
-    /// `data`: details (success), `{}` (error).
+    /// `data`: `statusCode` (a number), `message`, `platformOrderNo`.
     #[serde(default)]
     pub data: CallbackReplyData,
 }
 
-/// The `data` of a [`CallbackReply`]; all absent (`{}`) in an error reply.
+/// The `data` of a [`CallbackReply`].
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CallbackReplyData {
-    /// `statusCode`: "200" (written as a string; read from a number too).
+    /// `statusCode`: 200 on success, else an HTTP-like status of the refusal
+    /// (400 malformed, 401 refused, 404 unknown order, 503 not configured).
+    /// Written as a **number** (v1.0.9); read from a numeric string too.
     #[serde(
         rename = "statusCode",
         default,
-        with = "wire::text",
+        with = "wire::opt_count",
         skip_serializing_if = "Option::is_none"
     )]
-    pub status_code: Option<String>,
-    /// `message`: "成功".
+    pub status_code: Option<u32>,
+    /// `message`: "成功", or why the callback was refused.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
     /// `platformOrderNo`: our order number the callback was about.
@@ -536,7 +579,7 @@ impl CallbackReply {
             description: "成功".into(),
             time_stamp: Some(format_timestamp(now)),
             data: CallbackReplyData {
-                status_code: Some("200".into()),
+                status_code: Some(200),
                 message: Some("成功".into()),
                 platform_order_no: platform_order_no.map(str::to_owned),
             },
@@ -546,24 +589,59 @@ impl CallbackReply {
     /// An error reply (`code` "error") with `description`, e.g.
     /// "签名验证失败" (sign check failed) or "未知的回调方法: X" (unknown
     /// method).
+    ///
+    /// Stamped with the current time and `statusCode` 400; see
+    /// [`with_status`](Self::with_status) and [`at`](Self::at).
     pub fn error(description: impl Into<String>) -> Self {
-        Self::failure("error", description.into())
+        Self::failure("error", 400, description.into())
     }
 
     /// The error reply for a callback about an order we do not know (`code`
-    /// "order_not_found").
+    /// "order_not_found", `statusCode` 404).
     pub fn order_not_found(description: impl Into<String>) -> Self {
-        Self::failure("order_not_found", description.into())
+        Self::failure("order_not_found", 404, description.into())
     }
 
-    fn failure(code: &str, description: String) -> Self {
+    fn failure(code: &str, status: u32, description: String) -> Self {
         Self {
             success: false,
             code: code.into(),
+            time_stamp: Some(format_timestamp(Timestamp::now())),
+            data: CallbackReplyData {
+                status_code: Some(status),
+                message: Some(description.clone()),
+                platform_order_no: None,
+            },
             description,
-            time_stamp: None,
-            data: CallbackReplyData::default(),
         }
+    }
+
+    /// The same reply with `data.statusCode` set to `status`.
+    pub fn with_status(mut self, status: u32) -> Self {
+        self.data.status_code = Some(status);
+        self
+    }
+
+    /// The same reply stamped with `at` (`timeStamp`).
+    pub fn at(mut self, at: Timestamp) -> Self {
+        self.time_stamp = Some(format_timestamp(at));
+        self
+    }
+
+    /// The same reply naming our order number (`data.platformOrderNo`).
+    pub fn for_order(mut self, platform_order_no: Option<&str>) -> Self {
+        self.data.platform_order_no = platform_order_no.map(str::to_owned);
+        self
+    }
+
+    /// Whether this reply is what §0.4 requires: a `timeStamp` of 14 digits
+    /// and a numeric `data.statusCode` (checked by a sender before counting
+    /// the callback as acknowledged).
+    pub fn is_well_formed(&self) -> bool {
+        self.time_stamp
+            .as_deref()
+            .is_some_and(|t| parse_timestamp(t).is_some())
+            && self.data.status_code.is_some()
     }
 
     /// The reply's JSON text.
@@ -660,7 +738,7 @@ mod tests {
         assert_eq!(req.app_key, APP_KEY);
         assert_eq!(req.method, CallbackMethod::Confirm);
         assert_eq!(req.data.as_deref(), Some(DATA));
-        req.verify(APP_KEY, SECRET, sent_at(), DEFAULT_WINDOW)
+        req.verify(APP_KEY, SECRET, sent_at(), Some(DEFAULT_WINDOW))
             .unwrap();
         let data = req.parse_data().unwrap().unwrap();
         assert_eq!(data.ext_order_no.as_deref(), Some("SO.20230912.000001"));
@@ -680,7 +758,7 @@ mod tests {
             "Method": "hmm.scm_heorder.confirm", "Data": DATA, "Sign": SIGN,
         });
         let req = CallbackRequest::from_json(body.to_string().as_bytes()).unwrap();
-        req.verify(APP_KEY, SECRET, sent_at(), DEFAULT_WINDOW)
+        req.verify(APP_KEY, SECRET, sent_at(), Some(DEFAULT_WINDOW))
             .unwrap();
         // A numeric TimeStamp keeps its digits.
         let body = format!(
@@ -689,7 +767,7 @@ mod tests {
         );
         let req = CallbackRequest::from_json(body.as_bytes()).unwrap();
         assert_eq!(req.timestamp, "20230912113528");
-        req.verify(APP_KEY, SECRET, sent_at(), DEFAULT_WINDOW)
+        req.verify(APP_KEY, SECRET, sent_at(), Some(DEFAULT_WINDOW))
             .unwrap();
     }
 
@@ -697,16 +775,16 @@ mod tests {
     fn refusals_have_their_own_errors() {
         let req = CallbackRequest::from_form(&form(&vector())).unwrap();
         assert_eq!(
-            req.verify("another-key", SECRET, sent_at(), DEFAULT_WINDOW),
+            req.verify("another-key", SECRET, sent_at(), Some(DEFAULT_WINDOW)),
             Err(CallbackError::UnknownAppKey(APP_KEY.into()))
         );
         assert_eq!(
-            req.verify(APP_KEY, "wrong-secret", sent_at(), DEFAULT_WINDOW),
+            req.verify(APP_KEY, "wrong-secret", sent_at(), Some(DEFAULT_WINDOW)),
             Err(CallbackError::BadSignature)
         );
         let later = sent_at() + jiff::SignedDuration::from_secs(301);
         assert!(matches!(
-            req.verify(APP_KEY, SECRET, later, DEFAULT_WINDOW),
+            req.verify(APP_KEY, SECRET, later, Some(DEFAULT_WINDOW)),
             Err(CallbackError::Stale {
                 skew_secs: -301,
                 window_secs: 300,
@@ -714,7 +792,7 @@ mod tests {
             })
         ));
         let earlier = sent_at() - jiff::SignedDuration::from_secs(300);
-        req.verify(APP_KEY, SECRET, earlier, DEFAULT_WINDOW)
+        req.verify(APP_KEY, SECRET, earlier, Some(DEFAULT_WINDOW))
             .unwrap();
 
         let mut tampered = vector();
@@ -722,7 +800,7 @@ mod tests {
             r#"{"ExtOrderNo":"SO.20230912.000001","PlatformOrderNo":"PO20230912001","State":0}"#;
         let req = CallbackRequest::from_form(&form(&tampered)).unwrap();
         assert_eq!(
-            req.verify(APP_KEY, SECRET, sent_at(), DEFAULT_WINDOW),
+            req.verify(APP_KEY, SECRET, sent_at(), Some(DEFAULT_WINDOW)),
             Err(CallbackError::BadSignature)
         );
 
@@ -734,7 +812,7 @@ mod tests {
             .finish();
         let req = CallbackRequest::from_form(body.as_bytes()).unwrap();
         assert!(matches!(
-            req.verify(APP_KEY, SECRET, sent_at(), DEFAULT_WINDOW),
+            req.verify(APP_KEY, SECRET, sent_at(), Some(DEFAULT_WINDOW)),
             Err(CallbackError::BadTimestamp(_))
         ));
     }
@@ -820,6 +898,21 @@ mod tests {
     }
 
     #[test]
+    fn out_of_stock_fail_msg_in_lower_case() {
+        // §0.4: the vendor's out-of-stock example writes failMsg.
+        let data = CallbackData::parse(
+            r#"{"ExtOrderNo":"SO.1","PlatformOrderNo":"PO1","State":0,"failMsg":"库存不足"}"#,
+        )
+        .unwrap();
+        assert_eq!(data.state, CallbackState::Failed);
+        assert_eq!(data.fail_msg.as_deref(), Some("库存不足"));
+        // Only what §0.4 requires of a failure: no ExtOrderNo.
+        let data =
+            CallbackData::parse(r#"{"PlatformOrderNo":"PO1","State":"0","FailMsg":"x"}"#).unwrap();
+        assert_eq!(data.ext_order_no, None);
+    }
+
+    #[test]
     fn cancel_items() {
         let data = CallbackData::parse(
             r#"{"ExtOrderNo":"SO.1","PlatformOrderNo":"PO1","State":"2","FailMsg":"部分拦截",
@@ -845,26 +938,39 @@ mod tests {
     fn replies_are_the_vendors_envelope() {
         assert_eq!(
             CallbackReply::success(Some("PO20230912001"), sent_at()).to_json(),
-            r#"{"success":true,"code":"success","description":"成功","timeStamp":"20230912113528","data":{"statusCode":"200","message":"成功","platformOrderNo":"PO20230912001"}}"#
+            r#"{"success":true,"code":"success","description":"成功","timeStamp":"20230912113528","data":{"statusCode":200,"message":"成功","platformOrderNo":"PO20230912001"}}"#
         );
         assert_eq!(
-            CallbackReply::error("签名验证失败").to_json(),
-            r#"{"success":false,"code":"error","description":"签名验证失败","data":{}}"#
+            CallbackReply::error("签名验证失败").at(sent_at()).to_json(),
+            r#"{"success":false,"code":"error","description":"签名验证失败","timeStamp":"20230912113528","data":{"statusCode":400,"message":"签名验证失败"}}"#
         );
         assert_eq!(
-            CallbackReply::order_not_found("订单不存在").to_json(),
-            r#"{"success":false,"code":"order_not_found","description":"订单不存在","data":{}}"#
+            CallbackReply::order_not_found("订单不存在")
+                .at(sent_at())
+                .to_json(),
+            r#"{"success":false,"code":"order_not_found","description":"订单不存在","timeStamp":"20230912113528","data":{"statusCode":404,"message":"订单不存在"}}"#
         );
         assert_eq!(
-            CallbackError::BadSignature.reply(),
+            CallbackError::BadSignature.reply().at(sent_at()),
             CallbackReply::error("签名验证失败")
+                .with_status(401)
+                .at(sent_at())
         );
+        assert!(CallbackReply::error("x").is_well_formed());
         // The vendor's later example writes statusCode as a number.
         let read: CallbackReply = serde_json::from_str(
             r#"{"success":true,"code":"success","description":"成功","timeStamp":"20230912113528","data":{"statusCode":200,"message":"成功","platformOrderNo":"PO1"}}"#,
         )
         .unwrap();
-        assert_eq!(read.data.status_code.as_deref(), Some("200"));
+        assert_eq!(read.data.status_code, Some(200));
+        assert!(read.is_well_formed());
+        // A string statusCode is read, but a reply without timeStamp is not §0.4's.
+        let read: CallbackReply = serde_json::from_str(
+            r#"{"success":true,"code":"success","description":"成功","data":{"statusCode":"200"}}"#,
+        )
+        .unwrap();
+        assert_eq!(read.data.status_code, Some(200));
+        assert!(!read.is_well_formed());
     }
 
     #[test]
@@ -884,7 +990,7 @@ mod tests {
             .extend_pairs(&params)
             .finish();
         let req = CallbackRequest::from_form(body.as_bytes()).unwrap();
-        req.verify(APP_KEY, SECRET, sent_at(), DEFAULT_WINDOW)
+        req.verify(APP_KEY, SECRET, sent_at(), Some(DEFAULT_WINDOW))
             .unwrap();
     }
 

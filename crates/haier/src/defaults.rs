@@ -1,12 +1,15 @@
-//! Defaults shared by every vendor client's configuration (the vendor documents the
-//! same limits for all its systems).
+//! Defaults shared by every vendor client's configuration.
+//!
+//! These are this project's defaults, not the vendor's: its interface document
+//! (v1.0.10) states no rate limit, timeout or retry policy (protocol §0.2). The
+//! 100 req/s, 30 s and 3 retries come from the original project's own notes.
 
-/// Requests per second: the vendor's documented limit.
+/// Requests per second (this project's default).
 pub(crate) fn default_rate_limit() -> u32 {
     100
 }
 
-/// Business request timeout in milliseconds: the vendor suggests 30 s.
+/// Business request timeout in milliseconds (this project's default).
 pub(crate) fn default_timeout_ms() -> u64 {
     30_000
 }
@@ -16,7 +19,7 @@ pub(crate) fn default_token_timeout_ms() -> u64 {
     10_000
 }
 
-/// Retries of a transient failure: the vendor suggests at most 3.
+/// Retries of a transient failure (this project's default).
 pub(crate) fn default_max_retries() -> u32 {
     3
 }

@@ -84,13 +84,17 @@ pub enum Error {
 
     /// The vendor answered HTTP 200 with `"success": false`. Never retried:
     /// the vendor has decided.
-    #[error("{endpoint}: rejected by the vendor (code {}): {message}", .code.as_deref().unwrap_or("none"))]
+    #[error("{endpoint}: rejected by the vendor (code {}{}): {message}", .code.as_deref().unwrap_or("none"), fmt_err_code(.err_code))]
     Business {
         /// Short endpoint name.
         endpoint: &'static str,
-        /// The vendor's `code`, as text (it may arrive as a number).
+        /// The envelope's `code`, as text (the document gives a number: 1
+        /// for a failure).
         code: Option<String>,
-        /// The vendor's `message` (empty if it sent none).
+        /// The envelope's `errCode`: the machine error code, if any.
+        err_code: Option<String>,
+        /// The failure's text: the envelope's `errorMsg`, else its `message`
+        /// or `msg` (empty if it sent none).
         message: String,
     },
 
@@ -160,6 +164,13 @@ pub(crate) fn redact_text(text: String, private: &[&str]) -> String {
         }
     }
     text
+}
+
+fn fmt_err_code(err_code: &Option<String>) -> String {
+    match err_code {
+        Some(c) => format!(", errCode {c}"),
+        None => String::new(),
+    }
 }
 
 fn fmt_retry_after(retry_after: &Option<Duration>) -> String {
@@ -278,10 +289,12 @@ impl Error {
             Error::Business {
                 endpoint,
                 code,
+                err_code,
                 message,
             } => Error::Business {
                 endpoint,
                 code: code.map(scrub),
+                err_code: err_code.map(scrub),
                 message: scrub(message),
             },
             Error::Decode { endpoint, detail } => Error::Decode {
@@ -367,6 +380,7 @@ mod tests {
             !Error::Business {
                 endpoint: ep,
                 code: None,
+                err_code: None,
                 message: "x".into()
             }
             .is_transient()
@@ -418,6 +432,7 @@ mod tests {
         let err = Error::Business {
             endpoint: "y1_create",
             code: Some("20003".into()),
+            err_code: None,
             message: "consigneeMobile 必须为11位手机号: 1391234567 张三丰".into(),
         }
         .redact(&["1391234567", "张三丰", " "]);
@@ -431,12 +446,13 @@ mod tests {
     fn messages_name_endpoint_and_vendor_code() {
         let e = Error::Business {
             endpoint: "h2_prices",
-            code: Some("E100".into()),
+            code: Some("1".into()),
+            err_code: Some("E100".into()),
             message: "价格未生效".into(),
         };
         assert_eq!(
             e.to_string(),
-            "h2_prices: rejected by the vendor (code E100): 价格未生效"
+            "h2_prices: rejected by the vendor (code 1, errCode E100): 价格未生效"
         );
         let e = Error::RateLimited {
             endpoint: "h3_stock",

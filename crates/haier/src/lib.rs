@@ -40,6 +40,8 @@ mod defaults;
 mod transport;
 mod wire;
 
+pub use wire::{BadRecord, Records};
+
 pub use callback::{
     CallbackData, CallbackError, CallbackItem, CallbackMethod, CallbackReply, CallbackRequest,
     CallbackState, sign_callback_form,
@@ -54,6 +56,6 @@ pub use open_platform::{
 pub use product_code::{InvalidProductCode, ProductCode};
 pub use sign::{callback_sign, verify_callback_sign};
 pub use ylh::{
-    CancelOrderRequest, CreateOrderRequest, CreateOutcome, DeliveryPhoto, OrderItem,
-    RescheduleRequest, StoreLogistics, Ylh, YlhBuilder, YlhConfig,
+    CancelOrderRequest, CreateOrderRequest, CreateOutcome, DeliveryPhoto, DeliveryPhotoRecord,
+    OrderItem, RescheduleRequest, StoreLogistics, Ylh, YlhBuilder, YlhConfig,
 };

@@ -241,6 +241,7 @@ mod tests {
         let business = Error::Business {
             endpoint: "x",
             code: None,
+            err_code: None,
             message: String::new(),
         };
         assert_eq!(Outcome::of_error(&business).as_str(), "business");

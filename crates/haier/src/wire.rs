@@ -298,13 +298,9 @@ enum Opened {
 fn open(endpoint: &'static str, body: &[u8]) -> Result<Opened, Error> {
     let envelope: Envelope<Box<RawValue>> = parse(endpoint, body)?;
     match envelope.success {
-        Some(false) => Err(Error::Business {
-            endpoint,
-            code: envelope.code,
-            message: envelope.message.unwrap_or_default(),
-        }),
+        Some(false) => Err(envelope.business_error(endpoint)),
         None if envelope.data.is_none() => {
-            if envelope.code.is_none() && envelope.message.is_none() {
+            if !envelope.has_status() {
                 Ok(Opened::NotAnEnvelope)
             } else {
                 // A status without `success`: not something to read as data.
@@ -313,7 +309,7 @@ fn open(endpoint: &'static str, body: &[u8]) -> Result<Opened, Error> {
                     format!(
                         "reply without `success` or `data`: code {}, message {}",
                         envelope.code.as_deref().unwrap_or("none"),
-                        envelope.message.as_deref().unwrap_or("none"),
+                        envelope.text().unwrap_or("none"),
                     ),
                 ))
             }
@@ -348,6 +344,88 @@ pub(crate) fn decode_list<T: DeserializeOwned>(
         )),
         None => Err(Error::decode(endpoint, "empty reply")),
     }
+}
+
+/// One record of a list reply that could not be read, kept apart so the
+/// rest of the list still goes through.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadRecord {
+    /// Short endpoint name.
+    pub endpoint: &'static str,
+    /// The record's `productCode`, when it has a readable one.
+    pub product_code: Option<String>,
+    /// Why it could not be read, e.g. "supplyPrice: invalid decimal
+    /// \"价格未生效\"".
+    pub reason: String,
+}
+
+impl BadRecord {
+    /// The failure as an [`Error::Decode`] of the endpoint.
+    pub fn error(&self) -> Error {
+        Error::decode(self.endpoint, self.reason.clone())
+    }
+}
+
+/// The records of a list reply, decoded one by one: those that could be
+/// read, and those that could not.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Records<T> {
+    /// The records read, in the vendor's order.
+    pub items: Vec<T>,
+    /// The records that could not be read, in the vendor's order.
+    pub bad: Vec<BadRecord>,
+}
+
+impl<T> Default for Records<T> {
+    fn default() -> Self {
+        Self {
+            items: Vec::new(),
+            bad: Vec::new(),
+        }
+    }
+}
+
+impl<T> Records<T> {
+    /// Appends `other`'s records to these.
+    pub fn extend(&mut self, other: Records<T>) {
+        self.items.extend(other.items);
+        self.bad.extend(other.bad);
+    }
+}
+
+/// Decodes a list reply like [`decode_list`], but record by record: a record
+/// that does not match `T` (a text where a number belongs, say) becomes a
+/// [`BadRecord`] with its reason and does not fail the others. The
+/// container itself must still be right (`success:false` is
+/// [`Error::Business`], a non-list is a decode error).
+pub(crate) fn decode_records<T: DeserializeOwned>(
+    endpoint: &'static str,
+    body: &[u8],
+) -> Result<Records<T>, Error> {
+    let raw: Vec<Box<RawValue>> = decode_list(endpoint, body)?;
+    let mut records = Records::default();
+    for item in raw {
+        match serde_json::from_str::<T>(item.get()) {
+            Ok(record) => records.items.push(record),
+            Err(e) => {
+                let product_code = serde_json::from_str::<serde_json::Value>(item.get())
+                    .ok()
+                    .and_then(|v| match v.get("productCode") {
+                        Some(serde_json::Value::String(s)) if !s.trim().is_empty() => {
+                            Some(s.trim().to_owned())
+                        }
+                        Some(serde_json::Value::Number(n)) => Some(n.to_string()),
+                        _ => None,
+                    });
+                records.bad.push(BadRecord {
+                    endpoint,
+                    product_code,
+                    reason: e.to_string(),
+                });
+            }
+        }
+    }
+    Ok(records)
 }
 
 /// Decodes a reply that may hold one item or a list of them, bare or in an
@@ -435,7 +513,7 @@ pub(crate) fn decode_items<T: DeserializeOwned>(
 pub(crate) fn vendor_message(body: &[u8]) -> String {
     const MAX_CHARS: usize = 200;
     if let Ok(serde_json::Value::Object(map)) = serde_json::from_slice::<serde_json::Value>(body) {
-        for key in ["message", "msg", "error_description", "error"] {
+        for key in ["errorMsg", "message", "msg", "error_description", "error"] {
             if let Some(serde_json::Value::String(s)) = map.get(key)
                 && !s.trim().is_empty()
             {
@@ -598,6 +676,7 @@ mod tests {
             Error::Business {
                 endpoint: "h1_procurable",
                 code: Some("E01".into()),
+                err_code: None,
                 message: "密码错误".into()
             }
         );

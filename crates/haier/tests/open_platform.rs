@@ -125,7 +125,7 @@ async fn twenty_one_codes_make_two_h1_calls_of_20_and_1() {
         .procurable_products(&all)
         .await
         .unwrap();
-    assert_eq!(products.len(), 2, "one item from each reply");
+    assert_eq!(products.items.len(), 2, "one item from each reply");
 
     let calls = requests_to(&server, paths::PROCURABLE_PRODUCTS).await;
     assert_eq!(calls.len(), 2);
@@ -148,7 +148,7 @@ async fn twenty_one_codes_make_two_h1_calls_of_20_and_1() {
     assert_eq!(body["supplierCode"], "1001");
     assert_eq!(body["searchType"], "PTJSH");
     assert_eq!(body["passWord"], "agreed-pw-x");
-    assert_eq!(calls[0].headers["authorization"], "Bearer tok-1");
+    assert_eq!(calls[0].headers["authorization"], "tok-1");
     assert_eq!(calls[0].headers["content-type"], "application/json");
 }
 
@@ -170,9 +170,12 @@ async fn no_codes_ask_for_everything_without_the_key() {
         .procurable_products(&[])
         .await
         .unwrap();
-    assert_eq!(products.len(), 2, "a bare list reply is accepted");
-    assert_eq!(products[0].product_group_name.as_deref(), Some("冰箱"));
-    assert_eq!(products[0].product_page_urls, ["u1"]);
+    assert_eq!(products.items.len(), 2, "a bare list reply is accepted");
+    assert_eq!(
+        products.items[0].product_group_name.as_deref(),
+        Some("冰箱")
+    );
+    assert_eq!(products.items[0].product_page_urls, ["u1"]);
 
     let calls = requests_to(&server, paths::PROCURABLE_PRODUCTS).await;
     let body: Value = calls[0].body_json().unwrap();
@@ -209,13 +212,13 @@ async fn a_401_refreshes_the_token_once_and_retries_once() {
         .await;
     Mock::given(method("POST"))
         .and(path(paths::BALANCE))
-        .and(header("authorization", "Bearer tok-1"))
+        .and(header("authorization", "tok-1"))
         .respond_with(ResponseTemplate::new(401))
         .mount(&server)
         .await;
     Mock::given(method("POST"))
         .and(path(paths::BALANCE))
-        .and(header("authorization", "Bearer tok-2"))
+        .and(header("authorization", "tok-2"))
         .respond_with(ok_list(
             json!({"payerAccountCode": "P1", "payerAccountBalance": 10.5}),
         ))
@@ -271,7 +274,7 @@ async fn concurrent_first_calls_fetch_the_token_once() {
         .await;
     Mock::given(method("POST"))
         .and(path(paths::BALANCE))
-        .and(header("authorization", "Bearer tok-shared"))
+        .and(header("authorization", "tok-shared"))
         .respond_with(ok_list(json!([])))
         .expect(8)
         .mount(&server)
@@ -301,7 +304,7 @@ async fn token_request_shape_and_data_access_token_reply() {
         .await;
     Mock::given(method("POST"))
         .and(path(paths::BALANCE))
-        .and(header("authorization", "Bearer nested-tok"))
+        .and(header("authorization", "nested-tok"))
         .respond_with(ok_list(json!([])))
         .expect(1)
         .mount(&server)
@@ -334,7 +337,7 @@ async fn a_failing_oauth2_auth_falls_back_to_oauth2_token_once() {
         .await;
     Mock::given(method("POST"))
         .and(path(paths::BALANCE))
-        .and(header("authorization", "Bearer gw-tok"))
+        .and(header("authorization", "gw-tok"))
         .respond_with(ok_list(json!([])))
         .expect(1)
         .mount(&server)
@@ -429,7 +432,7 @@ async fn server_errors_are_retried_and_counted() {
         .and(path(paths::PRICES))
         .respond_with(ok_list(json!([
             {"productCode": "GA0SZC000", "supplyPrice": 1999.98, "invoicePrice": 0.1,
-             "rebateMoney": 0, "stockRebatePolicy": "COM", "isSales": "1"}
+             "rebateRate": 0, "rebateMoney": 0, "stockRebatePolicy": 0, "isSales": "1"}
         ])))
         .mount(&server)
         .await;
@@ -441,9 +444,9 @@ async fn server_errors_are_retried_and_counted() {
         .build()
         .unwrap();
     let prices = c.prices(&codes(1)).await.unwrap();
-    assert_eq!(prices[0].supply_price.unwrap().to_string(), "1999.98");
-    assert_eq!(prices[0].invoice_price.unwrap().to_string(), "0.1");
-    assert_eq!(prices[0].stock_rebate_policy.as_deref(), Some("COM"));
+    assert_eq!(prices.items[0].supply_price.unwrap().to_string(), "1999.98");
+    assert_eq!(prices.items[0].invoice_price.unwrap().to_string(), "0.1");
+    assert_eq!(prices.items[0].stock_rebate_policy, Some(0));
 
     let stats = c.stats();
     assert_eq!(stats.retries, 2);
@@ -589,6 +592,7 @@ async fn success_false_is_a_business_error_after_one_attempt() {
         Error::Business {
             endpoint: "h1_procurable",
             code: Some("E1001".into()),
+            err_code: None,
             message: "约定密码错误".into()
         }
     );
@@ -782,7 +786,7 @@ async fn prices_need_a_send_to_code() {
 async fn prices_of_no_codes_send_nothing() {
     let server = MockServer::start().await;
     let prices = client(config(&server)).prices(&[]).await.unwrap();
-    assert!(prices.is_empty());
+    assert!(prices.items.is_empty() && prices.bad.is_empty());
     assert!(server.received_requests().await.unwrap().is_empty());
 }
 
@@ -923,19 +927,40 @@ async fn balance_uses_the_customer_password_and_takes_one_object() {
 // H4 logistics
 
 #[tokio::test]
-async fn logistics_sends_the_documented_body_and_keeps_the_three_lists() {
+async fn logistics_sends_the_documented_body_and_reads_the_three_lists() {
     let server = MockServer::start().await;
     mount_token(&server, "tok").await;
     Mock::given(method("POST"))
         .and(path(paths::LOGISTICS))
-        .and(header("authorization", "Bearer tok"))
+        .and(header("authorization", "tok"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({
             "success": true,
             "data": {
-                "getAllLogisticsInfoByOrderCode": [{"node": "出库", "time": "2025-11-22 10:00:00"}],
+                // §0.2 H4: the inner records of the vendor's document v1.0.10.
+                "getAllLogisticsInfoByOrderCode": [{
+                    "deliveryRecordCode": "SO.20190106.000003.F1",
+                    "deliveryCreateTime": "2025-11-22 10:00:00",
+                    "deliveryModel": "C", "isTranfer": "0",
+                    "getStoreOutboundLogisticsInfoResultDto": [{
+                        "id": 1, "logisticsCompanyName": "日日顺物流", "expNo": "RRS1",
+                        "expNoList": ["RRS1"], "deliveryContact": "王师傅",
+                        "deliveryPhone": "13800000000", "vehicleInformation": "苏A12345",
+                        "recordCode": "R1", "orderStatus": "40", "orderStatusName": "已签收",
+                        "orderCode": "SO.20190106.000003",
+                        "deliveryLogisticsDtos": [{"stateCode": "DELIVERED",
+                            "stateTime": "2025-11-23 15:00:00", "stateDescription": "已签收"}],
+                        "logisticsUrl": "https://track/RRS1", "barcodes": ["SN1"],
+                        "sendDate": "2025-11-22"
+                    }],
+                    "deliveryRecordDetailDtoList": [{"itemName": "冰箱", "itemModel": "BCD-1",
+                        "itemUnit": "台", "shippingQty": 1, "itemPictureUrl": "https://img/1"}]
+                }],
                 "getStockDeliveryLogisticsRecord": null,
                 "getStockDeliveryLogisticsRecordThirdparty": [
-                    {"logisticsCompany": "顺丰", "logisticsNo": "SF1"}, {"logisticsNo": "SF2"}
+                    {"deliveryRecordCode": "F1", "logisticsNoList": [{"logisticsNo": "SF1",
+                        "logisticsName": "顺丰", "logisticsInfo": [{"nodeName": "揽收",
+                        "context": "已揽收", "stateTime": "2025-11-22 11:00:00"}]}]},
+                    {"deliveryRecordCode": "F2", "logisticsNoList": [{"logisticsNo": "SF2"}]}
                 ]
             }
         })))
@@ -948,13 +973,25 @@ async fn logistics_sends_the_documented_body_and_keeps_the_three_lists() {
         .logistics("SO.20190106.000003", Some("SO.20190106.000003.F1"), Some(7))
         .await
         .unwrap();
-    assert_eq!(
-        info.all_logistics_info,
-        [json!({"node": "出库", "time": "2025-11-22 10:00:00"})]
-    );
+    let delivery = &info.all_logistics_info[0];
+    assert_eq!(delivery.delivery_model.as_deref(), Some("C"));
+    let out = &delivery.outbound[0];
+    assert_eq!(out.exp_no.as_deref(), Some("RRS1"));
+    assert_eq!(out.id.as_deref(), Some("1"));
+    assert_eq!(out.states[0].state_code.as_deref(), Some("DELIVERED"));
+    assert_eq!(out.barcodes, ["SN1"]);
+    assert_eq!(delivery.items[0].shipping_qty.as_deref(), Some("1"));
     assert!(info.delivery_records.is_empty());
     assert_eq!(info.third_party_records.len(), 2);
-    assert_eq!(info.third_party_records[1]["logisticsNo"], "SF2");
+    let courier = &info.third_party_records[0].logistics_no_list[0];
+    assert_eq!(courier.logistics_name.as_deref(), Some("顺丰"));
+    assert_eq!(courier.logistics_info[0].context.as_deref(), Some("已揽收"));
+    assert_eq!(
+        info.third_party_records[1].logistics_no_list[0]
+            .logistics_no
+            .as_deref(),
+        Some("SF2")
+    );
 
     c.logistics("SO.20190106.000003", None, None).await.unwrap();
     let sent: Vec<Value> = requests_to(&server, paths::LOGISTICS)
@@ -977,4 +1014,133 @@ async fn logistics_sends_the_documented_body_and_keeps_the_three_lists() {
         c.logistics(" ", None, None).await,
         Err(Error::InvalidRequest(_))
     ));
+}
+
+// ---------------------------------------------------------------------------
+// The vendor's document v1.0.10 (protocol §0), replies written from its tables
+
+#[tokio::test]
+async fn v1010_token_reply_without_token_type_gives_a_bare_authorization() {
+    let server = MockServer::start().await;
+    let jwt = "eyJhbGciOiJIUzI1NiJ9.e30.sig";
+    Mock::given(method("POST"))
+        .and(path(paths::TOKEN))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"expires_at": 1768460400, "expires_in": 3600, "token": jwt})),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(paths::PROCURABLE_PRODUCTS))
+        .respond_with(ok_list(json!([])))
+        .mount(&server)
+        .await;
+    client(config(&server))
+        .procurable_products(&codes(1))
+        .await
+        .unwrap();
+    let calls = requests_to(&server, paths::PROCURABLE_PRODUCTS).await;
+    assert_eq!(calls[0].headers["authorization"], jwt);
+
+    // A gateway that wants a scheme gets it from the configuration.
+    let mut c = config(&server);
+    c.auth_scheme = Some("Bearer".into());
+    client(c).procurable_products(&codes(1)).await.unwrap();
+    let calls = requests_to(&server, paths::PROCURABLE_PRODUCTS).await;
+    assert_eq!(calls[1].headers["authorization"], format!("Bearer {jwt}"));
+}
+
+#[tokio::test]
+async fn v1010_business_failure_keeps_error_msg_and_err_code() {
+    let server = MockServer::start().await;
+    mount_token(&server, "tok").await;
+    Mock::given(method("POST"))
+        .and(path(paths::PROCURABLE_PRODUCTS))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "success": false, "code": 1, "errCode": "PWD_ERROR", "errorMsg": "约定密码错误",
+            "infoMsgs": [], "warningMsgs": [], "data": null
+        })))
+        .mount(&server)
+        .await;
+    let err = client(config(&server))
+        .procurable_products(&codes(1))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err,
+        Error::Business {
+            endpoint: "h1_procurable",
+            code: Some("1".into()),
+            err_code: Some("PWD_ERROR".into()),
+            message: "约定密码错误".into()
+        }
+    );
+}
+
+#[tokio::test]
+async fn v1010_h2_reads_rebate_rate_and_the_integer_policy_and_keeps_good_records() {
+    let server = MockServer::start().await;
+    mount_token(&server, "tok").await;
+    // §0.2 H2: rebateRate is the direct discount, stockRebatePolicy an integer
+    // (0 COM, 1 BF, 2 FHQ, 5 "365"); one record carries a text where a number goes.
+    Mock::given(method("POST"))
+        .and(path(paths::PRICES))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "success": true, "code": 0, "errCode": null, "errorMsg": null,
+            "infoMsgs": [], "warningMsgs": [],
+            "data": [
+                {"productCode": "GA0SZC000", "supplyPrice": 1000.00, "invoicePrice": 940.00,
+                 "rebateRate": 0.05, "rebateMoney": 10.00, "stockRebatePolicy": 2,
+                 "reason": null, "isSales": "1"},
+                {"productCode": "GA0SZC001", "supplyPrice": "价格未生效", "invoicePrice": null,
+                 "rebateRate": 0, "rebateMoney": 0, "stockRebatePolicy": 0,
+                 "reason": "价格未生效", "isSales": "1"}
+            ]
+        })))
+        .mount(&server)
+        .await;
+    let records = client(config(&server)).prices(&codes(2)).await.unwrap();
+    assert_eq!(records.items.len(), 1);
+    let p = &records.items[0];
+    assert_eq!(p.rebate_rate.unwrap().to_string(), "0.05");
+    assert_eq!(p.rebate_money.unwrap().to_string(), "10.0");
+    assert_eq!(
+        p.rebate_policy(),
+        Some(haier::open_platform::RebatePolicy::Firewall)
+    );
+    assert_eq!(records.bad.len(), 1);
+    assert_eq!(records.bad[0].product_code.as_deref(), Some("GA0SZC001"));
+    assert!(
+        records.bad[0].reason.contains("价格未生效"),
+        "{}",
+        records.bad[0].reason
+    );
+}
+
+#[tokio::test]
+async fn v1010_h1_a_bad_record_does_not_fail_the_listing() {
+    let server = MockServer::start().await;
+    mount_token(&server, "tok").await;
+    Mock::given(method("POST"))
+        .and(path(paths::PROCURABLE_PRODUCTS))
+        .respond_with(ok_list(json!([
+            {"productCode": "GA0SZC000", "productModel": "EC6001-HT3", "isSales": "1"},
+            {"productCode": "GA0SZC001", "productLageUrls": "not-a-list", "isSales": "1"},
+            {"productCode": "GA0SZC002", "isSales": "0", "noSalesReason": "商品暂不可采"}
+        ])))
+        .mount(&server)
+        .await;
+    let records = client(config(&server))
+        .procurable_products(&[])
+        .await
+        .unwrap();
+    let good: Vec<_> = records
+        .items
+        .iter()
+        .map(|p| p.product_code.clone().unwrap())
+        .collect();
+    assert_eq!(good, ["GA0SZC000", "GA0SZC002"]);
+    assert_eq!(records.bad.len(), 1);
+    assert_eq!(records.bad[0].product_code.as_deref(), Some("GA0SZC001"));
 }

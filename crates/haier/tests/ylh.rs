@@ -41,6 +41,7 @@ fn config(server: &MockServer) -> YlhConfig {
     // The mock server speaks plain HTTP only.
     c.stock_base_url = format!("{uri}{STOCK}");
     c.rate_limit = 1000;
+    c.source_system = "registered-src".into();
     c
 }
 
@@ -313,7 +314,7 @@ async fn create_sends_the_exact_documented_body() {
     assert_eq!(
         sent.body_json::<Value>().unwrap(),
         json!({
-            "sourceSystem": "skwl",
+            "sourceSystem": "registered-src",
             "shopName": "测试店铺",
             "sellerCode": "8800539012",
             "consigneeName": "张三丰",
@@ -395,8 +396,8 @@ async fn a_business_rejection_keeps_the_vendor_message_after_one_attempt() {
     Mock::given(method("POST"))
         .and(path(create_path()))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({
-            "success": false, "code": "20005",
-            "message": "itemList[0].productCode 商品不存在: BS01U000N", "data": null
+            "success": false, "code": 1, "errCode": "20005",
+            "errorMsg": "itemList[0].productCode 商品不存在: BS01U000N", "data": null
         })))
         .mount(&server)
         .await;
@@ -407,7 +408,8 @@ async fn a_business_rejection_keeps_the_vendor_message_after_one_attempt() {
         err,
         Error::Business {
             endpoint: "y1_create",
-            code: Some("20005".into()),
+            code: Some("1".into()),
+            err_code: Some("20005".into()),
             message: "itemList[0].productCode 商品不存在: BS01U000N".into()
         }
     );
@@ -423,8 +425,8 @@ async fn personal_data_the_vendor_echoes_is_blotted_out_of_errors() {
     Mock::given(method("POST"))
         .and(path(create_path()))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({
-            "success": false, "code": "20003",
-            "message": "consigneeMobile 必须为11位手机号: 13912345678（张三丰）", "data": null
+            "success": false, "code": 1, "errCode": "20003",
+            "errorMsg": "consigneeMobile 必须为11位手机号: 13912345678（张三丰）", "data": null
         })))
         .mount(&server)
         .await;
@@ -436,7 +438,8 @@ async fn personal_data_the_vendor_echoes_is_blotted_out_of_errors() {
         err,
         Error::Business {
             endpoint: "y1_create",
-            code: Some("20003".into()),
+            code: Some("1".into()),
+            err_code: Some("20003".into()),
             message: "consigneeMobile 必须为11位手机号: ***（***）".into()
         }
     );
@@ -449,8 +452,8 @@ async fn a_repeated_so_id_is_already_exists_with_the_existing_order() {
     Mock::given(method("POST"))
         .and(path(create_path()))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({
-            "success": false, "code": "20001",
-            "message": "子订单号 PO20251121001 已存在",
+            "success": false, "code": 1, "errCode": "20001",
+            "errorMsg": "子订单号 PO20251121001 已存在",
             "data": {"soId": "PO20251121001", "retailOrderNo": "SO.20261121.000001"}
         })))
         .mount(&server)
@@ -462,7 +465,8 @@ async fn a_repeated_so_id_is_already_exists_with_the_existing_order() {
         outcome,
         CreateOutcome::AlreadyExists {
             retail_order_no: Some("SO.20261121.000001".into()),
-            code: Some("20001".into()),
+            code: Some("1".into()),
+            err_code: Some("20001".into()),
             message: "子订单号 PO20251121001 已存在".into(),
         }
     );
@@ -702,7 +706,7 @@ async fn cancel_sends_cancel_time_as_a_string_of_ms() {
     assert_eq!(
         sent[1].body_json::<Value>().unwrap(),
         json!({"soId": "PO20251121001", "cancelTime": "1763683200000",
-               "cancelReason": "客户取消", "sourceSystem": "skwl"})
+               "cancelReason": "客户取消", "sourceSystem": "registered-src"})
     );
 }
 
@@ -713,7 +717,7 @@ async fn a_refused_cancel_is_a_business_error() {
     Mock::given(method("POST"))
         .and(path(format!("{ORDER}{}", paths::CANCEL)))
         .respond_with(ResponseTemplate::new(200).set_body_json(
-            json!({"success": false, "code": "20008", "message": "订单已发货，不能取消", "data": null}),
+            json!({"success": false, "code": 1, "errCode": "20008", "errorMsg": "订单已发货，不能取消", "data": null}),
         ))
         .expect(1)
         .mount(&server)
@@ -726,7 +730,8 @@ async fn a_refused_cancel_is_a_business_error() {
         err,
         Error::Business {
             endpoint: "y2_cancel",
-            code: Some("20008".into()),
+            code: Some("1".into()),
+            err_code: Some("20008".into()),
             message: "订单已发货，不能取消".into()
         }
     );
@@ -748,8 +753,9 @@ async fn reschedule_checks_the_time_of_day_before_sending() {
     let c = client(config(&server));
 
     let noon = ts("2025-11-25T12:00:00+08:00");
+    let end = ts("2025-11-25T23:59:59+08:00");
     let err = c
-        .reschedule("SO.20251121.000001", Some(noon), None)
+        .reschedule("SO.20251121.000001", noon, end)
         .await
         .unwrap_err();
     assert!(
@@ -762,19 +768,21 @@ async fn reschedule_checks_the_time_of_day_before_sending() {
         "nothing sent, not even a token request"
     );
     assert!(matches!(
-        c.reschedule("SO.20251121.000001", None, None).await,
+        c.reschedule("", end, end).await,
         Err(Error::InvalidRequest(_))
     ));
 
-    let end = ts("2025-11-25T23:59:59+08:00");
-    c.reschedule("SO.20251121.000001", None, Some(end))
+    // §0.3: both times always go out; the unchanged one with its original value.
+    let original = ts("2025-11-24T23:59:59+08:00");
+    c.reschedule("SO.20251121.000001", original, end)
         .await
         .unwrap();
     let sent = requests_to(&server, &reschedule).await;
     assert_eq!(sent.len(), 1);
     assert_eq!(
         sent[0].body_json::<Value>().unwrap(),
-        json!({"retailOrderNo": "SO.20251121.000001", "installTime": 1_764_086_399_000i64})
+        json!({"retailOrderNo": "SO.20251121.000001",
+               "distributionTime": 1_763_999_999_000i64, "installTime": 1_764_086_399_000i64})
     );
 }
 
@@ -783,18 +791,23 @@ async fn reschedule_checks_the_time_of_day_before_sending() {
 
 #[tokio::test]
 async fn photos_read_every_documented_shape() {
+    // Y4 as the vendor's document v1.0.10 gives it (protocol §0.3).
     let photos_path = format!("{RETAIL}{}", paths::PHOTOS);
+    let record = json!({"orderNo": "SO.20251121.000001", "orderCode": "F20251121001",
+    "ylhOrderCode": "SO.20251121.000001.F1", "snNo": "BS01U000N0001",
+    "photosDeliveryList": [
+        {"imgDesc": "送货照片", "imgUrl": "https://img/1.jpg", "rowId": 11, "scene": 1},
+        {"imgDesc": "安装照片", "imgUrl": "https://img/2.jpg", "rowId": 12, "scene": 2}
+    ]});
     for (reply, expected) in [
         (
-            json!({"success": true, "data": [
-                {"imgUrl": "https://img/1.jpg", "type": "delivery", "uploadTime": "2025-11-25 10:00:00"},
-                "https://img/2.jpg"
-            ]}),
+            json!({"success": true, "code": 0, "errCode": null, "errorMsg": null,
+                   "infoMsgs": [], "warningMsgs": [], "data": [record.clone()]}),
             vec![Some("https://img/1.jpg"), Some("https://img/2.jpg")],
         ),
         (
-            json!(["https://img/3.jpg", {"fileUrl": "https://img/4.jpg"}]),
-            vec![Some("https://img/3.jpg"), Some("https://img/4.jpg")],
+            json!([record]),
+            vec![Some("https://img/1.jpg"), Some("https://img/2.jpg")],
         ),
         (json!({"success": true, "data": null}), vec![]),
         (json!({}), vec![]),
@@ -806,19 +819,30 @@ async fn photos_read_every_documented_shape() {
             .respond_with(ResponseTemplate::new(200).set_body_json(reply.clone()))
             .mount(&server)
             .await;
-        let photos = client(config(&server))
+        let records = client(config(&server))
             .delivery_photos("SO.20251121.000001")
             .await
             .unwrap();
-        let urls: Vec<Option<&str>> = photos.iter().map(|p| p.url.as_deref()).collect();
+        let urls: Vec<Option<&str>> = records
+            .iter()
+            .flat_map(|r| &r.photos_delivery_list)
+            .map(|p| p.img_url.as_deref())
+            .collect();
         assert_eq!(urls, expected, "{reply}");
         let sent: Value = requests_to(&server, &photos_path).await[0]
             .body_json()
             .unwrap();
         assert_eq!(sent, json!({"orderNo": "SO.20251121.000001"}));
-        if let Some(first) = photos.first().filter(|p| p.kind.is_some()) {
-            assert_eq!(first.kind.as_deref(), Some("delivery"));
-            assert_eq!(first.upload_time.as_deref(), Some("2025-11-25 10:00:00"));
+        if let Some(first) = records.first() {
+            assert_eq!(
+                first.ylh_order_code.as_deref(),
+                Some("SO.20251121.000001.F1")
+            );
+            assert_eq!(first.sn_no.as_deref(), Some("BS01U000N0001"));
+            let install = &first.photos_delivery_list[1];
+            assert_eq!(install.scene(), Some(haier::ylh::PhotoScene::Installation));
+            assert_eq!(install.row_id.as_deref(), Some("12"));
+            assert_eq!(install.img_desc.as_deref(), Some("安装照片"));
         }
     }
 }
@@ -858,8 +882,11 @@ async fn logistics_chunks_at_100_without_dropping_any_code() {
             let codes: Vec<String> = req.body_json().unwrap();
             let data: Vec<Value> = codes
                 .iter()
-                .map(|c| json!({"orderCode": c, "deliveryRecordCode": format!("{c}.F1"),
-                    "logisticsList": [{"logisticsCompany": "日日顺", "logisticsNo": "RRS1", "snCode": "SN1"}]}))
+                .map(|c| {
+                    json!({"orderCode": c, "deliveryRecordCode": format!("{c}.F1"),
+                    "logisticsList": [{"logisticsCode": "RRS", "logisticsName": "日日顺",
+                                       "expNo": "RRS1", "barCodes": ["SN1", "SN2"]}]})
+                })
                 .collect();
             ResponseTemplate::new(200).set_body_json(json!({"success": true, "data": data}))
         })
@@ -884,9 +911,12 @@ async fn logistics_chunks_at_100_without_dropping_any_code() {
     );
     assert_eq!(sent.concat(), codes[..250], "every code once, in order");
     assert_eq!(found[249].order_code.as_deref(), Some("SO.20251121.000249"));
+    // Y5 as the vendor's document v1.0.10 names its fields (protocol §0.3).
     let entry = &found[0].logistics_list[0];
-    assert_eq!(entry.logistics_company.as_deref(), Some("日日顺"));
-    assert_eq!(entry.sn_code.as_deref(), Some("SN1"));
+    assert_eq!(entry.logistics_code.as_deref(), Some("RRS"));
+    assert_eq!(entry.logistics_name.as_deref(), Some("日日顺"));
+    assert_eq!(entry.exp_no.as_deref(), Some("RRS1"));
+    assert_eq!(entry.bar_codes, ["SN1", "SN2"]);
 }
 
 #[tokio::test]
@@ -961,4 +991,114 @@ async fn a_failing_host_opens_only_its_own_breaker() {
 
     // The order service's host does not stop the others.
     assert!(c.delivery_photos("SO.1").await.unwrap().is_empty());
+}
+
+// ---------------------------------------------------------------------------
+// The vendor's document v1.0.10 (protocol §0), replies written from its tables
+
+/// The §0.1 envelope of a YLH reply.
+fn v1010(success: bool, err_code: Option<&str>, error_msg: Option<&str>, data: Value) -> Value {
+    json!({
+        "success": success, "code": if success { 0 } else { 1 },
+        "errCode": err_code, "errorMsg": error_msg,
+        "infoMsgs": [], "warningMsgs": [], "data": data
+    })
+}
+
+#[tokio::test]
+async fn v1010_y1_accepts_with_a_bare_true_and_no_order_number() {
+    let server = MockServer::start().await;
+    mount_token(&server, "tok").await;
+    Mock::given(method("POST"))
+        .and(path(create_path()))
+        .respond_with(ResponseTemplate::new(200).set_body_json(v1010(
+            true,
+            None,
+            None,
+            json!(true),
+        )))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let outcome = client(config(&server))
+        .create_order(&order())
+        .await
+        .unwrap();
+    assert_eq!(
+        outcome,
+        CreateOutcome::Created {
+            retail_order_no: None
+        }
+    );
+}
+
+#[tokio::test]
+async fn v1010_y1_refusal_keeps_error_msg_and_err_code() {
+    let server = MockServer::start().await;
+    mount_token(&server, "tok").await;
+    Mock::given(method("POST"))
+        .and(path(create_path()))
+        .respond_with(ResponseTemplate::new(200).set_body_json(v1010(
+            false,
+            Some("ORDER_FIELD_MISSING"),
+            Some("consigneeMobile 不能为空"),
+            Value::Null,
+        )))
+        .mount(&server)
+        .await;
+    let err = client(config(&server))
+        .create_order(&order())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err,
+        Error::Business {
+            endpoint: "y1_create",
+            code: Some("1".into()),
+            err_code: Some("ORDER_FIELD_MISSING".into()),
+            message: "consigneeMobile 不能为空".into()
+        }
+    );
+}
+
+#[tokio::test]
+async fn v1010_y1_duplicate_refusal_is_recognised_by_the_configured_wording() {
+    let server = MockServer::start().await;
+    mount_token(&server, "tok").await;
+    Mock::given(method("POST"))
+        .and(path(create_path()))
+        .respond_with(ResponseTemplate::new(200).set_body_json(v1010(
+            false,
+            None,
+            Some("单据 PO20251121001 已推送过"),
+            Value::Null,
+        )))
+        .mount(&server)
+        .await;
+    // Not a default pattern: an ordinary refusal.
+    let err = client(config(&server))
+        .create_order(&order())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Business { message, .. } if message.contains("已推送过")),
+        "{err:?}"
+    );
+    // Told about the wording: the order is already there.
+    let mut c = config(&server);
+    c.duplicate_patterns = vec!["已推送过".into()];
+    let outcome = client(c).create_order(&order()).await.unwrap();
+    assert!(
+        matches!(&outcome, CreateOutcome::AlreadyExists { message, .. } if message.contains("已推送过")),
+        "{outcome:?}"
+    );
+}
+
+#[tokio::test]
+async fn v1010_no_source_system_no_client() {
+    let server = MockServer::start().await;
+    let mut c = config(&server);
+    c.source_system = String::new();
+    let err = Ylh::new(c).unwrap_err();
+    assert!(err.to_string().contains("ylh.source_system"), "{err}");
 }

@@ -179,9 +179,14 @@ async fn main() -> anyhow::Result<()> {
         return Ok(());
     };
     let name = format!("supplyhub_bench_{}", std::process::id());
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&pool)
-        .await?;
+    // A collation that is not bytewise, as many installations have by default, so the
+    // bench runs the queries a customer's database runs.
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "CREATE DATABASE {name} TEMPLATE template0 \
+         LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C.UTF-8'"
+    )))
+    .execute(&pool)
+    .await?;
     let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
     let result = run("PostgreSQL", &format!("{base}/{name}"), &args).await;
     sqlx::query(sqlx::AssertSqlSafe(format!(

@@ -29,9 +29,11 @@ use md5::{Digest, Md5};
 use secrecy::ExposeSecret;
 
 use crate::config::CallbackConfig;
+use crate::status::{HoldStatus, OrderStatus, SupplierStatus};
 use crate::store::callbacks::{self as store, SupplierCallback, SupplierEvent};
+use crate::store::holds::move_holds;
 use crate::store::orders::{self, Order};
-use crate::store::{Db, StoreResult, Tx, new_id};
+use crate::store::{Db, StoreError, StoreResult, Tx, new_id};
 use crate::types::UtcTime;
 
 /// How much of a body is kept for audit; real callbacks are a few hundred bytes.
@@ -48,21 +50,44 @@ const MAX_MESSAGE_CHARS: usize = 500;
 /// and the outcome recorded with it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Receipt {
-    /// The id of the stored callback (`cb_…`).
-    pub callback_id: String,
-    /// 200 when the supplier should stop sending this callback (applied, replayed,
-    /// ignored, unknown order or method), 400 malformed, 401 refused, 503 not configured.
+    /// The id of the stored callback (`cb_…`); `None` for a callback that failed
+    /// verification, which is not stored.
+    pub callback_id: Option<String>,
+    /// Always 200: the vendor's protocol answers every callback with HTTP 200 and says
+    /// in the body whether it was taken (protocol §0.4).
     pub status: StatusCode,
-    /// The outcome as recorded in `supplier_callbacks`.
+    /// The outcome (as recorded in `supplier_callbacks` when the callback was stored).
     pub outcome: String,
-    /// The reply body, in the vendor's envelope.
+    /// The reply body, in the vendor's envelope (`success:false` with the reason and
+    /// an HTTP-like `data.statusCode` when refused).
     pub reply: CallbackReply,
 }
 
-/// Receives one callback: stores it raw, checks it, and applies its event once.
+/// Callbacks refused before storing anything, by cause (`not_configured`,
+/// `malformed`, `missing_parameter`, `unknown_app_key`, `bad_signature`,
+/// `bad_timestamp`, `stale`), since the process started.
+static REFUSED: std::sync::Mutex<std::collections::BTreeMap<&'static str, u64>> =
+    std::sync::Mutex::new(std::collections::BTreeMap::new());
+
+/// How many callbacks this process refused before storing anything, by cause.
+pub fn refused_callbacks() -> std::collections::BTreeMap<&'static str, u64> {
+    REFUSED.lock().map(|m| m.clone()).unwrap_or_default()
+}
+
+fn count_refusal(kind: &'static str) {
+    if let Ok(mut m) = REFUSED.lock() {
+        *m.entry(kind).or_default() += 1;
+    }
+}
+
+/// Receives one callback: verifies it, stores only what verifies, and applies its
+/// event once.
 ///
-/// Answers every input of the supplier (or of anyone else) with a [`Receipt`]; only a
-/// failure of the store is an error.
+/// A callback that cannot be read or verified (no configuration, a malformed body, an
+/// unknown `AppKey`, a bad signature or `TimeStamp`) is not written anywhere: it is
+/// counted by cause ([`refused_callbacks`]), logged without its values, and answered
+/// `success:false`. Answers every input of the supplier (or of anyone else) with a
+/// [`Receipt`]; only a failure of the store is an error.
 #[tracing::instrument(skip_all, fields(callback_id, method, order_id, outcome))]
 pub async fn receive(
     db: &Db,
@@ -71,9 +96,31 @@ pub async fn receive(
     body: &[u8],
     now: jiff::Timestamp,
 ) -> StoreResult<Receipt> {
+    let span = tracing::Span::current();
+    let (request, skew_secs) = match check(config, content_type, body, now) {
+        Err(refusal) => {
+            count_refusal(refusal.kind);
+            span.record("outcome", refusal.outcome.as_str());
+            // The cause only: no body, no Sign, no AppKey value.
+            tracing::warn!(
+                cause = refusal.kind,
+                body_bytes = body.len(),
+                "supplier callback refused before storing"
+            );
+            return Ok(Receipt {
+                callback_id: None,
+                status: StatusCode::OK,
+                outcome: refusal.outcome,
+                reply: refusal.reply.at(now),
+            });
+        }
+        Ok(checked) => checked,
+    };
     let received_at = UtcTime::from(now);
     let callback_id = new_id("cb");
-    tracing::Span::current().record("callback_id", callback_id.as_str());
+    span.record("callback_id", callback_id.as_str());
+    let method = request.method.as_str().to_owned();
+    span.record("method", truncate(&method, MAX_ECHO_CHARS).as_str());
     store::insert_callback(
         db,
         &SupplierCallback {
@@ -81,94 +128,58 @@ pub async fn receive(
             received_at,
             content_type: content_type.map(|c| truncate(c, 200)),
             body: stored_body(body),
-            method: None,
+            method: Some(method),
             outcome: "received".to_owned(),
+            clock_skew_secs: Some(skew_secs),
         },
     )
     .await?;
-
-    let (status, method, outcome, reply) = match check(config, content_type, body, now) {
-        Err(refusal) => {
-            store::finish_callback(
-                db,
-                &callback_id,
-                refusal.method.as_deref(),
-                &refusal.outcome,
-            )
-            .await?;
-            (
-                refusal.status,
-                refusal.method,
-                refusal.outcome,
-                refusal.reply,
-            )
-        }
-        Ok(request) => {
-            let method = request.method.as_str().to_owned();
-            let (status, outcome, reply) = route(db, &callback_id, &request, now).await?;
-            (status, Some(method), outcome, reply)
-        }
-    };
-    let span = tracing::Span::current();
-    if let Some(m) = &method {
-        span.record("method", truncate(m, MAX_ECHO_CHARS).as_str());
-    }
+    let (outcome, reply) = route(db, &callback_id, &request, now).await?;
     span.record("outcome", outcome.as_str());
-    if status == StatusCode::OK {
-        tracing::info!("supplier callback handled");
-    } else {
-        tracing::warn!(status = status.as_u16(), "supplier callback refused");
-    }
+    tracing::info!(clock_skew_secs = skew_secs, "supplier callback handled");
     Ok(Receipt {
-        callback_id,
-        status,
+        callback_id: Some(callback_id),
+        status: StatusCode::OK,
         outcome,
-        reply,
+        reply: reply.at(now),
     })
 }
 
-/// A callback answered without touching any order.
+/// A callback answered without touching any order or the store.
 struct Refusal {
-    status: StatusCode,
-    method: Option<String>,
+    kind: &'static str,
     outcome: String,
     reply: CallbackReply,
 }
 
-/// Reads and verifies a callback; no I/O.
+/// Reads and verifies a callback; no I/O. Gives the request and its clock skew in
+/// seconds.
 fn check(
     config: Option<&CallbackConfig>,
     content_type: Option<&str>,
     body: &[u8],
     now: jiff::Timestamp,
-) -> Result<CallbackRequest, Box<Refusal>> {
+) -> Result<(CallbackRequest, i64), Box<Refusal>> {
     let Some(config) = config else {
         return Err(Box::new(Refusal {
-            status: StatusCode::SERVICE_UNAVAILABLE,
-            method: None,
+            kind: "not_configured",
             outcome: "refused: callbacks are not configured".to_owned(),
-            reply: CallbackReply::error("callbacks are not configured"),
+            reply: CallbackReply::error("callbacks are not configured").with_status(503),
         }));
     };
-    let request = parse_body(content_type, body).map_err(|e| {
+    let refuse = |e: CallbackError| {
         Box::new(Refusal {
-            status: StatusCode::BAD_REQUEST,
-            method: None,
+            kind: e.kind(),
             outcome: format!("refused: {e}"),
             reply: e.reply(),
         })
-    })?;
-    let method = Some(request.method.as_str().to_owned());
-    let window = Duration::from_secs(config.window_secs);
-    if let Err(e) = request.verify(&config.app_key, config.secret.expose_secret(), now, window) {
-        return Err(Box::new(Refusal {
-            status: StatusCode::UNAUTHORIZED,
-            method,
-            outcome: format!("refused: {e}"),
-            reply: e.reply(),
-        }));
-    }
-    Ok(request)
+    };
+    let request = parse_body(content_type, body).map_err(refuse)?;
+    let window = config.window_secs.map(Duration::from_secs);
+    let skew = request
+        .verify(&config.app_key, config.secret.expose_secret(), now, window)
+        .map_err(refuse)?;
+    Ok((request, skew))
 }
 
 /// The body's format: JSON when the media type says so, a form when it says so; with
@@ -196,7 +207,7 @@ async fn route(
     callback_id: &str,
     request: &CallbackRequest,
     now: jiff::Timestamp,
-) -> StoreResult<(StatusCode, String, CallbackReply)> {
+) -> StoreResult<(String, CallbackReply)> {
     let method = request.method.as_str();
     let kind = match &request.method {
         CallbackMethod::Confirm => EventKind::Confirm,
@@ -207,7 +218,6 @@ async fn route(
             let outcome = format!("ignored: unknown method {shown}");
             store::finish_callback(db, callback_id, Some(method), &outcome).await?;
             return Ok((
-                StatusCode::OK,
                 outcome,
                 CallbackReply::error(format!("未知的回调方法: {shown}")),
             ));
@@ -224,24 +234,23 @@ async fn route(
     let raw_data = request.data.as_deref().unwrap_or_default();
     let event = Event {
         kind,
-        dedupe_key: dedupe_key(method, raw_data),
+        dedupe_key: dedupe_key(method, &request.timestamp, raw_data),
         data: &data,
     };
-    let (outcome, reply) = apply(db, callback_id, &event, now).await?;
-    Ok((StatusCode::OK, outcome, reply))
+    apply(db, callback_id, &event, now).await
 }
 
-/// A verified callback whose `Data` is missing or cannot be read: malformed (HTTP 400),
-/// answered with the vendor's error and recorded as refused.
+/// A verified callback whose `Data` is missing or cannot be read: answered with the
+/// vendor's error (`data.statusCode` 400) and recorded as refused.
 async fn bad_data(
     db: &Db,
     callback_id: &str,
     method: &str,
     e: &CallbackError,
-) -> StoreResult<(StatusCode, String, CallbackReply)> {
+) -> StoreResult<(String, CallbackReply)> {
     let outcome = format!("refused: {e}");
     store::finish_callback(db, callback_id, Some(method), &outcome).await?;
-    Ok((StatusCode::BAD_REQUEST, outcome, e.reply()))
+    Ok((outcome, e.reply()))
 }
 
 /// The three events the supplier reports.
@@ -271,11 +280,16 @@ struct Event<'a> {
     data: &'a CallbackData,
 }
 
-/// The key under which an event is applied once: `Method` + `:` + the hex MD5 of the
-/// raw `Data` text, so the same event resent (under a new `TimeStamp` and `Sign`) is
-/// recognised.
-pub fn dedupe_key(method: &str, raw_data: &str) -> String {
-    format!("{method}:{}", hex::encode(Md5::digest(raw_data.as_bytes())))
+/// The key under which an event is applied once: `Method` + `:` + `TimeStamp` + `:` +
+/// the hex MD5 of the raw `Data` text. The same delivery sent again is recognised; a
+/// second event with the same `Data` but its own `TimeStamp` (a second cancel attempt
+/// answered the same way) is a new event, and applying it again changes nothing when
+/// the order is already where it says (the state rules are idempotent).
+pub fn dedupe_key(method: &str, timestamp: &str, raw_data: &str) -> String {
+    format!(
+        "{method}:{timestamp}:{}",
+        hex::encode(Md5::digest(raw_data.as_bytes()))
+    )
 }
 
 /// Supplier statuses no event leaves.
@@ -307,7 +321,7 @@ pub enum Effect {
 /// | event | from | to |
 /// |---|---|---|
 /// | confirm 1 | `push_pending` `pushed` `push_failed` `confirmed` | `confirmed`, `retail_order_no` ← `ExtOrderNo` |
-/// | confirm 0 | `push_pending` `pushed` `push_failed` `failed` | `failed`, message ← `FailMsg` |
+/// | confirm 0 | `push_pending` `pushed` `push_failed` | `rejected` (the checks after the push failed), order `cancelled`, holds released, message ← `FailMsg` |
 /// | cancel 1 | `cancel_pending` `cancel_failed` | `cancelled`, order `cancelled`, quantities set |
 /// | cancel 1 | `push_pending` `pushed` `confirmed` `partially_cancelled` `out_of_stock_failed` | `rejected` (unasked), order `cancelled`, quantities set |
 /// | cancel 2 | any live status (below) | `partially_cancelled`, quantities set |
@@ -345,9 +359,11 @@ pub fn decide(kind: EventKind, data: &CallbackData, current: &str) -> Effect {
                 .then_some(("confirmed", false, false))
         }
         (EventKind::Confirm, CallbackState::Failed) => {
-            ["push_pending", "pushed", "push_failed", "failed"]
+            // Y1 accepts before checking the product, price and customer (protocol
+            // §0.3); a refusal here is final.
+            ["push_pending", "pushed", "push_failed"]
                 .contains(&current)
-                .then_some(("failed", false, false))
+                .then_some(("rejected", true, false))
         }
         (EventKind::Cancel, CallbackState::Ok) => {
             if ["cancel_pending", "cancel_failed"].contains(&current) {
@@ -410,6 +426,31 @@ pub fn decide(kind: EventKind, data: &CallbackData, current: &str) -> Effect {
     }
 }
 
+/// Brings an order's committed holds in line with its supplier status: settled once the
+/// supplier confirmed the order (its next stock figure excludes those units), released
+/// when it refused it (`rejected`, `out_of_stock`, `failed`). Other statuses leave them.
+pub(crate) async fn follow_holds(
+    tx: &mut Tx,
+    order_id: &str,
+    supplier_status: SupplierStatus,
+    now: UtcTime,
+) -> StoreResult<()> {
+    use SupplierStatus as S;
+    let (change, to) = match supplier_status {
+        S::Confirmed
+        | S::PartiallyCancelled
+        | S::CancelPending
+        | S::CancelFailed
+        | S::OutOfStockFailed => ("settle", HoldStatus::Settled),
+        // Cancelled before the supplier confirmed it: the units were never taken. (After
+        // a confirmation nothing is committed any more, so this moves nothing.)
+        S::Rejected | S::OutOfStock | S::Failed | S::Cancelled => ("release", HoldStatus::Released),
+        _ => return Ok(()),
+    };
+    move_holds(tx, order_id, HoldStatus::Committed, to, Some(change), now).await?;
+    Ok(())
+}
+
 /// Finds the order, records the event and applies it, all in one write transaction.
 async fn apply(
     db: &Db,
@@ -460,8 +501,26 @@ async fn apply(
     let outcome = if !first {
         "replayed".to_owned()
     } else {
-        match decide(event.kind, data, &order.supplier_status) {
+        match decide(event.kind, data, order.supplier_status.as_str()) {
             Effect::Ignore(why) => format!("ignored: {why}"),
+            Effect::Apply {
+                supplier_status,
+                retail_order_no,
+                message,
+                set_quantities: false,
+                ..
+            } if supplier_status == order.supplier_status.as_str()
+                && retail_order_no
+                    .as_deref()
+                    .is_none_or(|n| order.retail_order_no.as_deref() == Some(n))
+                && message
+                    .as_deref()
+                    .is_none_or(|m| order.supplier_message.as_deref() == Some(m)) =>
+            {
+                // A second event that says what the order already shows (the same
+                // Data under a new TimeStamp): recorded, nothing to change.
+                format!("unchanged: already {supplier_status}")
+            }
             Effect::Apply {
                 supplier_status,
                 retail_order_no,
@@ -469,20 +528,32 @@ async fn apply(
                 cancel_order,
                 set_quantities,
             } => {
-                orders::set_supplier_status(
+                // The rules name statuses as text; each is a SupplierStatus.
+                let to: SupplierStatus = supplier_status
+                    .parse()
+                    .map_err(|e| StoreError::Database(sqlx::Error::Decode(Box::new(e))))?;
+                orders::transition_supplier_status(
                     &mut tx,
                     &order.id,
-                    supplier_status,
+                    &[order.supplier_status],
+                    to,
                     retail_order_no.as_deref(),
                     message.as_deref(),
                     now,
                 )
                 .await?;
+                follow_holds(&mut tx, &order.id, to, now).await?;
                 if cancel_order {
                     // Only a paid order is cancelled here; any other local status is
                     // left to its own flow.
-                    orders::transition_order(&mut tx, &order.id, &["paid"], "cancelled", now)
-                        .await?;
+                    orders::transition_order(
+                        &mut tx,
+                        &order.id,
+                        &[OrderStatus::Paid],
+                        OrderStatus::Cancelled,
+                        now,
+                    )
+                    .await?;
                 }
                 if set_quantities {
                     for item in &data.item_list {
@@ -591,7 +662,8 @@ mod tests {
             (Confirm, 1, "push_failed", Some("confirmed")),
             (Confirm, 1, "cancel_pending", None),
             (Confirm, 1, "cancelled", None),
-            (Confirm, 0, "pushed", Some("failed")),
+            (Confirm, 0, "pushed", Some("rejected")),
+            (Confirm, 0, "push_failed", Some("rejected")),
             (Confirm, 0, "confirmed", None),
             (Confirm, 2, "pushed", None),
             (Cancel, 1, "cancel_pending", Some("cancelled")),
@@ -659,13 +731,30 @@ mod tests {
 
     #[test]
     fn dedupe_keys() {
-        let a = dedupe_key("hmm.scm_heorder.confirm", r#"{"State":1}"#);
+        let ts = "20230912113528";
+        let a = dedupe_key("hmm.scm_heorder.confirm", ts, r#"{"State":1}"#);
         assert_eq!(
             a,
-            "hmm.scm_heorder.confirm:".to_owned() + &hex::encode(Md5::digest(br#"{"State":1}"#))
+            "hmm.scm_heorder.confirm:20230912113528:".to_owned()
+                + &hex::encode(Md5::digest(br#"{"State":1}"#))
         );
-        assert_ne!(a, dedupe_key("hmm.scm_heorder.cancel", r#"{"State":1}"#));
-        assert_ne!(a, dedupe_key("hmm.scm_heorder.confirm", r#"{"State":"1"}"#));
+        assert_ne!(
+            a,
+            dedupe_key("hmm.scm_heorder.cancel", ts, r#"{"State":1}"#)
+        );
+        assert_ne!(
+            a,
+            dedupe_key("hmm.scm_heorder.confirm", ts, r#"{"State":"1"}"#)
+        );
+        assert_ne!(
+            a,
+            dedupe_key(
+                "hmm.scm_heorder.confirm",
+                "20230912113529",
+                r#"{"State":1}"#
+            ),
+            "a second event with the same Data is its own event"
+        );
     }
 
     #[test]

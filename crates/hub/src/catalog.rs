@@ -11,6 +11,9 @@ use crate::types::{Money, UtcTime};
 /// `source` of products mirrored from the Haier Open Platform.
 pub const SOURCE_HAIER: &str = "haier";
 
+/// Source of locally stocked products.
+pub const SOURCE_LOCAL: &str = "local";
+
 /// The reason recorded when the supplier no longer returns a product at all, even when
 /// asked for it by code.
 pub const NOT_LISTED_REASON: &str = "not returned by the supplier";
@@ -77,13 +80,14 @@ pub fn mark_not_listed(base: &ProductContent) -> ProductContent {
 /// Applies an H2 record (`pt-out-list-price`) to a product's content.
 ///
 /// Mapping: `supply_price ← supplyPrice`, `invoice_price ← invoicePrice`,
-/// `rebate_money ← rebateMoney`, `stock_rebate_policy ← stockRebatePolicy` (as sent),
+/// `rebate_money ← rebateMoney`, `stock_rebate_policy ← stockRebatePolicy` (the vendor's
+/// integer code as text: 0 COM, 1 BF, 2 FHQ, 5 "365"),
 /// `price_reason ← reason`. A null price is stored as null, never as an error.
 pub fn apply_price(content: &mut ProductContent, price: &Price) {
     content.supply_price = price.supply_price.map(Money::new);
     content.invoice_price = price.invoice_price.map(Money::new);
     content.rebate_money = price.rebate_money.map(Money::new);
-    content.stock_rebate_policy = non_empty(price.stock_rebate_policy.as_deref());
+    content.stock_rebate_policy = price.stock_rebate_policy.map(|code| code.to_string());
     content.price_reason = non_empty(price.reason.as_deref());
 }
 
@@ -165,7 +169,7 @@ mod tests {
     }
 
     #[test]
-    fn price_mapping_keeps_nulls_and_text_policies() {
+    fn price_mapping_keeps_nulls_and_the_policy_code() {
         let mut c = apply_catalog(
             None,
             "X1",
@@ -173,13 +177,13 @@ mod tests {
         );
         let p: Price = serde_json::from_value(serde_json::json!({
             "productCode": "X1", "supplyPrice": 1999.98, "invoicePrice": null, "rebateMoney": 0,
-            "stockRebatePolicy": "COM", "reason": "价格未生效", "isSales": "1"
+            "stockRebatePolicy": 2, "reason": "价格未生效", "isSales": "1"
         }))
         .unwrap();
         apply_price(&mut c, &p);
         assert_eq!(c.supply_price, Some("1999.98".parse().unwrap()));
         assert_eq!(c.invoice_price, None);
-        assert_eq!(c.stock_rebate_policy.as_deref(), Some("COM"));
+        assert_eq!(c.stock_rebate_policy.as_deref(), Some("2"));
         assert_eq!(c.price_reason.as_deref(), Some("价格未生效"));
     }
 }

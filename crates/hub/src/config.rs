@@ -181,13 +181,12 @@ pub struct CallbackConfig {
     /// The shared signing secret (text, even when it is all digits).
     #[serde(deserialize_with = "text::secret")]
     pub secret: SecretString,
-    /// Accepted distance of `TimeStamp` from now, in seconds (default 300).
-    #[serde(default = "default_callback_window_secs")]
-    pub window_secs: u64,
-}
-
-fn default_callback_window_secs() -> u64 {
-    300
+    /// Accepted distance of `TimeStamp` from now, in seconds. Default none: the vendor
+    /// documents no window and no time zone, and a callback the supplier re-sends late
+    /// would otherwise be lost for ever (replays are harmless: each event applies once).
+    /// The skew is recorded with every stored callback.
+    #[serde(default)]
+    pub window_secs: Option<u64>,
 }
 
 /// Checkout and order settings (`[orders]`).
@@ -214,6 +213,16 @@ pub struct OrdersConfig {
     /// attempt up to five minutes, with jitter.
     #[serde(default = "default_retry_base_ms")]
     pub retry_base_ms: u64,
+    /// How long an order may stay `pushed` without a callback before
+    /// `GET /api/v1/orders?supplier_status=pushed&stale=true` lists it for review, in
+    /// seconds (default 3600). The supplier confirms or refuses every accepted push by
+    /// callback; one that never comes needs a person.
+    #[serde(default = "default_pushed_stale_secs")]
+    pub pushed_stale_secs: u64,
+}
+
+fn default_pushed_stale_secs() -> u64 {
+    3600
 }
 
 fn default_retry_base_ms() -> u64 {
@@ -229,6 +238,7 @@ impl Default for OrdersConfig {
             lease_secs: default_lease_secs(),
             worker_concurrency: default_worker_concurrency(),
             retry_base_ms: default_retry_base_ms(),
+            pushed_stale_secs: default_pushed_stale_secs(),
         }
     }
 }

@@ -299,3 +299,56 @@ mod tests {
         assert!(check_day(day("2099-12-31T23:59:59+08:00"), now, false).is_err());
     }
 }
+
+/// Deserialises a JSON integer, also when it is spelled with a zero fraction (`7.0`):
+/// JSON Schema counts `7.0` as an integer, so a client that writes it so is not refused.
+/// A fraction (`7.5`), a string or a value outside `i64` is an error naming the value.
+pub fn integer<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<i64, D::Error> {
+    use serde::de::Error;
+    let number = serde_json::Number::deserialize(deserializer)?;
+    if let Some(n) = number.as_i64() {
+        return Ok(n);
+    }
+    match number.as_f64() {
+        // Every f64 with no fraction inside this range converts to i64 exactly.
+        Some(f) if f.fract() == 0.0 && (-9.0e15..=9.0e15).contains(&f) =>
+        {
+            #[allow(clippy::cast_possible_truncation)]
+            Ok(f as i64)
+        }
+        _ => Err(D::Error::custom(format!(
+            "expected an integer, got {number}"
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod integer_tests {
+    #[derive(serde::Deserialize)]
+    struct Q {
+        #[serde(deserialize_with = "super::integer")]
+        n: i64,
+    }
+
+    fn parse(json: &str) -> Result<i64, String> {
+        serde_json::from_str::<Q>(json)
+            .map(|q| q.n)
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn integers_with_a_zero_fraction_are_integers() {
+        assert_eq!(parse(r#"{"n": 7}"#), Ok(7));
+        assert_eq!(parse(r#"{"n": 7211.0}"#), Ok(7211));
+        assert_eq!(parse(r#"{"n": -3.0}"#), Ok(-3));
+        assert_eq!(parse(r#"{"n": 1e3}"#), Ok(1000));
+    }
+
+    #[test]
+    fn fractions_strings_and_huge_values_are_refused() {
+        assert!(parse(r#"{"n": 7.5}"#).is_err());
+        assert!(parse(r#"{"n": "7"}"#).is_err());
+        assert!(parse(r#"{"n": 1e300}"#).is_err());
+        assert!(parse(r#"{"n": null}"#).is_err());
+    }
+}

@@ -24,15 +24,26 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use crate::calllog::{self, SupplierCall};
+use crate::catalog::SOURCE_LOCAL;
 use crate::config::OrdersConfig;
-use crate::orders::{SOURCE_LOCAL, job_kind};
-use crate::store::holds::{holds_of_order_in, set_hold_status, unreserve};
+use crate::status::{JobStatus, SupplierStatus};
 use crate::store::jobs::{Job, claim_due, end_attempt, extend_lease, record_attempt};
 use crate::store::orders::{
-    Order, get_order, get_order_in, lines_of_order, set_order_times, set_supplier_status,
+    Order, get_order, lines_of_order, set_order_times, transition_supplier_status,
 };
 use crate::store::{Db, StoreError};
 use crate::types::UtcTime;
+
+/// Job kinds of the outbox. (The order service enqueues them; the worker runs them and
+/// depends on no service.)
+pub mod job_kind {
+    /// Push a paid order to the supplier (Y1).
+    pub const PUSH: &str = "push_order";
+    /// Ask the supplier to cancel a pushed order (Y2).
+    pub const CANCEL: &str = "cancel_order";
+    /// Move a pushed order's delivery or installation day (Y3).
+    pub const RESCHEDULE: &str = "reschedule_order";
+}
 
 /// What one attempt of a job came to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -115,6 +126,9 @@ impl Worker {
     async fn process(&self, job: Job) -> Result<(), StoreError> {
         let started = UtcTime::now();
         let heartbeat = CancellationToken::new();
+        // Stops the heartbeat however this attempt ends, a store error included: a lease
+        // extended for ever would keep the job from ever being claimed again.
+        let stop_beating = heartbeat.clone().drop_guard();
         let beat = {
             let (db, id, owner, lease, stop) = (
                 self.db.clone(),
@@ -144,24 +158,27 @@ impl Worker {
         } else {
             self.execute(&job).await?
         };
-        heartbeat.cancel();
+        drop(stop_beating);
         let _ = beat.await;
 
         let (status, run_at, outcome, detail) = match &verdict {
-            Verdict::Done(d) => ("done", None, "done", d.clone()),
-            Verdict::Retry(e) if job.attempts >= job.max_attempts => {
-                ("dead", None, "dead", format!("attempts exhausted: {e}"))
-            }
+            Verdict::Done(d) => (JobStatus::Done, None, "done", d.clone()),
+            Verdict::Retry(e) if job.attempts >= job.max_attempts => (
+                JobStatus::Dead,
+                None,
+                "dead",
+                format!("attempts exhausted: {e}"),
+            ),
             Verdict::Retry(e) => (
-                "queued",
+                JobStatus::Queued,
                 Some(later(self.backoff(job.attempts))),
                 "retry",
                 e.clone(),
             ),
-            Verdict::Dead(e) => ("dead", None, "dead", e.clone()),
+            Verdict::Dead(e) => (JobStatus::Dead, None, "dead", e.clone()),
         };
         let mut tx = self.db.begin().await?;
-        let error = (status != "done").then_some(detail.as_str());
+        let error = (status != JobStatus::Done).then_some(detail.as_str());
         if !end_attempt(&mut tx, &job.id, &self.owner, status, run_at, error).await? {
             record_attempt(
                 &mut tx,
@@ -185,16 +202,15 @@ impl Worker {
             started,
         )
         .await?;
-        if status == "dead"
+        if status == JobStatus::Dead
             && job.kind == job_kind::PUSH
             && let Some(order_id) = job.payload["order_id"].as_str()
-            && let Some(order) = get_order_in(&mut tx, order_id).await?
-            && order.supplier_status == "push_pending"
         {
-            set_supplier_status(
+            transition_supplier_status(
                 &mut tx,
                 order_id,
-                "push_failed",
+                &[SupplierStatus::PushPending],
+                SupplierStatus::PushFailed,
                 None,
                 Some(&detail),
                 UtcTime::now(),
@@ -202,7 +218,7 @@ impl Worker {
             .await?;
         }
         tx.commit().await?;
-        if status == "dead" {
+        if status == JobStatus::Dead {
             warn!(job = %job.id, kind = %job.kind, detail = %detail, "job dead-lettered");
         }
         Ok(())
@@ -242,34 +258,20 @@ impl Worker {
 
     async fn push(&self, ylh: &Ylh, job: &Job, order: &Order) -> Result<Verdict, StoreError> {
         if !matches!(
-            order.supplier_status.as_str(),
-            "push_pending" | "push_failed"
+            order.supplier_status,
+            SupplierStatus::PushPending | SupplierStatus::PushFailed
         ) {
             // A callback got here first (the push's own answer was lost): the supplier
-            // has the order. Settle the holds it took, or release them if it refused.
-            let refused = matches!(
-                order.supplier_status.as_str(),
-                "rejected" | "out_of_stock" | "failed"
-            );
-            let (change, status) = if refused {
-                ("release", "released")
-            } else {
-                ("settle", "settled")
-            };
-            let now = UtcTime::now();
+            // has the order. Its callback settled the holds it took, or released them if
+            // it refused; do it here too in case the order is in between.
             let mut tx = self.db.begin().await?;
-            for hold in holds_of_order_in(&mut tx, &order.id, "committed").await? {
-                unreserve(
-                    &mut tx,
-                    &hold.product_code,
-                    &hold.county_code,
-                    hold.quantity,
-                    change,
-                    &order.id,
-                )
-                .await?;
-                set_hold_status(&mut tx, &hold.id, status, now).await?;
-            }
+            crate::callbacks::follow_holds(
+                &mut tx,
+                &order.id,
+                order.supplier_status,
+                UtcTime::now(),
+            )
+            .await?;
             tx.commit().await?;
             return Ok(Verdict::Done(format!(
                 "already {} at the supplier",
@@ -313,33 +315,21 @@ impl Worker {
                 let retail_order_no = outcome.retail_order_no().map(str::to_owned);
                 let now = UtcTime::now();
                 let mut tx = self.db.begin().await?;
-                let current = get_order_in(&mut tx, &order.id).await?;
-                if current.as_ref().is_some_and(|o| {
-                    matches!(o.supplier_status.as_str(), "push_pending" | "push_failed")
-                }) {
-                    set_supplier_status(
-                        &mut tx,
-                        &order.id,
-                        "pushed",
-                        retail_order_no.as_deref(),
-                        None,
-                        now,
-                    )
-                    .await?;
-                }
-                // The supplier took the order: its stock figure now excludes these units.
-                for hold in holds_of_order_in(&mut tx, &order.id, "committed").await? {
-                    unreserve(
-                        &mut tx,
-                        &hold.product_code,
-                        &hold.county_code,
-                        hold.quantity,
-                        "settle",
-                        &order.id,
-                    )
-                    .await?;
-                    set_hold_status(&mut tx, &hold.id, "settled", now).await?;
-                }
+                // Only from where the push started: a callback that got here first (a
+                // confirmation, a rejection) is kept.
+                transition_supplier_status(
+                    &mut tx,
+                    &order.id,
+                    &[SupplierStatus::PushPending, SupplierStatus::PushFailed],
+                    SupplierStatus::Pushed,
+                    retail_order_no.as_deref(),
+                    None,
+                    now,
+                )
+                .await?;
+                // Accepted is not confirmed (protocol §0.3): the product, price and
+                // customer are checked afterwards, so the holds stay committed until the
+                // confirm callback settles them (or its refusal releases them).
                 tx.commit().await?;
                 let how = match (&outcome, reconciling) {
                     (CreateOutcome::AlreadyExists { .. }, _) => {
@@ -360,10 +350,11 @@ impl Worker {
             Err(e) if e.is_transient() => Ok(Verdict::Retry(e.to_string())),
             Err(e) => {
                 let mut tx = self.db.begin().await?;
-                set_supplier_status(
+                transition_supplier_status(
                     &mut tx,
                     &order.id,
-                    "push_failed",
+                    &[SupplierStatus::PushPending, SupplierStatus::PushFailed],
+                    SupplierStatus::PushFailed,
                     None,
                     Some(&e.to_string()),
                     UtcTime::now(),
@@ -432,7 +423,7 @@ impl Worker {
     }
 
     async fn cancel(&self, ylh: &Ylh, job: &Job, order: &Order) -> Result<Verdict, StoreError> {
-        if order.supplier_status != "cancel_pending" {
+        if order.supplier_status != SupplierStatus::CancelPending {
             return Ok(Verdict::Done(format!(
                 "nothing to do: the order is {} at the supplier",
                 order.supplier_status
@@ -456,10 +447,11 @@ impl Worker {
             Err(e) if e.is_transient() => Ok(Verdict::Retry(e.to_string())),
             Err(e) => {
                 let mut tx = self.db.begin().await?;
-                set_supplier_status(
+                transition_supplier_status(
                     &mut tx,
                     &order.id,
-                    "cancel_failed",
+                    &[SupplierStatus::CancelPending],
+                    SupplierStatus::CancelFailed,
                     None,
                     Some(&e.to_string()),
                     UtcTime::now(),
@@ -483,14 +475,25 @@ impl Worker {
                 "the supplier has not given the order a number".to_owned(),
             ));
         };
-        let request = serde_json::json!({"retailOrderNo": retail_order_no, "distributionTime": distribution, "installTime": install});
+        // Y3 always carries both times (protocol §0.3): the one that does not change goes
+        // with its original value; an order that never had one takes the other day.
+        let original = |t: Option<UtcTime>| t.map(UtcTime::timestamp);
+        let sent_distribution = distribution
+            .or(original(order.distribution_time))
+            .or(install);
+        let sent_install = install.or(original(order.install_time)).or(distribution);
+        let (Some(sent_distribution), Some(sent_install)) = (sent_distribution, sent_install)
+        else {
+            return Ok(Verdict::Dead("no time to reschedule to".to_owned()));
+        };
+        let request = serde_json::json!({"retailOrderNo": retail_order_no, "distributionTime": sent_distribution, "installTime": sent_install});
         let result = self
             .call_recorded(
                 job,
                 order,
                 haier::ylh::endpoints::RESCHEDULE,
                 request,
-                ylh.reschedule(retail_order_no, distribution, install),
+                ylh.reschedule(retail_order_no, sent_distribution, sent_install),
             )
             .await?;
         match result {

@@ -16,6 +16,7 @@ pub mod input;
 pub mod jobs;
 pub mod orders;
 pub mod retention;
+pub mod status;
 pub mod stock;
 pub mod store;
 pub mod sync;

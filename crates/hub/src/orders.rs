@@ -13,31 +13,22 @@ use utoipa::ToSchema;
 use crate::catalog::{SOURCE_HAIER, parse_stock_region};
 use crate::config::OrdersConfig;
 use crate::input::{DateTime, Text, check_day};
+use crate::status::{HoldStatus, OrderStatus, SupplierStatus};
 use crate::store::catalog::get_product;
 use crate::store::holds::{
     Hold, LOCAL_POOL, adjust_pool, get_pool, get_pool_in, holds_of_order_in, insert_hold,
-    refresh_pool, reserve, set_hold_status, unreserve,
+    move_hold, move_holds, refresh_pool, reserve,
 };
 use crate::store::jobs::enqueue;
 use crate::store::orders::{
     Order, OrderLine, get_order, get_order_by_number, get_order_in, insert_line, insert_order,
-    lines_of_order, lines_of_order_in, set_supplier_status, transition_order,
+    lines_of_order, lines_of_order_in, lock_order_in, transition_order, transition_supplier_status,
 };
 use crate::store::{Db, StoreError, new_id};
 use crate::types::{Money, UtcTime};
 
-/// Source of locally stocked products.
-pub const SOURCE_LOCAL: &str = "local";
-
-/// Job kinds of the outbox.
-pub mod job_kind {
-    /// Push a paid order to the supplier (Y1).
-    pub const PUSH: &str = "push_order";
-    /// Ask the supplier to cancel a pushed order (Y2).
-    pub const CANCEL: &str = "cancel_order";
-    /// Move a pushed order's delivery or installation day (Y3).
-    pub const RESCHEDULE: &str = "reschedule_order";
-}
+pub use crate::catalog::SOURCE_LOCAL;
+pub use crate::jobs::job_kind;
 
 /// One line of a checkout.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -48,6 +39,7 @@ pub struct LineInput {
     pub sku: haier::ProductCode,
     /// Units, 1 to 9999.
     #[schema(minimum = 1, maximum = 9999)]
+    #[serde(deserialize_with = "crate::input::integer")]
     pub quantity: i64,
     /// Retail price per unit in yuan (`retailPrice`): 0 to 100000000, at most 2 decimals.
     #[schema(value_type = String, pattern = r"^((0|[1-9][0-9]{0,7})(\.[0-9]{1,2})?|100000000(\.00?)?)$")]
@@ -242,6 +234,11 @@ impl OrderService {
         }
     }
 
+    /// The orders settings (`[orders]`).
+    pub fn config(&self) -> &OrdersConfig {
+        &self.config
+    }
+
     /// The store.
     pub fn db(&self) -> &Db {
         &self.db
@@ -347,7 +344,7 @@ impl OrderService {
                     product_code: line.sku.to_string(),
                     county_code: pool.to_owned(),
                     quantity: line.quantity,
-                    status: "active".to_owned(),
+                    status: HoldStatus::Active,
                     expires_at: expires,
                     created_at: now,
                     updated_at: now,
@@ -533,51 +530,57 @@ impl OrderService {
     pub async fn pay(&self, id: &str) -> Result<Order, OrderError> {
         let now = UtcTime::now();
         let mut tx = self.db.begin().await?;
-        let order = get_order_in(&mut tx, id)
+        // Locked: a concurrent cancel or pay waits for this one and sees its result.
+        let order = lock_order_in(&mut tx, id)
             .await?
             .ok_or_else(|| OrderError::NotFound(id.to_owned()))?;
-        match order.status.as_str() {
-            "paid" => {
+        match order.status {
+            OrderStatus::Paid => {
                 drop(tx);
                 return Ok(order);
             }
-            "held" if order.hold_expires_at <= now => {
+            OrderStatus::Held if order.hold_expires_at <= now => {
                 drop(tx);
                 self.expire(id).await?;
                 return Err(OrderError::InvalidState(
                     "the order's holds expired before payment".to_owned(),
                 ));
             }
-            "held" => {}
+            OrderStatus::Held => {}
             other => {
                 return Err(OrderError::InvalidState(format!(
                     "an order that is {other} cannot be paid"
                 )));
             }
         }
-        transition_order(&mut tx, id, &["held"], "paid", now).await?;
+        if !transition_order(&mut tx, id, &[OrderStatus::Held], OrderStatus::Paid, now).await? {
+            return Err(moved_meanwhile());
+        }
         let mut supplier_lines = false;
-        for hold in holds_of_order_in(&mut tx, id, "active").await? {
+        for hold in holds_of_order_in(&mut tx, id, HoldStatus::Active).await? {
             if hold.county_code == LOCAL_POOL {
                 // Local stock leaves on payment.
-                unreserve(
-                    &mut tx,
-                    &hold.product_code,
-                    LOCAL_POOL,
-                    hold.quantity,
-                    "commit",
-                    id,
-                )
-                .await?;
-                set_hold_status(&mut tx, &hold.id, "settled", now).await?;
+                move_hold(&mut tx, &hold, HoldStatus::Settled, Some("commit"), now).await?;
             } else {
                 // Supplier stock stays held until the supplier takes the order.
-                set_hold_status(&mut tx, &hold.id, "committed", now).await?;
+                move_hold(&mut tx, &hold, HoldStatus::Committed, None, now).await?;
                 supplier_lines = true;
             }
         }
         if supplier_lines {
-            set_supplier_status(&mut tx, id, "push_pending", None, None, now).await?;
+            if !transition_supplier_status(
+                &mut tx,
+                id,
+                &[SupplierStatus::None],
+                SupplierStatus::PushPending,
+                None,
+                None,
+                now,
+            )
+            .await?
+            {
+                return Err(moved_meanwhile());
+            }
             enqueue(
                 &mut tx,
                 job_kind::PUSH,
@@ -598,37 +601,44 @@ impl OrderService {
     /// Cancels an order. Before payment the holds are released at once. After payment a
     /// pushed order is cancelled at the supplier through the outbox (`cancel_pending`
     /// until the supplier's callback); an order still being pushed cannot be cancelled
-    /// yet (409, try again).
+    /// yet (409, try again). Cancelling a cancelled order answers it unchanged.
     #[instrument(skip_all, fields(order = %id), err(level = "info"))]
     pub async fn cancel(&self, id: &str, reason: &str) -> Result<Order, OrderError> {
+        use SupplierStatus as S;
         let now = UtcTime::now();
         let mut tx = self.db.begin().await?;
-        let order = get_order_in(&mut tx, id)
+        // Locked: concurrent cancels run one after the other, and the later ones find
+        // the order cancelled.
+        let order = lock_order_in(&mut tx, id)
             .await?
             .ok_or_else(|| OrderError::NotFound(id.to_owned()))?;
-        match (order.status.as_str(), order.supplier_status.as_str()) {
-            ("cancelled" | "expired", _) | ("paid", "cancel_pending") => {
+        match (order.status, order.supplier_status) {
+            (OrderStatus::Cancelled | OrderStatus::Expired, _)
+            | (OrderStatus::Paid, S::CancelPending) => {
                 drop(tx);
                 return Ok(order);
             }
-            ("held", _) => {
-                transition_order(&mut tx, id, &["held"], "cancelled", now).await?;
-                for hold in holds_of_order_in(&mut tx, id, "active").await? {
-                    unreserve(
-                        &mut tx,
-                        &hold.product_code,
-                        &hold.county_code,
-                        hold.quantity,
-                        "release",
-                        id,
-                    )
-                    .await?;
-                    set_hold_status(&mut tx, &hold.id, "released", now).await?;
+            (OrderStatus::Held, _) => {
+                let (from, to) = (OrderStatus::Held, OrderStatus::Cancelled);
+                if !transition_order(&mut tx, id, &[from], to, now).await? {
+                    return Err(moved_meanwhile());
                 }
+                move_holds(
+                    &mut tx,
+                    id,
+                    HoldStatus::Active,
+                    HoldStatus::Released,
+                    Some("release"),
+                    now,
+                )
+                .await?;
             }
-            ("paid", "none") => {
-                // Local stock only: it comes back on hand.
-                transition_order(&mut tx, id, &["paid"], "cancelled", now).await?;
+            (OrderStatus::Paid, S::None) => {
+                // Local stock only: it comes back on hand, once.
+                let (from, to) = (OrderStatus::Paid, OrderStatus::Cancelled);
+                if !transition_order(&mut tx, id, &[from], to, now).await? {
+                    return Err(moved_meanwhile());
+                }
                 for line in lines_of_order_in(&mut tx, id).await? {
                     adjust_pool(
                         &mut tx,
@@ -641,8 +651,23 @@ impl OrderService {
                     .await?;
                 }
             }
-            ("paid", "pushed" | "confirmed" | "cancel_failed" | "partially_cancelled") => {
-                set_supplier_status(&mut tx, id, "cancel_pending", None, None, now).await?;
+            (
+                OrderStatus::Paid,
+                from @ (S::Pushed | S::Confirmed | S::CancelFailed | S::PartiallyCancelled),
+            ) => {
+                if !transition_supplier_status(
+                    &mut tx,
+                    id,
+                    &[from],
+                    S::CancelPending,
+                    None,
+                    None,
+                    now,
+                )
+                .await?
+                {
+                    return Err(moved_meanwhile());
+                }
                 enqueue(
                     &mut tx,
                     job_kind::CANCEL,
@@ -653,7 +678,7 @@ impl OrderService {
                 )
                 .await?;
             }
-            ("paid", "push_pending") => {
+            (OrderStatus::Paid, S::PushPending) => {
                 return Err(OrderError::InvalidState(
                     "the order is being pushed to the supplier; cancel it once pushed".to_owned(),
                 ));
@@ -676,21 +701,19 @@ impl OrderService {
     pub async fn expire(&self, id: &str) -> Result<bool, OrderError> {
         let now = UtcTime::now();
         let mut tx = self.db.begin().await?;
-        if !transition_order(&mut tx, id, &["held"], "expired", now).await? {
+        let (from, to) = (OrderStatus::Held, OrderStatus::Expired);
+        if !transition_order(&mut tx, id, &[from], to, now).await? {
             return Ok(false);
         }
-        for hold in holds_of_order_in(&mut tx, id, "active").await? {
-            unreserve(
-                &mut tx,
-                &hold.product_code,
-                &hold.county_code,
-                hold.quantity,
-                "expire",
-                id,
-            )
-            .await?;
-            set_hold_status(&mut tx, &hold.id, "expired", now).await?;
-        }
+        move_holds(
+            &mut tx,
+            id,
+            HoldStatus::Active,
+            HoldStatus::Expired,
+            Some("expire"),
+            now,
+        )
+        .await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -739,13 +762,20 @@ impl OrderService {
         let install_time = install_time.map(DateTime::timestamp);
         let now = UtcTime::now();
         let mut tx = self.db.begin().await?;
-        let order = get_order_in(&mut tx, id)
+        let order = lock_order_in(&mut tx, id)
             .await?
             .ok_or_else(|| OrderError::NotFound(id.to_owned()))?;
-        if order.status != "paid" || order.retail_order_no.is_none() {
+        if order.status != OrderStatus::Paid {
             return Err(OrderError::InvalidState(
                 "only a paid order the supplier has taken can be rescheduled".to_owned(),
             ));
+        }
+        if order.retail_order_no.is_none() {
+            return Err(OrderError::InvalidState(format!(
+                "the supplier has not confirmed the order yet (supplier status {}): \
+                 rescheduling needs its order number, which arrives with the confirm callback",
+                order.supplier_status
+            )));
         }
         enqueue(
             &mut tx,
@@ -773,6 +803,13 @@ impl OrderService {
             holds,
         })
     }
+}
+
+/// The answer to a caller whose state change found the order moved by another: with the
+/// order locked first this does not happen, and if it ever does the caller is refused
+/// rather than told of a change that was not made.
+fn moved_meanwhile() -> OrderError {
+    OrderError::InvalidState("the order changed meanwhile; read it and try again".to_owned())
 }
 
 fn secs_to_micros(secs: u64) -> i64 {
@@ -807,9 +844,9 @@ fn new_order(
         order_number: input.order_number.clone(),
         so_id: input.order_number.clone(),
         request_hash: hash.to_owned(),
-        status: "held".to_owned(),
+        status: OrderStatus::Held,
         // Set to push_pending when the order is paid, if it has supplier lines.
-        supplier_status: "none".to_owned(),
+        supplier_status: SupplierStatus::None,
         retail_order_no: None,
         supplier_message: None,
         consignee_name: input.consignee.name.trimmed().to_owned(),

@@ -16,6 +16,7 @@
 //! supplier no longer returns at all is marked not procurable with
 //! [`crate::catalog::NOT_LISTED_REASON`]. Nothing is deleted.
 
+use crate::status::RunStatus;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
@@ -257,7 +258,7 @@ impl Syncer {
                 let _ = finish_run(
                     &self.db,
                     &id,
-                    "failed",
+                    RunStatus::Failed,
                     &state.counts,
                     now,
                     now.millis_since(started),
@@ -273,14 +274,14 @@ impl Syncer {
         state.refresh_calls(&self.client.stats());
         state.counts.failed = i64::try_from(state.failed.len()).unwrap_or(i64::MAX);
         let (status, summary) = match fatal {
-            None if state.failed.is_empty() => ("success", None),
-            None => ("partial", state.summary()),
+            None if state.failed.is_empty() => (RunStatus::Success, None),
+            None => (RunStatus::Partial, state.summary()),
             Some(why) => {
                 let summary = match state.summary() {
                     Some(s) => format!("{why}; {s}"),
                     None => why,
                 };
-                ("failed", Some(summary))
+                (RunStatus::Failed, Some(summary))
             }
         };
         let finished = UtcTime::now();
@@ -294,7 +295,7 @@ impl Syncer {
             summary.as_deref(),
         )
         .await?;
-        info!(run = %id, status, counts = ?state.counts, "sync run finished");
+        info!(run = %id, %status, counts = ?state.counts, "sync run finished");
         get_run(&self.db, &id)
             .await?
             .ok_or_else(|| StoreError::Database(sqlx::Error::RowNotFound).into())
@@ -403,7 +404,15 @@ impl Syncer {
                 .await
                 .map_err(|e| Fatal(format!("the procurable listing failed: {e}")))?;
             progress.advance(1);
-            for p in listing {
+            for bad in &listing.bad {
+                state.fail_with(
+                    bad.product_code.as_deref().unwrap_or("?"),
+                    "catalog",
+                    "decode",
+                    &bad.error().to_string(),
+                );
+            }
+            for p in listing.items {
                 match p.code() {
                     Some(code) => {
                         let wanted = opts
@@ -514,7 +523,8 @@ impl Syncer {
 
     /// Calls `fetch` for `codes` in chunks of 20 with `concurrency` calls in flight, and
     /// keys the records it returns by their code. A failed chunk is recorded as a failure
-    /// of each of its codes at `stage`.
+    /// of each of its codes at `stage`; a record that could not be read, as a failure of
+    /// its code alone.
     async fn read_chunked<'c, T, F, Fut>(
         &self,
         codes: &'c [ProductCode],
@@ -526,7 +536,7 @@ impl Syncer {
     ) -> HashMap<String, T>
     where
         F: Fn(&'c [ProductCode]) -> Fut,
-        Fut: Future<Output = Result<Vec<T>, haier::Error>>,
+        Fut: Future<Output = Result<haier::Records<T>, haier::Error>>,
     {
         let chunks: Vec<&[ProductCode]> = codes.chunks(MAX_CODES_PER_CALL).collect();
         progress.stage(stage, chunks.len() as u64);
@@ -540,8 +550,17 @@ impl Syncer {
         while let Some((chunk, result)) = results.next().await {
             progress.advance(1);
             match result {
-                Ok(list) => {
-                    for record in list {
+                Ok(records) => {
+                    // A record the client could not read fails alone, with its reason.
+                    for bad in &records.bad {
+                        state.fail_with(
+                            bad.product_code.as_deref().unwrap_or("?"),
+                            stage,
+                            "decode",
+                            &bad.error().to_string(),
+                        );
+                    }
+                    for record in records.items {
                         if let Some(code) = code_of(&record) {
                             found.insert(code.to_string(), record);
                         }

@@ -354,6 +354,12 @@ impl Catalog {
         self.products.values()
     }
 
+    /// Drops `code` from the catalog (the platform stops carrying it); whether it was
+    /// there.
+    pub(crate) fn remove(&mut self, code: &str) -> bool {
+        self.products.remove(code).is_some()
+    }
+
     /// The product with this code, if the platform knows it.
     pub(crate) fn get(&self, code: &str) -> Option<&Product> {
         self.products.get(code)

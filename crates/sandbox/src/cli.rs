@@ -42,6 +42,10 @@ pub struct Args {
     /// How long each logistics step (shipped, delivered) takes, in milliseconds.
     #[arg(long, value_name = "MS", default_value_t = 3000)]
     pub logistics_step_ms: u64,
+    /// Also accept `Authorization: Bearer <token>` on the Open Platform (the vendor's
+    /// gateway takes the bare token; some operators' gateways take both).
+    #[arg(long)]
+    pub accept_bearer: bool,
     /// Print the client settings (`NAME=value` lines) and exit.
     #[arg(long)]
     pub print_env: bool,
@@ -60,6 +64,7 @@ impl Args {
             callback_url: self.callback_url.clone(),
             callback_delay: Duration::from_millis(self.callback_delay_ms),
             logistics_step: Duration::from_millis(self.logistics_step_ms),
+            accept_bearer: self.accept_bearer,
             ..SandboxConfig::default()
         }
     }

@@ -49,6 +49,9 @@ pub struct SandboxConfig {
     pub callback_retry_backoff: Duration,
     /// How many times one callback delivery is attempted in all.
     pub callback_attempts: u32,
+    /// Whether the Open Platform also accepts `Authorization: Bearer <token>`. The
+    /// vendor's gateway takes the bare token only (protocol §0.2): off by default.
+    pub accept_bearer: bool,
 }
 
 impl Default for SandboxConfig {
@@ -72,6 +75,7 @@ impl Default for SandboxConfig {
             partial_cancel_rate: 0.20,
             callback_retry_backoff: Duration::from_millis(500),
             callback_attempts: 4,
+            accept_bearer: false,
         }
     }
 }

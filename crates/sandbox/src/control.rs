@@ -73,6 +73,24 @@ async fn catalog(State(s): State<Arc<AppState>>) -> Response {
     .into_response()
 }
 
+/// `DELETE /_sandbox/catalog/{productCode}`: the platform stops carrying a product (an
+/// order for it is then accepted by Y1 and refused by its confirm callback).
+async fn remove_product(
+    State(s): State<Arc<AppState>>,
+    Path(code): Path<String>,
+) -> Result<Response, Problem> {
+    if write(&s.catalog).remove(&code) {
+        tracing::info!(%code, "product removed");
+        Ok(StatusCode::NO_CONTENT.into_response())
+    } else {
+        Err(problem(
+            StatusCode::NOT_FOUND,
+            "unknown_product",
+            format!("no product {code:?}"),
+        ))
+    }
+}
+
 fn stock_key(
     s: &AppState,
     product: Option<&String>,
@@ -458,6 +476,7 @@ fn settings_json(o: &OrderSettings) -> serde_json::Value {
         "partial_cancel_rate": o.partial_cancel_rate,
         "callback_delay_ms": o.callback_delay.as_millis() as u64,
         "logistics_step_ms": o.logistics_step.as_millis() as u64,
+        "duplicate_message": o.duplicate_message,
     })
 }
 
@@ -500,7 +519,9 @@ async fn order_config(State(s): State<Arc<AppState>>) -> Response {
 
 /// `POST /_sandbox/orders/config {"callback_url","confirm_rate","reject_rate",
 /// "oos_rate","duplicate_callback_rate","partial_cancel_rate","callback_delay_ms",
-/// "logistics_step_ms"}`: changes the given settings (all at once or none).
+/// "logistics_step_ms","duplicate_message"}`: changes the given settings (all at once or
+/// none). `duplicate_message` is the `errorMsg` of Y1's refusal of a repeated `soId`
+/// (`{soId}` is replaced).
 async fn set_order_config(
     State(s): State<Arc<AppState>>,
     body: Bytes,
@@ -539,6 +560,16 @@ async fn set_order_config(
             "partial_cancel_rate" => next.partial_cancel_rate = rate()?,
             "callback_delay_ms" => next.callback_delay = millis()?,
             "logistics_step_ms" => next.logistics_step = millis()?,
+            "duplicate_message" => match value.as_str() {
+                Some(text) if !text.trim().is_empty() => {
+                    next.duplicate_message = text.to_owned();
+                }
+                _ => {
+                    return Err(bad(
+                        "duplicate_message must be a non-blank string".to_owned()
+                    ));
+                }
+            },
             other => return Err(bad(format!("unknown setting {other:?}"))),
         }
     }
@@ -569,6 +600,7 @@ async fn method_not_allowed() -> Problem {
 pub(crate) fn router() -> Router<Arc<AppState>> {
     Router::new()
         .route("/catalog", get(catalog))
+        .route("/catalog/{code}", axum::routing::delete(remove_product))
         .route("/stock", get(stock).post(set_stock))
         .route("/stats", get(stats))
         .route("/faults", get(faults).post(set_faults))

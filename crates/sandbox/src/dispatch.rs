@@ -107,12 +107,26 @@ pub(crate) async fn run_scheduler(state: Arc<AppState>) {
     }
 }
 
-/// Whether a receiver's answer acknowledges the callback: HTTP 200 and a JSON body
-/// with `success: true`.
+/// Whether a receiver's answer acknowledges the callback: HTTP 200 and the reply of
+/// the vendor's document v1.0.9+ (protocol §0.4): `success: true`, a `timeStamp` of 14
+/// digits (`yyyyMMddHHmmss`, required) and `data.statusCode` a **number**. A reply
+/// that breaks that shape is counted as not acknowledged.
 fn acknowledged(status: reqwest::StatusCode, body: &[u8]) -> bool {
+    let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) else {
+        return false;
+    };
+    let stamped = v
+        .get("timeStamp")
+        .and_then(serde_json::Value::as_str)
+        .is_some_and(|t| t.len() == 14 && t.bytes().all(|b| b.is_ascii_digit()));
+    let numeric_status = v
+        .get("data")
+        .and_then(|d| d.get("statusCode"))
+        .is_some_and(serde_json::Value::is_number);
     status == reqwest::StatusCode::OK
-        && serde_json::from_slice::<serde_json::Value>(body)
-            .is_ok_and(|v| v.get("success") == Some(&serde_json::Value::Bool(true)))
+        && v.get("success") == Some(&serde_json::Value::Bool(true))
+        && stamped
+        && numeric_status
 }
 
 /// One HTTP attempt; true if acknowledged.
@@ -212,13 +226,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_a_200_with_success_true_acknowledges() {
+    fn only_a_200_with_the_documented_reply_acknowledges() {
         let ok = reqwest::StatusCode::OK;
-        assert!(acknowledged(ok, br#"{"success":true,"code":"success"}"#));
+        let good = r#"{"success":true,"code":"success","description":"成功","timeStamp":"20260115120000","data":{"statusCode":200,"message":"成功","platformOrderNo":"PO1"}}"#.as_bytes();
+        assert!(acknowledged(ok, good));
+        // §0.4: statusCode is a number, and timeStamp is required.
+        assert!(!acknowledged(
+            ok,
+            br#"{"success":true,"code":"success","timeStamp":"20260115120000","data":{"statusCode":"200"}}"#
+        ));
+        assert!(!acknowledged(
+            ok,
+            br#"{"success":true,"code":"success","data":{"statusCode":200}}"#
+        ));
+        assert!(!acknowledged(ok, br#"{"success":true,"code":"success"}"#));
         assert!(!acknowledged(ok, br#"{"success":"true"}"#));
         assert!(!acknowledged(ok, br#"{"success":false}"#));
         assert!(!acknowledged(ok, b"OK"));
         let err = reqwest::StatusCode::INTERNAL_SERVER_ERROR;
-        assert!(!acknowledged(err, br#"{"success":true}"#));
+        assert!(!acknowledged(err, good));
     }
 }

@@ -35,9 +35,8 @@ impl Reply {
                 tracing::error!(error = %e, "could not serialise a reply");
                 Reply {
                     status: StatusCode::INTERNAL_SERVER_ERROR,
-                    body:
-                        br#"{"success":false,"code":"500","message":"internal error","data":null}"#
-                            .to_vec(),
+                    body: br#"{"success":false,"code":1,"errCode":null,"errorMsg":"internal error","infoMsgs":[],"warningMsgs":[],"data":null}"#
+                        .to_vec(),
                     content_type: JSON,
                     retry_after: None,
                 }
@@ -45,17 +44,9 @@ impl Reply {
         }
     }
 
-    /// The platform's failure envelope with an HTTP status; `code` is the status number.
+    /// The vendor's failure envelope (§0.1) with an HTTP status.
     pub(crate) fn failure(status: StatusCode, message: &str) -> Reply {
-        Reply::json(
-            status,
-            &Failure {
-                success: false,
-                code: status.as_str(),
-                message,
-                data: (),
-            },
-        )
+        Reply::json(status, &Envelope::failure(message, ()))
     }
 
     /// A 429 asking the client to wait `seconds`.
@@ -105,13 +96,51 @@ impl IntoResponse for Reply {
     }
 }
 
-/// The failure envelope: `{"success":false,"code":…,"message":…,"data":null}`.
+/// The common reply envelope of the vendor's document v1.0.10 (protocol §0.1), for the
+/// Open Platform and YLH alike: `{"success","code" (0 success, 1 failure),"errCode",
+/// "errorMsg","infoMsgs","warningMsgs","data"}`. The document names no error codes, so
+/// `errCode` stays null and the failure's text is in `errorMsg`.
 #[derive(Serialize)]
-pub(crate) struct Failure<'a> {
-    pub(crate) success: bool,
-    pub(crate) code: &'a str,
-    pub(crate) message: &'a str,
-    pub(crate) data: (),
+pub(crate) struct Envelope<'a, T> {
+    success: bool,
+    code: u8,
+    #[serde(rename = "errCode")]
+    err_code: Option<&'a str>,
+    #[serde(rename = "errorMsg")]
+    error_msg: Option<&'a str>,
+    #[serde(rename = "infoMsgs")]
+    info_msgs: [&'a str; 0],
+    #[serde(rename = "warningMsgs")]
+    warning_msgs: [&'a str; 0],
+    data: T,
+}
+
+impl<'a, T> Envelope<'a, T> {
+    /// `success: true`, `code: 0`, with `data`.
+    pub(crate) fn success(data: T) -> Self {
+        Envelope {
+            success: true,
+            code: 0,
+            err_code: None,
+            error_msg: None,
+            info_msgs: [],
+            warning_msgs: [],
+            data,
+        }
+    }
+
+    /// `success: false`, `code: 1`, `errorMsg`, with `data`.
+    pub(crate) fn failure(error_msg: &'a str, data: T) -> Self {
+        Envelope {
+            success: false,
+            code: 1,
+            err_code: None,
+            error_msg: Some(error_msg),
+            info_msgs: [],
+            warning_msgs: [],
+            data,
+        }
+    }
 }
 
 /// The message of a hanging call cut short by shutdown.
@@ -139,16 +168,27 @@ impl Admission {
     }
 }
 
-/// The token in an `Authorization` header: `Bearer <token>`, or for the Open Platform
-/// the bare token too. `None`: a header with another scheme (YLH only).
-fn bearer(headers: &HeaderMap, service: Service) -> Option<&str> {
+/// The token in an `Authorization` header. `None`: a header with the wrong scheme.
+///
+/// YLH: `Bearer <token>` (its token reply's `token_type`). Open Platform: the bare
+/// token, as the vendor's gateway takes it (protocol §0.2); `Bearer <token>` only when
+/// `accept_bearer` is set (for operators whose gateway accepts it).
+fn bearer(headers: &HeaderMap, service: Service, accept_bearer: bool) -> Option<&str> {
     let Some(value) = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()) else {
         return Some("");
     };
     let value = value.trim();
     match (value.split_once(' '), service) {
-        (Some((scheme, rest)), _) if scheme.eq_ignore_ascii_case("bearer") => Some(rest.trim()),
-        (_, Service::OpenPlatform) => Some(value),
+        (Some((scheme, rest)), Service::Ylh) if scheme.eq_ignore_ascii_case("bearer") => {
+            Some(rest.trim())
+        }
+        (Some((scheme, rest)), Service::OpenPlatform)
+            if accept_bearer && scheme.eq_ignore_ascii_case("bearer") =>
+        {
+            Some(rest.trim())
+        }
+        (Some(_), Service::OpenPlatform) => None,
+        (None, Service::OpenPlatform) => Some(value),
         (_, Service::Ylh) if value.is_empty() => Some(""),
         (_, Service::Ylh) => None,
     }
@@ -217,7 +257,7 @@ async fn admit_inner(
         }
     }
     if authenticated {
-        let checked = match bearer(headers, service) {
+        let checked = match bearer(headers, service, state.config.accept_bearer) {
             Some(token) => lock(state.tokens(service)).check(token),
             None => Err(TokenError::Scheme),
         };
@@ -225,7 +265,10 @@ async fn admit_inner(
             state.stats.unauthorized();
             let message = match e {
                 TokenError::Missing => "未提供访问令牌",
-                TokenError::Scheme => "Authorization 须为 Bearer 令牌",
+                TokenError::Scheme => match service {
+                    Service::Ylh => "Authorization 须为 Bearer 令牌",
+                    Service::OpenPlatform => "Authorization 须为访问令牌本身，不带前缀",
+                },
                 TokenError::Unknown => "访问令牌无效",
                 TokenError::Expired => "访问令牌已过期",
                 TokenError::Revoked => "访问令牌已失效",
@@ -287,18 +330,22 @@ mod tests {
     fn bearer_and_bare_tokens() {
         let op = Service::OpenPlatform;
         let mut h = HeaderMap::new();
-        assert_eq!(bearer(&h, op), Some(""));
-        assert_eq!(bearer(&h, Service::Ylh), Some(""));
+        assert_eq!(bearer(&h, op, false), Some(""));
+        assert_eq!(bearer(&h, Service::Ylh, false), Some(""));
         h.insert(AUTHORIZATION, HeaderValue::from_static("Bearer abc"));
-        assert_eq!(bearer(&h, op), Some("abc"));
-        assert_eq!(bearer(&h, Service::Ylh), Some("abc"));
+        // The Open Platform takes the bare token only (§0.2), unless told otherwise.
+        assert_eq!(bearer(&h, op, false), None);
+        assert_eq!(bearer(&h, op, true), Some("abc"));
+        assert_eq!(bearer(&h, Service::Ylh, false), Some("abc"));
         h.insert(AUTHORIZATION, HeaderValue::from_static("bearer  abc "));
-        assert_eq!(bearer(&h, op), Some("abc"));
+        assert_eq!(bearer(&h, op, true), Some("abc"));
         h.insert(AUTHORIZATION, HeaderValue::from_static("abc"));
-        assert_eq!(bearer(&h, op), Some("abc"));
+        assert_eq!(bearer(&h, op, false), Some("abc"));
+        assert_eq!(bearer(&h, op, true), Some("abc"));
         // YLH wants the scheme.
-        assert_eq!(bearer(&h, Service::Ylh), None);
+        assert_eq!(bearer(&h, Service::Ylh, false), None);
         h.insert(AUTHORIZATION, HeaderValue::from_static("Basic abc"));
-        assert_eq!(bearer(&h, Service::Ylh), None);
+        assert_eq!(bearer(&h, Service::Ylh, false), None);
+        assert_eq!(bearer(&h, op, true), None);
     }
 }

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use serde::Serialize;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::clock::ChinaTime;
 use crate::money::Money;
@@ -144,6 +144,9 @@ pub(crate) struct NewOrder {
     pub(crate) delivery_install: bool,
     /// The whole received body.
     pub(crate) payload: Value,
+    /// Why the order fails the checks made after the push (unknown product, wrong
+    /// price or customer): its confirm callback refuses it (`State` 0, `FailMsg`).
+    pub(crate) late_refusal: Option<String>,
 }
 
 /// The next thing that happens to an order.
@@ -308,7 +311,12 @@ pub(crate) struct OrderSettings {
     pub(crate) callback_delay: Duration,
     /// Each logistics step.
     pub(crate) logistics_step: Duration,
+    /// The `errorMsg` of Y1's refusal of a repeated `soId` (`{soId}` is replaced).
+    pub(crate) duplicate_message: String,
 }
+
+/// The default [`OrderSettings::duplicate_message`].
+pub(crate) const DEFAULT_DUPLICATE_MESSAGE: &str = "子订单号 {soId} 已存在";
 
 /// A rate in [0, 1] as per-mille.
 fn per_mille(rate: f64) -> u64 {
@@ -366,6 +374,14 @@ const CARRIERS: &[(&str, &str)] = &[
     ("京东物流", "JDX"),
     ("中通快递", "ZT"),
 ];
+
+/// The code of a carrier of [`CARRIERS`] (its waybill prefix); "OTHER" for any other.
+pub(crate) fn carrier_code(name: &str) -> &'static str {
+    CARRIERS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map_or("OTHER", |(_, code)| code)
+}
 
 /// The photo host: a reserved `.invalid` name, so nothing ever fetches from it.
 const PHOTO_HOST: &str = "https://img.ylh-sandbox.invalid";
@@ -654,6 +670,25 @@ fn decide(
     let text = state_as_text(rng);
     let twice = rng.chance(per_mille(settings.duplicate_callback_rate));
     order.decided_at = Some(now);
+    if let Some(why) = order.new.late_refusal.clone() {
+        // The checks after the push failed: the confirm callback refuses the order.
+        order.status = Status::Rejected;
+        for item in &mut order.new.items {
+            item.cancelled_qty = item.item_qty;
+        }
+        // Only what §0.4 requires of a failure: no ExtOrderNo (required on success
+        // only), our number, State 0 and FailMsg.
+        let state = if text { json!("0") } else { json!(0) };
+        let data = json!({
+            "PlatformOrderNo": order.new.online_no,
+            "State": state,
+            "FailMsg": why,
+        })
+        .to_string();
+        order.fail_msg = Some(why);
+        order.emit(CallbackMethod::Confirm, data, twice, now, out);
+        return None;
+    }
     match outcome {
         0 => {
             order.status = Status::Confirmed;
@@ -691,7 +726,12 @@ fn decide(
                 .map(|i| i.product_code.as_str())
                 .collect();
             let msg = format!("商品库存不足: {}", codes.join(","));
-            let data = order.data(1, text, Some(&msg), None);
+            let mut data = order.data(1, text, Some(&msg), None);
+            // The vendor's own out-of-stock example spells it `failMsg` (§0.4): so
+            // does the sandbox, one time in two.
+            if rng.chance(500) {
+                data = data.replace("\"FailMsg\"", "\"failMsg\"");
+            }
             order.fail_msg = Some(msg);
             order.emit(CallbackMethod::OutOfStock, data, twice, now, out);
             None
@@ -833,6 +873,7 @@ mod tests {
             partial_cancel_rate: 0.0,
             callback_delay: Duration::from_millis(10),
             logistics_step: Duration::from_millis(10),
+            duplicate_message: DEFAULT_DUPLICATE_MESSAGE.to_owned(),
         }
     }
 
@@ -860,6 +901,7 @@ mod tests {
             install_time: None,
             delivery_install: false,
             payload: Value::Null,
+            late_refusal: None,
         }
     }
 

@@ -58,6 +58,7 @@ fn check(config: &SandboxConfig) -> io::Result<()> {
         partial_cancel_rate: config.partial_cancel_rate,
         callback_delay: config.callback_delay,
         logistics_step: config.logistics_step,
+        duplicate_message: crate::orders::DEFAULT_DUPLICATE_MESSAGE.to_owned(),
     })
     .map_err(invalid)?;
     if let Some(url) = &config.callback_url {

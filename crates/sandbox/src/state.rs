@@ -221,6 +221,7 @@ impl AppState {
                 partial_cancel_rate: config.partial_cancel_rate,
                 callback_delay: config.callback_delay,
                 logistics_step: config.logistics_step,
+                duplicate_message: crate::orders::DEFAULT_DUPLICATE_MESSAGE.to_owned(),
             }),
             scheduler: Scheduler::default(),
             http,

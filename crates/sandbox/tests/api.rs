@@ -80,21 +80,48 @@ impl App {
     }
 }
 
+/// The `data` list of a success in the §0.1 envelope (checking the envelope).
 fn data(v: &Value) -> &Vec<Value> {
+    assert_envelope(v);
     assert_eq!(v["success"], json!(true), "{v}");
-    assert_eq!(v["code"], json!("200"));
+    assert_eq!(v["code"], json!(0), "a number (§0.1): {v}");
+    assert!(v["errorMsg"].is_null() && v["errCode"].is_null(), "{v}");
     v["data"].as_array().unwrap()
 }
 
-fn assert_business_error(v: &Value, code: &str) {
+/// Every key of the §0.1 envelope, and none of the invented ones.
+fn assert_envelope(v: &Value) {
+    for key in [
+        "success",
+        "code",
+        "errCode",
+        "errorMsg",
+        "infoMsgs",
+        "warningMsgs",
+        "data",
+    ] {
+        assert!(v.get(key).is_some(), "{key} missing: {v}");
+    }
+    assert!(v.get("message").is_none(), "no `message` in v1.0.10: {v}");
+    assert!(
+        v["infoMsgs"].is_array() && v["warningMsgs"].is_array(),
+        "{v}"
+    );
+}
+
+/// A business failure: HTTP 200, `success: false`, `code` 1 and the text in
+/// `errorMsg` (naming `what`); the vendor documents no error codes.
+fn assert_business_error(v: &Value, what: &str) {
+    assert_envelope(v);
     assert_eq!(v["success"], json!(false), "{v}");
-    assert_eq!(v["code"], json!(code), "{v}");
+    assert_eq!(v["code"], json!(1), "{v}");
     assert!(v["data"].is_null());
-    assert!(!v["message"].as_str().unwrap().is_empty());
+    let text = v["errorMsg"].as_str().unwrap();
+    assert!(text.contains(what), "{what:?} not in {text:?}");
 }
 
 #[tokio::test]
-async fn token_then_h1_accepts_bearer_and_bare_tokens() {
+async fn token_then_h1_takes_the_bare_token_only() {
     let app = spawn(small()).await;
     let r = app
         .token_reply(json!({
@@ -105,19 +132,37 @@ async fn token_then_h1_accepts_bearer_and_bare_tokens() {
         .await;
     assert_eq!(r.status(), StatusCode::OK);
     let t: Value = r.json().await.unwrap();
+    // §0.2: {expires_at, expires_in, token}, no token_type.
     assert_eq!(t["expires_in"], json!(3600));
+    assert!(t["expires_at"].is_i64(), "{t}");
+    assert!(t.get("token_type").is_none(), "{t}");
     let token = t["token"].as_str().unwrap();
 
+    // Business calls carry the bare token; `Bearer <token>` is refused by default.
     let bearer = app
         .post(H1, Some(&format!("Bearer {token}")), &h1_body(None))
         .await;
-    assert_eq!(bearer.status(), StatusCode::OK);
-    let bearer: Value = bearer.json().await.unwrap();
+    assert_eq!(bearer.status(), StatusCode::UNAUTHORIZED);
+    let refused: Value = bearer.json().await.unwrap();
+    assert_envelope(&refused);
+    assert_eq!(refused["success"], json!(false));
     let bare = app.post(H1, Some(token), &h1_body(None)).await;
     assert_eq!(bare.status(), StatusCode::OK);
     let bare: Value = bare.json().await.unwrap();
-    assert_eq!(bearer, bare);
-    assert_eq!(bearer["message"], json!("成功"));
+    assert_envelope(&bare);
+    assert_eq!(bare["success"], json!(true));
+
+    // An operator whose gateway takes both can say so.
+    let lenient = spawn(SandboxConfig {
+        accept_bearer: true,
+        ..small()
+    })
+    .await;
+    let token = lenient.op_token().await;
+    let r = lenient
+        .post(H1, Some(&format!("Bearer {token}")), &h1_body(None))
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
 
     // Without codes: exactly the procurable products of the truth.
     let catalog = app.catalog().await;
@@ -127,7 +172,7 @@ async fn token_then_h1_accepts_bearer_and_bare_tokens() {
         .map(|p| p["productCode"].as_str().unwrap())
         .collect();
     assert!(procurable.len() < catalog.len(), "some are not procurable");
-    let items = data(&bearer);
+    let items = data(&bare);
     let got: HashSet<&str> = items
         .iter()
         .map(|p| p["productCode"].as_str().unwrap())
@@ -204,16 +249,15 @@ async fn expired_wrong_and_missing_tokens_get_401() {
         assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
         let body: Value = r.json().await.unwrap();
         assert_eq!(body["success"], json!(false));
-        assert_eq!(body["code"], json!("401"));
+        assert_eq!(body["code"], json!(1));
+        assert!(!body["errorMsg"].as_str().unwrap().is_empty());
     }
 
     tokio::time::sleep(Duration::from_millis(1200)).await;
-    let r = app
-        .post(H5, Some(&format!("Bearer {token}")), &h5_body())
-        .await;
+    let r = app.post(H5, Some(&token), &h5_body()).await;
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     let body: Value = r.json().await.unwrap();
-    assert_eq!(body["code"], json!("401"));
+    assert_eq!(body["code"], json!(1));
     assert_eq!(app.stats().await["unauthorized"], json!(4));
 }
 
@@ -269,32 +313,32 @@ async fn wrong_passwords_and_codes_are_business_errors() {
 
     let mut h1 = h1_body(None);
     h1["passWord"] = json!("wrong");
-    assert_business_error(&app.call(H1, &token, &h1).await, "10002");
+    assert_business_error(&app.call(H1, &token, &h1).await, "错误");
 
     let mut h2 = h2_body(std::slice::from_ref(&code));
     h2["passWord"] = json!(cred::SELLER_PASSWORD);
-    assert_business_error(&app.call(H2, &token, &h2).await, "10002");
+    assert_business_error(&app.call(H2, &token, &h2).await, "错误");
 
     // H3 wants the seller password, not the agreed one.
     let mut h3 = h3_body(&code, "110101");
     h3["sellerPassword"] = json!(cred::PASSWORD);
-    assert_business_error(&app.call(H3, &token, &h3).await, "10002");
+    assert_business_error(&app.call(H3, &token, &h3).await, "错误");
 
     let mut h5 = h5_body();
     h5["customerPassword"] = json!(cred::PASSWORD);
-    assert_business_error(&app.call(H5, &token, &h5).await, "10002");
+    assert_business_error(&app.call(H5, &token, &h5).await, "错误");
 
     let mut h1 = h1_body(None);
     h1["customerCode"] = json!("8800000000");
-    assert_business_error(&app.call(H1, &token, &h1).await, "10001");
+    assert_business_error(&app.call(H1, &token, &h1).await, "售达方编码不存在");
 
     let mut h1 = h1_body(None);
     h1["sendToCode"] = json!(cred::CUSTOMER_CODE);
-    assert_business_error(&app.call(H1, &token, &h1).await, "10003");
+    assert_business_error(&app.call(H1, &token, &h1).await, "送达方编码不存在");
 
     let mut h1 = h1_body(None);
     h1["searchType"] = json!("PT");
-    assert_business_error(&app.call(H1, &token, &h1).await, "10005");
+    assert_business_error(&app.call(H1, &token, &h1).await, "不支持");
 }
 
 #[tokio::test]
@@ -374,9 +418,7 @@ async fn prices_follow_the_vendor_rules() {
     let mut seen_no_price = false;
     let mut seen_not_procurable = false;
     for chunk in codes.chunks(20) {
-        let r = app
-            .post(H2, Some(&format!("Bearer {token}")), &h2_body(chunk))
-            .await;
+        let r = app.post(H2, Some(&token), &h2_body(chunk)).await;
         assert_eq!(r.status(), StatusCode::OK);
         let text = r.text().await.unwrap();
         let v: Value = serde_json::from_str(&text).unwrap();
@@ -388,6 +430,7 @@ async fn prices_follow_the_vendor_rules() {
             for key in [
                 "supplyPrice",
                 "invoicePrice",
+                "rebateRate",
                 "rebateMoney",
                 "stockRebatePolicy",
                 "reason",
@@ -404,18 +447,23 @@ async fn prices_follow_the_vendor_rules() {
                     );
                     let rebate = item["rebateMoney"].as_f64().unwrap();
                     let invoice = item["invoicePrice"].as_f64().unwrap();
-                    let discount = match &item["stockRebatePolicy"] {
-                        Value::Number(n) => {
-                            seen_number_policy = true;
-                            n.as_f64().unwrap()
-                        }
-                        Value::String(s) => {
-                            seen_string_policy = true;
-                            assert!(["COM", "FHQ", "BF", "DTDBF"].contains(&s.as_str()));
-                            0.0
-                        }
-                        other => panic!("stockRebatePolicy {other}"),
-                    };
+                    // §0.2: the policy is an integer (0, 1, 2, 5), the direct discount
+                    // is `rebateRate`, a fraction (0 when none).
+                    let policy = item["stockRebatePolicy"]
+                        .as_u64()
+                        .unwrap_or_else(|| panic!("stockRebatePolicy is not an integer: {item}"));
+                    assert!([0, 1, 2, 5].contains(&policy), "{code}: {item}");
+                    let discount = item["rebateRate"].as_f64().unwrap();
+                    assert!((0.0..1.0).contains(&discount), "{code}: {item}");
+                    if discount > 0.0 {
+                        seen_number_policy = true;
+                    } else if policy != 0 {
+                        seen_string_policy = true;
+                    }
+                    assert!(
+                        text.contains(&format!("\"rebateRate\":{discount:.2}")),
+                        "{code}"
+                    );
                     let expected = (supply * (1.0 - discount) * 100.0).round() / 100.0 - rebate;
                     assert!((invoice - expected).abs() < 0.011, "{code}: {item}");
                     assert!(item["reason"].is_null());
@@ -614,7 +662,10 @@ async fn stock_answers_every_stock_region_with_string_stock() {
 
     // Not a stock region: a business error. A city code is not one either.
     for bad in ["999999", "320100", "abc"] {
-        assert_business_error(&app.call(H3, &token, &h3_body(code, bad)).await, "10006");
+        assert_business_error(
+            &app.call(H3, &token, &h3_body(code, bad)).await,
+            "区县编码不存在",
+        );
     }
     // Unknown and non-procurable products have no stock.
     let v = app.call(H3, &token, &h3_body("ZZ9ZZZZZZ", "110101")).await;
@@ -679,9 +730,7 @@ async fn stock_answers_every_stock_region_with_string_stock() {
 async fn balance_is_a_list_of_one_payer_account() {
     let app = spawn(small()).await;
     let token = app.op_token().await;
-    let r = app
-        .post(H5, Some(&format!("Bearer {token}")), &h5_body())
-        .await;
+    let r = app.post(H5, Some(&token), &h5_body()).await;
     let text = r.text().await.unwrap();
     let v: Value = serde_json::from_str(&text).unwrap();
     let items = data(&v);

@@ -63,23 +63,30 @@ pub struct OpenPlatformConfig {
     /// The customer password (客户密码), sent as `sellerPassword` (H3, H4).
     #[serde(deserialize_with = "text::secret")]
     pub seller_password: SecretString,
+    /// The scheme put before the token in `Authorization` of business
+    /// calls. `None` (the default) sends the bare token,
+    /// `Authorization: <JWT>`, as the vendor's gateway wants (protocol
+    /// §0.2); set `"Bearer"` only for a gateway that asks for it.
+    #[serde(default, deserialize_with = "text::opt_string")]
+    pub auth_scheme: Option<String>,
     /// The password of the balance query, sent as `customerPassword` (H5);
     /// `None` means [`password`](Self::password).
     #[serde(default, deserialize_with = "text::opt_secret")]
     pub customer_password: Option<SecretString>,
-    /// Requests per second, counting every attempt and token fetch. The
-    /// vendor documents 100.
+    /// Requests per second, counting every attempt and token fetch. Default
+    /// 100: this project's default (from the original project's notes), not
+    /// a limit in the vendor's document.
     #[serde(default = "default_rate_limit")]
     pub rate_limit: u32,
-    /// Timeout of one business request, in milliseconds (the vendor
-    /// suggests 30 s).
+    /// Timeout of one business request, in milliseconds. Default 30 000
+    /// (this project's default, not the vendor's).
     #[serde(default = "default_timeout_ms")]
     pub timeout_ms: u64,
     /// Timeout of one token request, in milliseconds.
     #[serde(default = "default_token_timeout_ms")]
     pub token_timeout_ms: u64,
-    /// Retries of a transient failure after the first attempt (the vendor
-    /// suggests at most 3).
+    /// Retries of a transient failure after the first attempt. Default 3
+    /// (this project's default, not the vendor's).
     #[serde(default = "default_max_retries")]
     pub max_retries: u32,
     /// Consecutive transient failures that open the circuit breaker; 0
@@ -162,6 +169,7 @@ impl OpenPlatformConfig {
             password,
             seller_password,
             customer_password: None,
+            auth_scheme: None,
             rate_limit: default_rate_limit(),
             timeout_ms: default_timeout_ms(),
             token_timeout_ms: default_token_timeout_ms(),
@@ -183,6 +191,13 @@ impl OpenPlatformConfig {
             Some(url) if !url.is_empty() => url.to_owned(),
             _ => format!("{}/oauth2/auth", self.base()),
         }
+    }
+
+    /// The scheme of business calls' `Authorization` header: the configured
+    /// [`auth_scheme`](Self::auth_scheme) without blanks, `""` for the bare
+    /// token.
+    pub fn effective_auth_scheme(&self) -> &str {
+        self.auth_scheme.as_deref().map(str::trim).unwrap_or("")
     }
 
     /// The password of the balance query (H5).

@@ -21,8 +21,10 @@ use serde::Serialize;
 pub use config::OpenPlatformConfig;
 pub use token::ENDPOINT as TOKEN_ENDPOINT;
 pub use types::{
-    BalanceRequest, LogisticsInfo, LogisticsRequest, PayerBalance, Price, PricesRequest,
-    ProcurableProduct, ProcurableProductsRequest, StockReply, StockRequest, Timeliness, TokenReply,
+    BalanceRequest, CourierNode, CourierShipment, DeliveryItem, DeliveryLogistics, LogisticsInfo,
+    LogisticsRequest, LogisticsState, OutboundLogistics, PayerBalance, Price, PricesRequest,
+    ProcurableProduct, ProcurableProductsRequest, RebatePolicy, StockDeliveryRecord,
+    StockLogisticsNode, StockReply, StockRequest, ThirdPartyDeliveryRecord, Timeliness, TokenReply,
     TokenRequest, WarehouseStock,
 };
 
@@ -31,6 +33,7 @@ use crate::observe::{CallObserver, CallStats};
 use crate::product_code::ProductCode;
 use crate::token::TokenProvider;
 use crate::transport::{ClientExtras, ClientLimits, Idempotency, Transport};
+use crate::wire::Records;
 use crate::{Error, wire};
 use token::OpenPlatformTokens;
 
@@ -156,6 +159,7 @@ impl OpenPlatformBuilder {
             config.client_id.clone(),
             config.client_secret.clone(),
             token_url,
+            config.effective_auth_scheme().to_owned(),
             config.token_timeout(),
         ));
         Ok(OpenPlatform {
@@ -211,11 +215,11 @@ impl OpenPlatform {
     pub async fn procurable_products(
         &self,
         codes: &[ProductCode],
-    ) -> Result<Vec<ProcurableProduct>, Error> {
+    ) -> Result<Records<ProcurableProduct>, Error> {
         if codes.is_empty() {
             return self.procurable_products_chunk(&[]).await;
         }
-        let mut all = Vec::new();
+        let mut all = Records::default();
         for chunk in distinct(codes).chunks(MAX_CODES_PER_CALL) {
             all.extend(self.procurable_products_chunk(chunk).await?);
         }
@@ -225,10 +229,14 @@ impl OpenPlatform {
     /// H1 for one request: at most [`MAX_CODES_PER_CALL`] codes
     /// ([`Error::InvalidRequest`] otherwise, with nothing sent); no codes
     /// asks for every procurable model.
+    ///
+    /// Records are decoded one by one: one the client cannot read is a
+    /// [`BadRecord`](crate::BadRecord) in [`Records::bad`] with its reason,
+    /// and the others go through.
     pub async fn procurable_products_chunk(
         &self,
         codes: &[ProductCode],
-    ) -> Result<Vec<ProcurableProduct>, Error> {
+    ) -> Result<Records<ProcurableProduct>, Error> {
         check_chunk(codes)?;
         let config = &self.inner.config;
         let request = ProcurableProductsRequest {
@@ -243,7 +251,7 @@ impl OpenPlatform {
             endpoints::PROCURABLE_PRODUCTS,
             &self.inner.urls.procurable,
             &request,
-            |body| wire::decode_list(endpoints::PROCURABLE_PRODUCTS, body),
+            |body| wire::decode_records(endpoints::PROCURABLE_PRODUCTS, body),
         )
         .await
     }
@@ -254,8 +262,8 @@ impl OpenPlatform {
     /// [`MAX_CODES_PER_CALL`]; no codes means no request and no prices.
     /// Needs `send_to_code` in the configuration ([`Error::Config`]
     /// otherwise). The vendor only prices products that pass the H1 check.
-    pub async fn prices(&self, codes: &[ProductCode]) -> Result<Vec<Price>, Error> {
-        let mut all = Vec::new();
+    pub async fn prices(&self, codes: &[ProductCode]) -> Result<Records<Price>, Error> {
+        let mut all = Records::default();
         for chunk in distinct(codes).chunks(MAX_CODES_PER_CALL) {
             all.extend(self.prices_chunk(chunk).await?);
         }
@@ -264,8 +272,10 @@ impl OpenPlatform {
 
     /// H2 for one request of at most [`MAX_CODES_PER_CALL`] codes
     /// ([`Error::InvalidRequest`] otherwise); no codes gives no prices
-    /// without a request.
-    pub async fn prices_chunk(&self, codes: &[ProductCode]) -> Result<Vec<Price>, Error> {
+    /// without a request. Records are decoded one by one (a price the
+    /// client cannot read, such as 价格未生效 where a number belongs, is a
+    /// [`BadRecord`](crate::BadRecord) and the others go through).
+    pub async fn prices_chunk(&self, codes: &[ProductCode]) -> Result<Records<Price>, Error> {
         check_chunk(codes)?;
         let config = &self.inner.config;
         let send_to_code = config
@@ -274,7 +284,7 @@ impl OpenPlatform {
             .filter(|c| !c.trim().is_empty())
             .ok_or_else(|| Error::Config("haier.send_to_code is required for prices".into()))?;
         if codes.is_empty() {
-            return Ok(Vec::new());
+            return Ok(Records::default());
         }
         let request = PricesRequest {
             customer_code: config.customer_code.clone(),
@@ -287,7 +297,7 @@ impl OpenPlatform {
             endpoints::PRICES,
             &self.inner.urls.prices,
             &request,
-            |body| wire::decode_list(endpoints::PRICES, body),
+            |body| wire::decode_records(endpoints::PRICES, body),
         )
         .await
     }

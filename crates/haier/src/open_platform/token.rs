@@ -17,7 +17,10 @@ pub const ENDPOINT: &str = "token";
 /// Fetches Open Platform tokens: `POST {token_url}` with
 /// `{"client_id","client_secret","grant_type":"client_credentials"}`.
 ///
-/// Only HTTP 200 with a token counts. 401 and 403 are
+/// The reply is `{"expires_at","expires_in","token"}` (protocol §0.2, no
+/// `token_type`); the token is used with the configured scheme, by default
+/// none: business calls carry the bare token. Only HTTP 200 with a token
+/// counts. 401 and 403 are
 /// [`Error::Auth`]. Any other status from a URL ending in `/oauth2/auth`
 /// makes one more try at the same URL ending in `/oauth2/token` (the
 /// vendor's gateway form).
@@ -27,6 +30,7 @@ pub(crate) struct OpenPlatformTokens {
     client_secret: SecretString,
     url: Url,
     fallback: Option<Url>,
+    scheme: String,
     timeout: Duration,
 }
 
@@ -36,6 +40,7 @@ impl OpenPlatformTokens {
         client_id: String,
         client_secret: SecretString,
         url: Url,
+        scheme: String,
         timeout: Duration,
     ) -> Self {
         let fallback = url
@@ -48,6 +53,7 @@ impl OpenPlatformTokens {
             client_secret,
             url,
             fallback,
+            scheme,
             timeout,
         }
     }
@@ -72,7 +78,7 @@ impl OpenPlatformTokens {
             .transport
             .exchange(ENDPOINT, attempt, request, |reply| {
                 status = Some(reply.status.as_u16());
-                classify(reply, sent_at)
+                classify(reply, &self.scheme, sent_at)
             })
             .await;
         let fallback_allowed = matches!(status, Some(s) if s != 200 && s != 401 && s != 403);
@@ -93,7 +99,7 @@ impl TokenSource for OpenPlatformTokens {
     }
 }
 
-fn classify(reply: Reply, sent_at: Instant) -> Result<AccessToken, Error> {
+fn classify(reply: Reply, scheme: &str, sent_at: Instant) -> Result<AccessToken, Error> {
     let status = reply.status.as_u16();
     match status {
         200 => {}
@@ -120,7 +126,7 @@ fn classify(reply: Reply, sent_at: Instant) -> Result<AccessToken, Error> {
         .ok_or_else(|| Error::decode(ENDPOINT, "no token in the reply"))?;
     AccessToken::new(
         token,
-        parsed.token_type(),
+        scheme,
         Duration::from_secs(parsed.expires_in()),
         sent_at,
     )

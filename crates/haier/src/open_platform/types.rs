@@ -57,7 +57,9 @@ pub struct TokenReply {
     /// `token`.
     #[serde(default, with = "wire::text", skip_serializing_if = "Option::is_none")]
     pub token: Option<String>,
-    /// `token_type`, e.g. "Bearer".
+    /// `token_type`, e.g. "Bearer". The vendor's document (v1.0.10) sends
+    /// none, and the client does not use it: the scheme of business calls
+    /// is configuration (`haier.auth_scheme`, default the bare token).
     #[serde(default, with = "wire::text", skip_serializing_if = "Option::is_none")]
     pub token_type: Option<String>,
     /// `expires_in`: lifetime in seconds (a number or a numeric string).
@@ -246,18 +248,22 @@ pub struct Price {
     #[serde(default, with = "wire::decimal")]
     pub supply_price: Option<Decimal>,
     /// `invoicePrice`: the invoice price (开票价), yuan per unit: the supply
-    /// price × (1 − direct discount) − the per-unit rebate.
+    /// price × (1 − `rebateRate`) − `rebateMoney`.
     #[serde(default, with = "wire::decimal")]
     pub invoice_price: Option<Decimal>,
+    /// `rebateRate`: the direct discount (直扣) as a fraction of the supply
+    /// price, e.g. 0.05; 0 when none (protocol §0.2).
+    #[serde(default, with = "wire::decimal")]
+    pub rebate_rate: Option<Decimal>,
     /// `rebateMoney`: the per-unit rebate (返利), yuan; 0 if none.
     #[serde(default, with = "wire::decimal")]
     pub rebate_money: Option<Decimal>,
-    /// `stockRebatePolicy`, as the raw text it arrived as (a number is kept
-    /// as its digits). The vendor's document lists this field twice: as a
-    /// decimal direct discount (直扣, 0 if none) and as a string rebate type
-    /// (返利类型: COM, FHQ, BF, DTDBF), so it is not forced into either.
-    #[serde(default, with = "wire::text")]
-    pub stock_rebate_policy: Option<String>,
+    /// `stockRebatePolicy`: the rebate type as the vendor's integer code
+    /// (protocol §0.2): 0 normal (COM), 1 no rebate (BF), 2 firewall (FHQ),
+    /// 5 platform pricing ("365"); see [`RebatePolicy`]. A numeric string is
+    /// read too; anything else fails this record's decoding.
+    #[serde(default, with = "wire::opt_count")]
+    pub stock_rebate_policy: Option<u32>,
     /// `reason`: why there is no price, e.g. "商品暂不可采" (not procurable)
     /// or "价格未生效" (price not in effect).
     #[serde(default, with = "wire::text")]
@@ -280,12 +286,59 @@ impl Price {
         sales_flag(self.is_sales.as_deref())
     }
 
-    /// `stockRebatePolicy` read as a direct-discount decimal, if it is one
-    /// (`None` for a rebate type such as "COM").
-    pub fn direct_discount(&self) -> Option<Decimal> {
-        self.stock_rebate_policy
-            .as_deref()
-            .and_then(|t| wire::decimal::parse(t.trim()))
+    /// `stockRebatePolicy` as a [`RebatePolicy`].
+    pub fn rebate_policy(&self) -> Option<RebatePolicy> {
+        self.stock_rebate_policy.map(RebatePolicy::from_code)
+    }
+}
+
+/// The rebate type of an H2 price (`stockRebatePolicy`, an integer).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RebatePolicy {
+    /// 0: normal (COM).
+    Normal,
+    /// 1: no rebate (BF).
+    NoRebate,
+    /// 2: firewall (FHQ).
+    Firewall,
+    /// 5: platform pricing ("365").
+    PlatformPricing,
+    /// A code the vendor's document does not list, kept as sent.
+    Other(u32),
+}
+
+impl RebatePolicy {
+    /// The policy of the vendor's code.
+    pub fn from_code(code: u32) -> Self {
+        match code {
+            0 => Self::Normal,
+            1 => Self::NoRebate,
+            2 => Self::Firewall,
+            5 => Self::PlatformPricing,
+            other => Self::Other(other),
+        }
+    }
+
+    /// The vendor's integer code.
+    pub fn code(self) -> u32 {
+        match self {
+            Self::Normal => 0,
+            Self::NoRebate => 1,
+            Self::Firewall => 2,
+            Self::PlatformPricing => 5,
+            Self::Other(code) => code,
+        }
+    }
+
+    /// The vendor's short name: COM, BF, FHQ, 365; `None` for an unlisted code.
+    pub fn name(self) -> Option<&'static str> {
+        match self {
+            Self::Normal => Some("COM"),
+            Self::NoRebate => Some("BF"),
+            Self::Firewall => Some("FHQ"),
+            Self::PlatformPricing => Some("365"),
+            Self::Other(_) => None,
+        }
     }
 }
 
@@ -403,24 +456,25 @@ pub struct LogisticsRequest {
     pub seller_password: SecretString,
 }
 
-/// The H4 reply: three lists whose items the vendor does not document, kept
-/// as raw JSON. A missing or `null` list is empty.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+/// The H4 reply, with the inner records of the vendor's document v1.0.10
+/// (protocol §0.2). A missing or `null` list is empty; every text field may be
+/// absent.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LogisticsInfo {
-    /// `getAllLogisticsInfoByOrderCode`: warehouse and cloud logistics.
+    /// `getAllLogisticsInfoByOrderCode`: warehouse and cloud deliveries.
     #[serde(
         rename = "getAllLogisticsInfoByOrderCode",
         default,
         deserialize_with = "null_as_empty"
     )]
-    pub all_logistics_info: Vec<serde_json::Value>,
+    pub all_logistics_info: Vec<DeliveryLogistics>,
     /// `getStockDeliveryLogisticsRecord`: 智汇宝 delivery records.
     #[serde(
         rename = "getStockDeliveryLogisticsRecord",
         default,
         deserialize_with = "null_as_empty"
     )]
-    pub delivery_records: Vec<serde_json::Value>,
+    pub delivery_records: Vec<StockDeliveryRecord>,
     /// `getStockDeliveryLogisticsRecordThirdparty`: third-party courier
     /// records.
     #[serde(
@@ -428,13 +482,245 @@ pub struct LogisticsInfo {
         default,
         deserialize_with = "null_as_empty"
     )]
-    pub third_party_records: Vec<serde_json::Value>,
+    pub third_party_records: Vec<ThirdPartyDeliveryRecord>,
 }
 
-fn null_as_empty<'de, D: serde::Deserializer<'de>>(
-    d: D,
-) -> Result<Vec<serde_json::Value>, D::Error> {
-    Ok(Option::<Vec<serde_json::Value>>::deserialize(d)?.unwrap_or_default())
+/// One delivery of `getAllLogisticsInfoByOrderCode[]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveryLogistics {
+    /// `deliveryRecordCode`: the delivery record (发货单号).
+    #[serde(rename = "deliveryRecordCode", default, with = "wire::text")]
+    pub delivery_record_code: Option<String>,
+    /// `deliveryCreateTime`: when it was created.
+    #[serde(rename = "deliveryCreateTime", default, with = "wire::text")]
+    pub delivery_create_time: Option<String>,
+    /// `deliveryModel`: B B2B, C B2C, M shared, Q seven-warehouse, S sample, ZLB.
+    #[serde(rename = "deliveryModel", default, with = "wire::text")]
+    pub delivery_model: Option<String>,
+    /// `isTranfer`: (sic) "1" transferred between warehouses.
+    #[serde(rename = "isTranfer", default, with = "wire::text")]
+    pub is_transfer: Option<String>,
+    /// `getStoreOutboundLogisticsInfoResultDto`: the outbound shipments.
+    #[serde(
+        rename = "getStoreOutboundLogisticsInfoResultDto",
+        default,
+        deserialize_with = "null_as_empty"
+    )]
+    pub outbound: Vec<OutboundLogistics>,
+    /// `deliveryRecordDetailDtoList`: the goods of the delivery.
+    #[serde(
+        rename = "deliveryRecordDetailDtoList",
+        default,
+        deserialize_with = "null_as_empty"
+    )]
+    pub items: Vec<DeliveryItem>,
+}
+
+/// One outbound shipment (`getStoreOutboundLogisticsInfoResultDto[]`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutboundLogistics {
+    /// `id`: its id.
+    #[serde(rename = "id", default, with = "wire::text")]
+    pub id: Option<String>,
+    /// `logisticsCompanyName`: the carrier.
+    #[serde(rename = "logisticsCompanyName", default, with = "wire::text")]
+    pub logistics_company_name: Option<String>,
+    /// `expNo`: the tracking number.
+    #[serde(rename = "expNo", default, with = "wire::text")]
+    pub exp_no: Option<String>,
+    /// `expNoList`: all tracking numbers.
+    #[serde(
+        rename = "expNoList",
+        default,
+        deserialize_with = "wire::text_list::deserialize"
+    )]
+    pub exp_no_list: Vec<String>,
+    /// `deliveryContact`: the driver or courier.
+    #[serde(rename = "deliveryContact", default, with = "wire::text")]
+    pub delivery_contact: Option<String>,
+    /// `deliveryPhone`: their phone.
+    #[serde(rename = "deliveryPhone", default, with = "wire::text")]
+    pub delivery_phone: Option<String>,
+    /// `vehicleInformation`: the vehicle.
+    #[serde(rename = "vehicleInformation", default, with = "wire::text")]
+    pub vehicle_information: Option<String>,
+    /// `recordCode`: the record.
+    #[serde(rename = "recordCode", default, with = "wire::text")]
+    pub record_code: Option<String>,
+    /// `orderStatus`: the status code.
+    #[serde(rename = "orderStatus", default, with = "wire::text")]
+    pub order_status: Option<String>,
+    /// `orderStatusName`: the status name.
+    #[serde(rename = "orderStatusName", default, with = "wire::text")]
+    pub order_status_name: Option<String>,
+    /// `orderCode`: the order (SO code).
+    #[serde(rename = "orderCode", default, with = "wire::text")]
+    pub order_code: Option<String>,
+    /// `deliveryLogisticsDtos`: the tracking states.
+    #[serde(
+        rename = "deliveryLogisticsDtos",
+        default,
+        deserialize_with = "null_as_empty"
+    )]
+    pub states: Vec<LogisticsState>,
+    /// `logisticsUrl`: a tracking page.
+    #[serde(rename = "logisticsUrl", default, with = "wire::text")]
+    pub logistics_url: Option<String>,
+    /// `barcodes`: the serial-number barcodes.
+    #[serde(
+        rename = "barcodes",
+        default,
+        deserialize_with = "wire::text_list::deserialize"
+    )]
+    pub barcodes: Vec<String>,
+    /// `sendDate`: when it was sent.
+    #[serde(rename = "sendDate", default, with = "wire::text")]
+    pub send_date: Option<String>,
+}
+
+/// One tracking state (`deliveryLogisticsDtos[]`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogisticsState {
+    /// `stateCode`: e.g. DELIVERED.
+    #[serde(rename = "stateCode", default, with = "wire::text")]
+    pub state_code: Option<String>,
+    /// `stateTime`: when.
+    #[serde(rename = "stateTime", default, with = "wire::text")]
+    pub state_time: Option<String>,
+    /// `stateDescription`: what happened.
+    #[serde(rename = "stateDescription", default, with = "wire::text")]
+    pub state_description: Option<String>,
+}
+
+/// One line of goods (`deliveryRecordDetailDtoList[]`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveryItem {
+    /// `itemName`: the product name.
+    #[serde(rename = "itemName", default, with = "wire::text")]
+    pub item_name: Option<String>,
+    /// `itemModel`: the model.
+    #[serde(rename = "itemModel", default, with = "wire::text")]
+    pub item_model: Option<String>,
+    /// `itemUnit`: the unit.
+    #[serde(rename = "itemUnit", default, with = "wire::text")]
+    pub item_unit: Option<String>,
+    /// `shippingQty`: the quantity shipped (as sent).
+    #[serde(rename = "shippingQty", default, with = "wire::text")]
+    pub shipping_qty: Option<String>,
+    /// `itemPictureUrl`: a picture.
+    #[serde(rename = "itemPictureUrl", default, with = "wire::text")]
+    pub item_picture_url: Option<String>,
+}
+
+/// One 智汇宝 record of `getStockDeliveryLogisticsRecord[]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StockDeliveryRecord {
+    /// `logisticsCode`: the logistics code.
+    #[serde(rename = "logisticsCode", default, with = "wire::text")]
+    pub logistics_code: Option<String>,
+    /// `deliveryRecordCode`: the delivery record.
+    #[serde(rename = "deliveryRecordCode", default, with = "wire::text")]
+    pub delivery_record_code: Option<String>,
+    /// `logisticsInfo`: the tracking nodes.
+    #[serde(rename = "logisticsInfo", default, deserialize_with = "null_as_empty")]
+    pub logistics_info: Vec<StockLogisticsNode>,
+    /// `deliveryRecordDetailDtoList`: the goods.
+    #[serde(
+        rename = "deliveryRecordDetailDtoList",
+        default,
+        deserialize_with = "null_as_empty"
+    )]
+    pub items: Vec<DeliveryItem>,
+    /// `itemPictureUrl`: a picture.
+    #[serde(rename = "itemPictureUrl", default, with = "wire::text")]
+    pub item_picture_url: Option<String>,
+}
+
+/// One node of a 智汇宝 record (`logisticsInfo[]`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StockLogisticsNode {
+    /// `vehicleInformation`: the vehicle.
+    #[serde(rename = "vehicleInformation", default, with = "wire::text")]
+    pub vehicle_information: Option<String>,
+    /// `deliveryContact`: the driver.
+    #[serde(rename = "deliveryContact", default, with = "wire::text")]
+    pub delivery_contact: Option<String>,
+    /// `deliveryPhone`: their phone.
+    #[serde(rename = "deliveryPhone", default, with = "wire::text")]
+    pub delivery_phone: Option<String>,
+    /// `statusCode`: the status code.
+    #[serde(rename = "statusCode", default, with = "wire::text")]
+    pub status_code: Option<String>,
+    /// `stateTime`: when.
+    #[serde(rename = "stateTime", default, with = "wire::text")]
+    pub state_time: Option<String>,
+    /// `stateDescription`: what happened.
+    #[serde(rename = "stateDescription", default, with = "wire::text")]
+    pub state_description: Option<String>,
+    /// `stateName`: the status name.
+    #[serde(rename = "stateName", default, with = "wire::text")]
+    pub state_name: Option<String>,
+    /// `createTime`: when recorded.
+    #[serde(rename = "createTime", default, with = "wire::text")]
+    pub create_time: Option<String>,
+}
+
+/// One courier record of `getStockDeliveryLogisticsRecordThirdparty[]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ThirdPartyDeliveryRecord {
+    /// `deliveryRecordCode`: the delivery record.
+    #[serde(rename = "deliveryRecordCode", default, with = "wire::text")]
+    pub delivery_record_code: Option<String>,
+    /// `logisticsNoList`: the courier shipments.
+    #[serde(
+        rename = "logisticsNoList",
+        default,
+        deserialize_with = "null_as_empty"
+    )]
+    pub logistics_no_list: Vec<CourierShipment>,
+    /// `deliveryRecordDetailDtoList`: the goods.
+    #[serde(
+        rename = "deliveryRecordDetailDtoList",
+        default,
+        deserialize_with = "null_as_empty"
+    )]
+    pub items: Vec<DeliveryItem>,
+}
+
+/// One courier shipment (`logisticsNoList[]`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CourierShipment {
+    /// `logisticsNo`: the tracking number.
+    #[serde(rename = "logisticsNo", default, with = "wire::text")]
+    pub logistics_no: Option<String>,
+    /// `logisticsName`: the courier.
+    #[serde(rename = "logisticsName", default, with = "wire::text")]
+    pub logistics_name: Option<String>,
+    /// `logisticsInfo`: the tracking nodes.
+    #[serde(rename = "logisticsInfo", default, deserialize_with = "null_as_empty")]
+    pub logistics_info: Vec<CourierNode>,
+}
+
+/// One courier tracking node (`logisticsInfo[]`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CourierNode {
+    /// `nodeName`: the node.
+    #[serde(rename = "nodeName", default, with = "wire::text")]
+    pub node_name: Option<String>,
+    /// `context`: what happened.
+    #[serde(rename = "context", default, with = "wire::text")]
+    pub context: Option<String>,
+    /// `stateTime`: when.
+    #[serde(rename = "stateTime", default, with = "wire::text")]
+    pub state_time: Option<String>,
+}
+
+fn null_as_empty<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Ok(Option::<Vec<T>>::deserialize(d)?.unwrap_or_default())
 }
 
 // ---------------------------------------------------------------------------
@@ -585,29 +871,35 @@ mod tests {
     }
 
     #[test]
-    fn h2_prices_exact_and_rebate_policy_raw() {
+    fn h2_prices_exact_rebate_rate_and_integer_policy() {
         let body = r#"[
-            {"productCode":"GA0SZC00U","supplyPrice":1999.98,"invoicePrice":0.1,"rebateMoney":0,
-             "stockRebatePolicy":0.05,"isSales":"1"},
+            {"productCode":"GA0SZC00U","supplyPrice":1999.98,"invoicePrice":0.1,"rebateRate":0.05,
+             "rebateMoney":0,"stockRebatePolicy":0,"isSales":"1"},
             {"productCode":"BS01U000N","supplyPrice":"2999.00","invoicePrice":null,
-             "stockRebatePolicy":"COM","reason":"价格未生效","isSales":"0"},
-            {"productCode":"X1"}
+             "rebateRate":0,"stockRebatePolicy":"5","reason":"价格未生效","isSales":"0"},
+            {"productCode":"X1"},
+            {"productCode":"BAD1","supplyPrice":"价格未生效","stockRebatePolicy":1}
         ]"#;
-        let prices: Vec<Price> = decode_list("h2_prices", body.as_bytes()).unwrap();
+        let records: crate::Records<Price> =
+            crate::wire::decode_records("h2_prices", body.as_bytes()).unwrap();
+        let prices = &records.items;
         let a = &prices[0];
         assert_eq!(a.supply_price, Some(dec("1999.98")));
         assert_eq!(a.supply_price.unwrap().to_string(), "1999.98");
         assert_eq!(a.invoice_price.unwrap().to_string(), "0.1");
         assert_eq!(a.rebate_money, Some(Decimal::ZERO));
-        assert_eq!(a.stock_rebate_policy.as_deref(), Some("0.05"));
-        assert_eq!(a.direct_discount(), Some(dec("0.05")));
+        assert_eq!(a.rebate_rate, Some(dec("0.05")));
+        assert_eq!(a.stock_rebate_policy, Some(0));
+        assert_eq!(a.rebate_policy(), Some(RebatePolicy::Normal));
         let b = &prices[1];
         assert_eq!(b.supply_price.unwrap().to_string(), "2999.00");
         assert_eq!(b.invoice_price, None);
-        assert_eq!(b.stock_rebate_policy.as_deref(), Some("COM"));
-        assert_eq!(b.direct_discount(), None);
+        assert_eq!(b.rebate_policy(), Some(RebatePolicy::PlatformPricing));
+        assert_eq!(RebatePolicy::PlatformPricing.name(), Some("365"));
         assert_eq!(b.reason.as_deref(), Some("价格未生效"));
         assert_eq!(b.procurable(), Some(false));
+        assert_eq!(records.bad.len(), 1);
+        assert_eq!(records.bad[0].product_code.as_deref(), Some("BAD1"));
         let c = &prices[2];
         assert_eq!(c.supply_price, None);
         assert_eq!(c.stock_rebate_policy, None);
@@ -696,19 +988,25 @@ mod tests {
         );
         let reply: LogisticsInfo = crate::wire::decode_object(
             "h4_logistics",
-            br#"{"success":true,"data":{"getAllLogisticsInfoByOrderCode":[{"a":1}],
+            br#"{"success":true,"data":{"getAllLogisticsInfoByOrderCode":[{"deliveryModel":"C"}],
                 "getStockDeliveryLogisticsRecord":null}}"#,
         )
         .unwrap();
-        assert_eq!(reply.all_logistics_info, [serde_json::json!({"a":1})]);
+        assert_eq!(
+            reply.all_logistics_info[0].delivery_model.as_deref(),
+            Some("C")
+        );
         assert!(reply.delivery_records.is_empty());
         assert!(reply.third_party_records.is_empty());
         let bare: LogisticsInfo = crate::wire::decode_object(
             "h4_logistics",
-            br#"{"getStockDeliveryLogisticsRecordThirdparty":["x"]}"#,
+            br#"{"getStockDeliveryLogisticsRecordThirdparty":[{"deliveryRecordCode":"x"}]}"#,
         )
         .unwrap();
-        assert_eq!(bare.third_party_records, [serde_json::json!("x")]);
+        assert_eq!(
+            bare.third_party_records[0].delivery_record_code.as_deref(),
+            Some("x")
+        );
         let empty: LogisticsInfo =
             crate::wire::decode_object("h4_logistics", br#"{"success":true,"data":null}"#).unwrap();
         assert_eq!(empty, LogisticsInfo::default());

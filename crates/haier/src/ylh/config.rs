@@ -76,10 +76,18 @@ pub struct YlhConfig {
     /// `password` of the password grant.
     #[serde(deserialize_with = "text::secret")]
     pub password: SecretString,
-    /// `sourceSystem` of Y1 and Y2: our order source as the vendor knows it.
-    /// Default `skwl`.
-    #[serde(default = "default_source_system", deserialize_with = "text::string")]
+    /// `sourceSystem` of Y1 and Y2: our order source, a value the vendor
+    /// registers for each retailer (protocol §0.3). There is no default:
+    /// [`validate`](Self::validate) refuses a configuration without it.
+    #[serde(default, deserialize_with = "text::string")]
     pub source_system: String,
+    /// Texts that mark a `success:false` answer to Y1 as the vendor's refusal
+    /// of a repeated `soId` ("the order is already there"), matched as
+    /// substrings of `errorMsg` (or `errCode`). The vendor does not document
+    /// that answer, so its wording is configuration. Default
+    /// [`DEFAULT_DUPLICATE_PATTERNS`](Self::DEFAULT_DUPLICATE_PATTERNS).
+    #[serde(default = "default_duplicate_patterns")]
+    pub duplicate_patterns: Vec<String>,
     /// `shopName` of Y1: our shop as the vendor knows it.
     #[serde(deserialize_with = "text::string")]
     pub shop_name: String,
@@ -88,17 +96,19 @@ pub struct YlhConfig {
     #[serde(deserialize_with = "text::string")]
     pub seller_code: String,
     /// Requests per second over all YLH services, counting every attempt and
-    /// token fetch. Default 100.
+    /// token fetch. Default 100: this project's default (from the original
+    /// project's notes), not a limit the vendor documents.
     #[serde(default = "default_rate_limit")]
     pub rate_limit: u32,
-    /// Timeout of one business request, in milliseconds. Default 30 000.
+    /// Timeout of one business request, in milliseconds. Default 30 000
+    /// (this project's default, not the vendor's).
     #[serde(default = "default_timeout_ms")]
     pub timeout_ms: u64,
     /// Timeout of one token request, in milliseconds. Default 10 000.
     #[serde(default = "default_token_timeout_ms")]
     pub token_timeout_ms: u64,
-    /// Retries of a transient failure after the first attempt. Default 3.
-    /// Order creation (Y1) only retries failures whose request certainly
+    /// Retries of a transient failure after the first attempt. Default 3
+    /// (this project's default, not the vendor's). Order creation (Y1) only retries failures whose request certainly
     /// did not reach the vendor.
     #[serde(default = "default_max_retries")]
     pub max_retries: u32,
@@ -173,18 +183,23 @@ fn default_client_id() -> String {
     YlhConfig::DEFAULT_CLIENT_ID.to_owned()
 }
 
-fn default_source_system() -> String {
-    YlhConfig::DEFAULT_SOURCE_SYSTEM.to_owned()
+fn default_duplicate_patterns() -> Vec<String> {
+    YlhConfig::DEFAULT_DUPLICATE_PATTERNS
+        .iter()
+        .map(|p| (*p).to_owned())
+        .collect()
 }
 
 impl YlhConfig {
     /// The default OAuth client: `open_api_erp`.
     pub const DEFAULT_CLIENT_ID: &'static str = "open_api_erp";
-    /// The default `sourceSystem`: `skwl`.
-    pub const DEFAULT_SOURCE_SYSTEM: &'static str = "skwl";
+    /// The default [`duplicate_patterns`](Self::duplicate_patterns):
+    /// 已存在 (already exists) and 重复 (duplicate).
+    pub const DEFAULT_DUPLICATE_PATTERNS: [&'static str; 2] = ["已存在", "重复"];
 
-    /// A configuration with the required settings and every default.
-    /// `base` is the vendor host with its environment, for example
+    /// A configuration with the required settings and every default; the
+    /// `sourceSystem` is left empty and must be set before
+    /// [`validate`](Self::validate) accepts it. `base` is the vendor host with its environment, for example
     /// (`"http://dev.ylhtest.com"`, `"-dev"`): the four service URLs are
     /// derived from it as protocol §2 describes, the stock service with
     /// `https`.
@@ -211,7 +226,8 @@ impl YlhConfig {
             client_secret,
             username: username.into(),
             password,
-            source_system: default_source_system(),
+            source_system: String::new(),
+            duplicate_patterns: default_duplicate_patterns(),
             shop_name: shop_name.into(),
             seller_code: seller_code.into(),
             rate_limit: default_rate_limit(),
@@ -221,6 +237,16 @@ impl YlhConfig {
             breaker_threshold: default_breaker_threshold(),
             breaker_cooldown_ms: default_breaker_cooldown_ms(),
         }
+    }
+
+    /// Whether a `success:false` answer to Y1 with this `errorMsg` text and
+    /// `errCode` is the refusal of a repeated `soId`: one of the
+    /// [`duplicate_patterns`](Self::duplicate_patterns) occurs in either.
+    pub fn is_duplicate_refusal(&self, err_code: Option<&str>, text: &str) -> bool {
+        self.duplicate_patterns.iter().any(|p| {
+            let p = p.trim();
+            !p.is_empty() && (text.contains(p) || err_code.is_some_and(|c| c.contains(p)))
+        })
     }
 
     /// The token endpoint: `{auth_base_url}/oauth/token`.
@@ -253,10 +279,22 @@ impl YlhConfig {
         ] {
             check_url(name, trim(url))?;
         }
+        if self.source_system.trim().is_empty() {
+            return Err(Error::Config(
+                "ylh.source_system is missing: set it to the sourceSystem value the supplier \
+                 registered for this retailer (there is no default)"
+                    .into(),
+            ));
+        }
+        if self.duplicate_patterns.iter().any(|p| p.trim().is_empty()) {
+            return Err(Error::Config(
+                "ylh.duplicate_patterns holds a blank pattern (it would match every refusal)"
+                    .into(),
+            ));
+        }
         for (name, value) in [
             ("client_id", &self.client_id),
             ("username", &self.username),
-            ("source_system", &self.source_system),
             ("shop_name", &self.shop_name),
             ("seller_code", &self.seller_code),
         ] {
@@ -308,6 +346,7 @@ mod tests {
             "password": "s3cret-pw",
             "shop_name": "测试店铺",
             "seller_code": "8800539012",
+            "source_system": "registered-src",
         })
     }
 
@@ -315,7 +354,12 @@ mod tests {
     fn defaults_fill_in() {
         let config: YlhConfig = serde_json::from_value(minimal()).unwrap();
         assert_eq!(config.client_id, "open_api_erp");
-        assert_eq!(config.source_system, "skwl");
+        assert_eq!(config.source_system, "registered-src");
+        assert_eq!(config.duplicate_patterns, ["已存在", "重复"]);
+        assert!(config.is_duplicate_refusal(None, "子订单号 PO1 已存在"));
+        assert!(config.is_duplicate_refusal(Some("500"), "订单重复推送"));
+        assert!(!config.is_duplicate_refusal(Some("500"), "商品不可采"));
+        assert!(!config.is_duplicate_refusal(None, ""));
         assert_eq!(config.rate_limit, 100);
         assert_eq!(config.timeout(), Duration::from_secs(30));
         assert_eq!(config.token_timeout(), Duration::from_secs(10));
@@ -329,6 +373,29 @@ mod tests {
         config.validate().unwrap();
         let debug = format!("{config:?}");
         assert!(!debug.contains("s3cret"), "{debug}");
+    }
+
+    #[test]
+    fn source_system_has_no_default() {
+        let mut value = minimal();
+        value.as_object_mut().unwrap().remove("source_system");
+        let config: YlhConfig = serde_json::from_value(value).unwrap();
+        let err = config.validate().unwrap_err().to_string();
+        assert!(err.contains("ylh.source_system is missing"), "{err}");
+    }
+
+    #[test]
+    fn duplicate_patterns_are_configurable() {
+        let mut value = minimal();
+        value["duplicate_patterns"] = serde_json::json!(["soId已推送"]);
+        let config: YlhConfig = serde_json::from_value(value).unwrap();
+        config.validate().unwrap();
+        assert!(config.is_duplicate_refusal(None, "该soId已推送过, 请勿重复"));
+        assert!(!config.is_duplicate_refusal(None, "订单重复"));
+        let mut value = minimal();
+        value["duplicate_patterns"] = serde_json::json!([" "]);
+        let config: YlhConfig = serde_json::from_value(value).unwrap();
+        assert!(config.validate().is_err());
     }
 
     #[test]
@@ -385,6 +452,9 @@ mod tests {
             c.stock_base_url,
             "https://dev.ylhtest.com/ylh-cloud-service-stock-dev"
         );
+        assert!(c.validate().is_err(), "no sourceSystem yet");
+        let mut c = c;
+        c.source_system = "registered-src".into();
         c.validate().unwrap();
         let prod = YlhConfig::for_host(
             "http://www.yilihuo.com",

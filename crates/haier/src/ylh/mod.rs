@@ -29,7 +29,8 @@
 //!
 //! - `Ok(CreateOutcome::Created { .. })`: HTTP 200 and not `success:false`;
 //! - `Ok(CreateOutcome::AlreadyExists { .. })`: the vendor refused a
-//!   repeated `soId` and reports the existing order — the order **exists**;
+//!   repeated `soId` (its text matched [`YlhConfig::duplicate_patterns`]) —
+//!   the order **exists**;
 //! - `Err(Error::Business { .. })`: `success:false` for another reason — the
 //!   vendor did **not** create the order, and says why;
 //! - `Err(Error::Auth { .. })` / `Err(Error::Rejected { .. })`: HTTP 401
@@ -64,9 +65,9 @@ use serde::Serialize;
 pub use config::YlhConfig;
 pub use token::{ENDPOINT as TOKEN_ENDPOINT, SYSTEM_NAME};
 pub use types::{
-    CHINA_OFFSET, CancelOrderRequest, CreateOrderRequest, CreateOutcome, DUPLICATE_CODE,
-    DeliveryPhoto, DeliveryPhotosRequest, LogisticsEntry, MAX_ORDER_CODES_PER_CALL, OrderItem,
-    RescheduleRequest, StoreLogistics, end_of_day, is_duplicate_rejection,
+    CHINA_OFFSET, CancelOrderRequest, CreateOrderRequest, CreateOutcome, DeliveryPhoto,
+    DeliveryPhotoRecord, DeliveryPhotosRequest, LogisticsEntry, MAX_ORDER_CODES_PER_CALL,
+    OrderItem, PhotoScene, RescheduleRequest, StoreLogistics, end_of_day,
 };
 
 use crate::breaker::BreakerState;
@@ -273,17 +274,19 @@ impl Ylh {
                 &order,
                 Idempotency::NotIdempotent,
                 &private,
-                |body| decode_create(body, &order.so_id),
+                |body| decode_create(body, &order.so_id, config),
             )
             .await?;
         Ok(match outcome {
             CreateOutcome::AlreadyExists {
                 retail_order_no,
                 code,
+                err_code,
                 message,
             } => CreateOutcome::AlreadyExists {
                 retail_order_no,
                 code,
+                err_code,
                 message: crate::error::redact_text(message, &private),
             },
             created @ CreateOutcome::Created { .. } => created,
@@ -323,19 +326,19 @@ impl Ylh {
         .await
     }
 
-    /// Y3: moves the delivery and/or installation day of the vendor's order
-    /// `retail_order_no` (改约).
+    /// Y3: sets the delivery and installation days of the vendor's order
+    /// `retail_order_no` (改约; the `ExtOrderNo` of the confirm callback).
     ///
-    /// Each given time must be 23:59:59 China time of the chosen day (see
-    /// [`end_of_day`]) and at least one must be given; otherwise
+    /// Both times are sent, always (protocol §0.3): pass the one that does
+    /// not change with its original value. Each must be 23:59:59 China time
+    /// of the chosen day (see [`end_of_day`]); otherwise
     /// [`Error::InvalidRequest`] names the bad value and nothing is sent.
-    /// Absent times are left out of the body. `success:false` is
-    /// [`Error::Business`].
+    /// `success:false` is [`Error::Business`].
     pub async fn reschedule(
         &self,
         retail_order_no: &str,
-        distribution_time: Option<Timestamp>,
-        install_time: Option<Timestamp>,
+        distribution_time: Timestamp,
+        install_time: Timestamp,
     ) -> Result<(), Error> {
         let request = RescheduleRequest {
             retail_order_no: retail_order_no.to_owned(),
@@ -357,10 +360,10 @@ impl Ylh {
     /// Y4: the delivery and installation photos of the vendor's order
     /// `order_no` (`{"orderNo":…}`).
     ///
-    /// The reply is undocumented: an object gives its `data` (none: no
-    /// photos), anything else is read as the photos themselves; see
-    /// [`DeliveryPhoto`] for how an item is read.
-    pub async fn delivery_photos(&self, order_no: &str) -> Result<Vec<DeliveryPhoto>, Error> {
+    /// The reply's `data` is a list of [`DeliveryPhotoRecord`]s (protocol
+    /// §0.3): one per delivery record, each with its photos; none yet is an
+    /// empty list.
+    pub async fn delivery_photos(&self, order_no: &str) -> Result<Vec<DeliveryPhotoRecord>, Error> {
         if order_no.trim().is_empty() {
             return Err(Error::InvalidRequest("y4_photos: orderNo is empty".into()));
         }
@@ -460,16 +463,21 @@ impl Ylh {
 
 /// Reads the answer to Y1 (HTTP 2xx; other statuses are classified before).
 ///
-/// - `success:false` that is a duplicate refusal
-///   ([`is_duplicate_rejection`]) and does not name another `soId` in
-///   `data.soId` → [`CreateOutcome::AlreadyExists`];
-/// - other `success:false` → [`Error::Business`];
+/// The vendor's document (v1.0.10) answers `{"success":true,…,"data":true}`
+/// and nothing else on acceptance; the order number arrives later, as
+/// `ExtOrderNo` in the confirm callback.
+///
+/// - `success:false` whose `errorMsg` (or `errCode`) matches a configured
+///   duplicate pattern ([`YlhConfig::is_duplicate_refusal`]) and that does
+///   not name another `soId` in `data.soId` → [`CreateOutcome::AlreadyExists`];
+/// - other `success:false` → [`Error::Business`] with the vendor's words;
+/// - `success:true` with `data: false` → [`Error::Business`] (not accepted);
 /// - `success:true`, or no `success` but an order number or no status at
 ///   all → [`CreateOutcome::Created`];
-/// - no `success`, no order number, but a `code` or `message` → a decode
+/// - no `success`, no order number, but a `code` or a text → a decode
 ///   error (a status we cannot read as acceptance; ambiguous for the caller);
 /// - not JSON → a decode error (ambiguous).
-fn decode_create(body: &[u8], so_id: &str) -> Result<CreateOutcome, Error> {
+fn decode_create(body: &[u8], so_id: &str, config: &YlhConfig) -> Result<CreateOutcome, Error> {
     let endpoint = endpoints::CREATE;
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(CreateOutcome::Created {
@@ -488,40 +496,46 @@ fn decode_create(body: &[u8], so_id: &str) -> Result<CreateOutcome, Error> {
     let retail_order_no = retail_order_no(&value);
     match envelope.success {
         Some(false) => {
-            let message = envelope.message.unwrap_or_default();
+            let message = envelope.text().unwrap_or_default().to_owned();
             let names_other_order = value
                 .get("data")
                 .and_then(|d| d.get("soId"))
                 .and_then(scalar_text)
                 .is_some_and(|other| other != so_id.trim());
-            if is_duplicate_rejection(envelope.code.as_deref(), &message) && !names_other_order {
+            if config.is_duplicate_refusal(envelope.err_code.as_deref(), &message)
+                && !names_other_order
+            {
                 tracing::info!(endpoint, "order already at the vendor");
                 Ok(CreateOutcome::AlreadyExists {
                     retail_order_no,
                     code: envelope.code,
+                    err_code: envelope.err_code,
                     message,
                 })
             } else {
-                Err(Error::Business {
-                    endpoint,
-                    code: envelope.code,
-                    message,
-                })
+                Err(envelope.business_error(endpoint))
             }
         }
-        Some(true) => Ok(CreateOutcome::Created { retail_order_no }),
-        None if retail_order_no.is_none()
-            && (envelope.code.is_some() || envelope.message.is_some()) =>
-        {
-            Err(Error::decode(
+        Some(true) if envelope.data == Some(serde_json::Value::Bool(false)) => {
+            Err(Error::Business {
                 endpoint,
-                format!(
-                    "reply without `success` or an order number: code {}, message {}",
-                    envelope.code.as_deref().unwrap_or("none"),
-                    envelope.message.as_deref().unwrap_or("none"),
-                ),
-            ))
+                code: envelope.code.clone(),
+                err_code: envelope.err_code.clone(),
+                message: envelope
+                    .text()
+                    .unwrap_or("the vendor answered data: false")
+                    .to_owned(),
+            })
         }
+        Some(true) => Ok(CreateOutcome::Created { retail_order_no }),
+        None if retail_order_no.is_none() && envelope.has_status() => Err(Error::decode(
+            endpoint,
+            format!(
+                "reply without `success` or an order number: code {}, message {}",
+                envelope.code.as_deref().unwrap_or("none"),
+                envelope.text().unwrap_or("none"),
+            ),
+        )),
         None => Ok(CreateOutcome::Created { retail_order_no }),
     }
 }
@@ -562,11 +576,7 @@ fn decode_ack(endpoint: &'static str, body: &[u8]) -> Result<(), Error> {
     let envelope: Envelope<serde_json::Value> =
         serde_json::from_value(value).map_err(|e| Error::decode(endpoint, e.to_string()))?;
     match envelope.success {
-        Some(false) => Err(Error::Business {
-            endpoint,
-            code: envelope.code,
-            message: envelope.message.unwrap_or_default(),
-        }),
+        Some(false) => Err(envelope.business_error(endpoint)),
         _ => Ok(()),
     }
 }
@@ -575,9 +585,31 @@ fn decode_ack(endpoint: &'static str, body: &[u8]) -> Result<(), Error> {
 mod tests {
     use super::*;
 
+    fn test_config() -> YlhConfig {
+        let mut c = YlhConfig::for_host(
+            "http://dev.ylhtest.com",
+            "-dev",
+            "x".into(),
+            "erp",
+            "p".into(),
+            "店",
+            "8800539012",
+        );
+        c.source_system = "src".into();
+        c
+    }
+
     #[test]
     fn create_answers() {
-        let created = |b: &str| decode_create(b.as_bytes(), "PO1");
+        let config = test_config();
+        let created = |b: &str| decode_create(b.as_bytes(), "PO1", &config);
+        assert_eq!(
+            created(r#"{"success":true,"code":0,"errCode":null,"errorMsg":null,"infoMsgs":[],"warningMsgs":[],"data":true}"#)
+                .unwrap(),
+            CreateOutcome::Created {
+                retail_order_no: None
+            }
+        );
         assert_eq!(
             created(r#"{"success":true,"data":{"retailOrderNo":"SO.1"}}"#).unwrap(),
             CreateOutcome::Created {
@@ -585,55 +617,38 @@ mod tests {
             }
         );
         assert_eq!(
-            created(r#"{"success":true,"data":{"retail_order_no":"SO.2"}}"#)
-                .unwrap()
-                .retail_order_no(),
-            Some("SO.2")
-        );
-        assert_eq!(
             created(r#"{"retailOrderNo":"SO.3"}"#)
                 .unwrap()
                 .retail_order_no(),
             Some("SO.3")
         );
-        assert_eq!(
-            created(r#"{"success":"true","retail_order_no":"SO.4","data":null}"#)
-                .unwrap()
-                .retail_order_no(),
-            Some("SO.4")
-        );
-        assert_eq!(
-            created(r#"{"success":true}"#).unwrap().retail_order_no(),
-            None
-        );
         assert_eq!(created("").unwrap().retail_order_no(), None);
-
-        let dup = created(
-            r#"{"success":false,"code":"20001","message":"子订单号 PO1 已存在","data":{"soId":"PO1","retailOrderNo":"SO.20261121.000001"}}"#,
-        )
-        .unwrap();
-        assert!(matches!(&dup, CreateOutcome::AlreadyExists { code: Some(c), .. } if c == "20001"));
-        assert_eq!(dup.retail_order_no(), Some("SO.20261121.000001"));
-        // Detected by message alone, and with a numeric code.
         assert!(matches!(
-            created(r#"{"success":false,"code":500,"message":"订单重复"}"#).unwrap(),
-            CreateOutcome::AlreadyExists {
-                retail_order_no: None,
-                ..
-            }
-        ));
-        // A duplicate of another order is not ours.
-        assert!(matches!(
-            created(r#"{"success":false,"code":"20001","message":"已存在","data":{"soId":"PO9"}}"#),
+            created(r#"{"success":true,"code":0,"data":false}"#),
             Err(Error::Business { .. })
         ));
 
-        let err = created(r#"{"success":false,"code":"E1","message":"商品不可采"}"#).unwrap_err();
+        let dup = created(
+            r#"{"success":false,"code":1,"errCode":"E1","errorMsg":"子订单号 PO1 已存在","data":null}"#,
+        )
+        .unwrap();
+        assert!(
+            matches!(&dup, CreateOutcome::AlreadyExists { err_code: Some(c), message, .. } if c == "E1" && message.contains("已存在"))
+        );
+        // A duplicate of another order is not ours.
+        assert!(matches!(
+            created(r#"{"success":false,"code":1,"errorMsg":"已存在","data":{"soId":"PO9"}}"#),
+            Err(Error::Business { .. })
+        ));
+
+        let err = created(r#"{"success":false,"code":1,"errCode":"E2","errorMsg":"商品不可采"}"#)
+            .unwrap_err();
         assert_eq!(
             err,
             Error::Business {
                 endpoint: "y1_create",
-                code: Some("E1".into()),
+                code: Some("1".into()),
+                err_code: Some("E2".into()),
                 message: "商品不可采".into()
             }
         );
@@ -655,6 +670,7 @@ mod tests {
             Error::Business {
                 endpoint: "y2_cancel",
                 code: Some("E".into()),
+                err_code: None,
                 message: "订单已发货".into()
             }
         );

@@ -351,26 +351,30 @@ impl CreateOrderRequest {
 /// under our `soId`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CreateOutcome {
-    /// The vendor accepted the order now.
+    /// The vendor accepted the order now (`data: true`). Acceptance is not
+    /// confirmation: the product, price and customer are checked afterwards
+    /// and reported by the confirm callback.
     Created {
-        /// The vendor's order number (巨商汇单号, e.g. "SO.20250430.000001"),
-        /// from `data.retailOrderNo`, `data.retail_order_no`, or the same
-        /// keys at the top level. `None` if the reply held none (the vendor
-        /// documents no reply); the confirmation callback carries it as
-        /// `ExtOrderNo`.
+        /// The vendor's order number (巨商汇单号, e.g. "SO.20250430.000001")
+        /// if the reply happened to hold one (`data.retailOrderNo`,
+        /// `data.retail_order_no`, or the same keys at the top level). The
+        /// vendor's document (v1.0.10) answers `data: true` only: the number
+        /// arrives as `ExtOrderNo` in the confirm callback.
         retail_order_no: Option<String>,
     },
     /// The vendor already had an order with this `soId` (an earlier push
-    /// arrived, possibly one whose answer was lost) and refused the repeat.
-    /// The vendor's answer is `success:false` with code `"20001"` or a
-    /// message containing 已存在 (already exists) or 重复 (duplicate).
+    /// arrived, possibly one whose answer was lost) and refused the repeat:
+    /// `success:false` whose text matched one of
+    /// [`YlhConfig::duplicate_patterns`](crate::ylh::YlhConfig::duplicate_patterns).
     AlreadyExists {
         /// The existing order's number, read like
         /// [`Created::retail_order_no`](CreateOutcome::Created).
         retail_order_no: Option<String>,
-        /// The vendor's `code`, as text.
+        /// The envelope's `code`, as text.
         code: Option<String>,
-        /// The vendor's `message`.
+        /// The envelope's `errCode`.
+        err_code: Option<String>,
+        /// The vendor's text (`errorMsg`, else `message`/`msg`).
         message: String,
     },
 }
@@ -385,18 +389,6 @@ impl CreateOutcome {
             } => retail_order_no.as_deref(),
         }
     }
-}
-
-/// The `code` with which YLH refuses a repeated `soId`.
-pub const DUPLICATE_CODE: &str = "20001";
-
-/// Whether a `success:false` answer to Y1 is the vendor's refusal of a
-/// repeated `soId`: code [`DUPLICATE_CODE`], or a message containing
-/// 已存在 (already exists) or 重复 (duplicate).
-pub fn is_duplicate_rejection(code: Option<&str>, message: &str) -> bool {
-    code.map(str::trim) == Some(DUPLICATE_CODE)
-        || message.contains("已存在")
-        || message.contains("重复")
 }
 
 // ---------------------------------------------------------------------------
@@ -443,55 +435,42 @@ impl CancelOrderRequest {
 // ---------------------------------------------------------------------------
 // Y3 reschedule (改约)
 
-/// The Y3 request body: new delivery and/or installation days
+/// The Y3 request body: the delivery and installation days
 /// (`POST {retail_order_base_url}/api/page/retailorder/hmm/update-distribution-time`).
 ///
-/// Times are epoch milliseconds whose time of day must be **23:59:59**
-/// China time (see [`end_of_day`] and [`validate`](Self::validate)); an
-/// absent time is an absent key.
+/// Both times are always sent (protocol §0.3): the one that does not change
+/// carries its original value. Times are epoch milliseconds whose time of
+/// day must be **23:59:59** China time (see [`end_of_day`] and
+/// [`validate`](Self::validate)).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RescheduleRequest {
-    /// `retailOrderNo`: the vendor's order number (e.g. "SO.20250430.000001").
+    /// `retailOrderNo`: the vendor's order number (e.g. "SO.20250430.000001"),
+    /// as the confirm callback gave it in `ExtOrderNo`.
     #[serde(with = "wire_string")]
     pub retail_order_no: String,
-    /// `distributionTime`: the new delivery day, epoch milliseconds.
-    #[serde(
-        default,
-        with = "wire::opt_millis",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub distribution_time: Option<Timestamp>,
-    /// `installTime`: the new installation day, epoch milliseconds.
-    #[serde(
-        default,
-        with = "wire::opt_millis",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub install_time: Option<Timestamp>,
+    /// `distributionTime`: the delivery day, epoch milliseconds.
+    #[serde(with = "wire::millis")]
+    pub distribution_time: Timestamp,
+    /// `installTime`: the installation day, epoch milliseconds.
+    #[serde(with = "wire::millis")]
+    pub install_time: Timestamp,
 }
 
 impl RescheduleRequest {
-    /// Checks the request before sending: a non-blank `retailOrderNo`, at
-    /// least one time, and each given time after 1970 and at 23:59:59 China
-    /// time (UTC+8; any millisecond of that second). The error names the bad
-    /// value.
+    /// Checks the request before sending: a non-blank `retailOrderNo`, and
+    /// each time after 1970 and at 23:59:59 China time (UTC+8; any
+    /// millisecond of that second). The error names the bad value.
     pub fn validate(&self) -> Result<(), Error> {
         if self.retail_order_no.trim().is_empty() {
             return Err(Error::InvalidRequest(
                 "y3_reschedule: retailOrderNo is empty".into(),
             ));
         }
-        if self.distribution_time.is_none() && self.install_time.is_none() {
-            return Err(Error::InvalidRequest(
-                "y3_reschedule: give distributionTime, installTime or both".into(),
-            ));
-        }
         for (name, time) in [
             ("distributionTime", self.distribution_time),
             ("installTime", self.install_time),
         ] {
-            let Some(time) = time else { continue };
             let local = time.to_zoned(china_time_zone());
             if time.as_millisecond() <= 0
                 || (local.hour(), local.minute(), local.second()) != (23, 59, 59)
@@ -527,59 +506,62 @@ pub struct DeliveryPhotosRequest {
     pub order_no: String,
 }
 
-/// One delivery or installation photo. The reply is undocumented; an item
-/// is read leniently:
-///
-/// - a string is the photo's URL;
-/// - an object takes its URL from the first non-empty of `url`, `imgUrl`,
-///   `imageUrl`, `fileUrl`, and keeps `type` and `uploadTime` (as text) if
-///   present.
-///
-/// Serialized as `{"url":…,"type":…,"uploadTime":…}` (absent ones left out).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+/// One delivery record's photos in the Y4 reply (vendor's document v1.0.10, protocol
+/// §0.3): `{orderNo, orderCode, ylhOrderCode, snNo, photosDeliveryList[]}`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct DeliveryPhoto {
-    /// The photo's URL; `None` for an object that names none.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub url: Option<String>,
-    /// `type`: what the photo shows (undocumented values).
-    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
-    pub kind: Option<String>,
-    /// `uploadTime`: when it was uploaded, as sent (a date text or
-    /// milliseconds).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub upload_time: Option<String>,
+pub struct DeliveryPhotoRecord {
+    /// `orderNo`: the vendor's order number asked for, e.g. "SO.20250430.000001".
+    #[serde(default, with = "wire::text")]
+    pub order_no: Option<String>,
+    /// `orderCode`: the delivery record (发货单).
+    #[serde(default, with = "wire::text")]
+    pub order_code: Option<String>,
+    /// `ylhOrderCode`: the YLH delivery order, e.g. "SO.20250430.000001.F1".
+    #[serde(default, with = "wire::text")]
+    pub ylh_order_code: Option<String>,
+    /// `snNo`: the serial number of the unit delivered.
+    #[serde(default, with = "wire::text")]
+    pub sn_no: Option<String>,
+    /// `photosDeliveryList`: the photos; empty if absent or `null`.
+    #[serde(default, deserialize_with = "null_as_empty")]
+    pub photos_delivery_list: Vec<DeliveryPhoto>,
 }
 
-/// The keys an object's URL is taken from, in order.
-pub const PHOTO_URL_KEYS: [&str; 4] = ["url", "imgUrl", "imageUrl", "fileUrl"];
+/// One photo of a [`DeliveryPhotoRecord`] (`photosDeliveryList[]`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeliveryPhoto {
+    /// `imgDesc`: what the photo shows (text).
+    #[serde(default, with = "wire::text")]
+    pub img_desc: Option<String>,
+    /// `imgUrl`: the photo's URL.
+    #[serde(default, with = "wire::text")]
+    pub img_url: Option<String>,
+    /// `rowId`: the photo's id at the vendor (a number or a text, kept as text).
+    #[serde(default, with = "wire::text")]
+    pub row_id: Option<String>,
+    /// `scene`: 1 delivery, 2 installation (see [`PhotoScene`]).
+    #[serde(default, with = "wire::opt_count")]
+    pub scene: Option<u32>,
+}
 
-impl<'de> Deserialize<'de> for DeliveryPhoto {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        use serde::de::Error as _;
-        use serde_json::Value;
+/// The `scene` of a [`DeliveryPhoto`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PhotoScene {
+    /// 1: delivery (配送).
+    Delivery,
+    /// 2: installation (安装).
+    Installation,
+}
 
-        fn text(v: Option<&Value>) -> Option<String> {
-            match v? {
-                Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_owned()),
-                Value::Number(n) => Some(n.to_string()),
-                _ => None,
-            }
-        }
-
-        match Value::deserialize(d)? {
-            Value::String(url) => Ok(Self {
-                url: Some(url.trim().to_owned()).filter(|u| !u.is_empty()),
-                ..Self::default()
-            }),
-            Value::Object(map) => Ok(Self {
-                url: PHOTO_URL_KEYS.iter().find_map(|k| text(map.get(*k))),
-                kind: text(map.get("type")),
-                upload_time: text(map.get("uploadTime")),
-            }),
-            _ => Err(D::Error::custom(
-                "a delivery photo is neither a URL nor an object",
-            )),
+impl DeliveryPhoto {
+    /// `scene` as a [`PhotoScene`]; `None` when absent or not 1 or 2.
+    pub fn scene(&self) -> Option<PhotoScene> {
+        match self.scene {
+            Some(1) => Some(PhotoScene::Delivery),
+            Some(2) => Some(PhotoScene::Installation),
+            _ => None,
         }
     }
 }
@@ -590,12 +572,10 @@ impl<'de> Deserialize<'de> for DeliveryPhoto {
 /// The most SO codes one Y5 request carries.
 pub const MAX_ORDER_CODES_PER_CALL: usize = 100;
 
-/// One order in the Y5 reply
+/// One entry of the Y5 reply (vendor's document v1.0.10, protocol §0.3)
 /// (`POST {stock_base_url}/api/composite/stock/logistics/get-store-logistics-by-order-code`,
-/// body: a bare JSON array of SO codes).
-///
-/// The shape comes from project documents, not the vendor's:
-/// `{"orderCode","deliveryRecordCode","logisticsList":[…]}`.
+/// body: a bare JSON array of SO codes): `{orderCode, deliveryRecordCode,
+/// logisticsList[]}`. One SO code can have several entries (one per delivery record).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct StoreLogistics {
@@ -611,19 +591,24 @@ pub struct StoreLogistics {
     pub logistics_list: Vec<LogisticsEntry>,
 }
 
-/// One shipment of a [`StoreLogistics`].
+/// One shipment of a [`StoreLogistics`] (`logisticsList[]`). The names
+/// `logisticsCompany`, `logisticsNo` and `snCode` of older project notes are not
+/// the vendor's.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LogisticsEntry {
-    /// `logisticsCompany`: the carrier.
+    /// `logisticsCode`: the carrier's code.
     #[serde(default, with = "wire::text")]
-    pub logistics_company: Option<String>,
-    /// `logisticsNo`: the tracking number.
+    pub logistics_code: Option<String>,
+    /// `logisticsName`: the carrier's name.
     #[serde(default, with = "wire::text")]
-    pub logistics_no: Option<String>,
-    /// `snCode`: the unit's serial number.
+    pub logistics_name: Option<String>,
+    /// `expNo`: the tracking number.
     #[serde(default, with = "wire::text")]
-    pub sn_code: Option<String>,
+    pub exp_no: Option<String>,
+    /// `barCodes`: the serial-number barcodes of the units shipped; empty if absent.
+    #[serde(default, deserialize_with = "wire::text_list::deserialize")]
+    pub bar_codes: Vec<String>,
 }
 
 fn null_as_empty<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
@@ -756,15 +741,6 @@ mod tests {
     }
 
     #[test]
-    fn duplicate_detection() {
-        assert!(is_duplicate_rejection(Some("20001"), "x"));
-        assert!(is_duplicate_rejection(None, "子订单号 PO1 已存在"));
-        assert!(is_duplicate_rejection(Some("500"), "订单重复推送"));
-        assert!(!is_duplicate_rejection(Some("500"), "商品不可采"));
-        assert!(!is_duplicate_rejection(None, ""));
-    }
-
-    #[test]
     fn cancel_time_is_a_string_of_ms() {
         let req = CancelOrderRequest::new("PO1", "客户取消", "skwl", ts("2025-11-21T00:00:00Z"));
         assert_eq!(
@@ -778,24 +754,22 @@ mod tests {
         let good = ts("2025-11-25T23:59:59+08:00");
         let mut req = RescheduleRequest {
             retail_order_no: "SO.1".into(),
-            distribution_time: Some(good),
-            install_time: None,
+            distribution_time: good,
+            install_time: good,
         };
         req.validate().unwrap();
         assert_eq!(
             serde_json::to_value(&req).unwrap(),
-            serde_json::json!({"retailOrderNo":"SO.1","distributionTime":good.as_millisecond()})
+            serde_json::json!({"retailOrderNo":"SO.1","distributionTime":good.as_millisecond(),
+                "installTime":good.as_millisecond()})
         );
-        req.install_time = Some(ts("2025-11-25T23:59:59.999+08:00"));
+        req.install_time = ts("2025-11-25T23:59:59.999+08:00");
         req.validate().unwrap();
         // 23:59:59 UTC is 07:59:59 the next day in China.
-        req.install_time = Some(ts("2025-11-25T23:59:59Z"));
+        req.install_time = ts("2025-11-25T23:59:59Z");
         let err = req.validate().unwrap_err().to_string();
         assert!(err.contains("installTime"), "{err}");
         assert!(err.contains("2025-11-26T07:59:59+08:00"), "{err}");
-        req.install_time = None;
-        req.distribution_time = None;
-        assert!(req.validate().is_err(), "one time at least");
         assert_eq!(
             end_of_day(jiff::civil::date(2025, 11, 25)),
             Some(good),
@@ -804,36 +778,39 @@ mod tests {
     }
 
     #[test]
-    fn photos_strings_and_objects() {
-        let body = br#"{"success":true,"data":[
-            "https://img/1.jpg",
-            {"imgUrl":"https://img/2.jpg","type":"install","uploadTime":1763683200000},
-            {"url":"","fileUrl":"https://img/3.jpg"},
-            {"type":"sign"}
-        ]}"#;
-        let photos: Vec<DeliveryPhoto> = decode_items("y4_photos", body).unwrap();
-        assert_eq!(photos.len(), 4);
-        assert_eq!(photos[0].url.as_deref(), Some("https://img/1.jpg"));
-        assert_eq!(photos[1].url.as_deref(), Some("https://img/2.jpg"));
-        assert_eq!(photos[1].kind.as_deref(), Some("install"));
-        assert_eq!(photos[1].upload_time.as_deref(), Some("1763683200000"));
-        assert_eq!(photos[2].url.as_deref(), Some("https://img/3.jpg"));
-        assert_eq!(photos[3].url, None);
-        assert!(decode_items::<DeliveryPhoto>("y4_photos", b"[1]").is_err());
+    fn photos_as_the_vendor_documents_them() {
+        let body = r#"{"success":true,"code":0,"data":[{"orderNo":"SO.20250430.000001",
+            "orderCode":"F0001","ylhOrderCode":"SO.20250430.000001.F1","snNo":"SN1",
+            "photosDeliveryList":[{"imgDesc":"送货","imgUrl":"https://img/1.jpg","rowId":7,"scene":1},
+                                  {"imgDesc":"安装","imgUrl":"https://img/2.jpg","rowId":"8","scene":"2"}]},
+            {"orderNo":"SO.20250430.000001","photosDeliveryList":null}]}"#;
+        let records: Vec<DeliveryPhotoRecord> = decode_items("y4_photos", body.as_bytes()).unwrap();
+        assert_eq!(records.len(), 2);
+        let r = &records[0];
+        assert_eq!(r.ylh_order_code.as_deref(), Some("SO.20250430.000001.F1"));
+        assert_eq!(r.sn_no.as_deref(), Some("SN1"));
+        assert_eq!(r.photos_delivery_list[0].row_id.as_deref(), Some("7"));
+        assert_eq!(
+            r.photos_delivery_list[0].scene(),
+            Some(PhotoScene::Delivery)
+        );
+        assert_eq!(
+            r.photos_delivery_list[1].scene(),
+            Some(PhotoScene::Installation)
+        );
+        assert!(records[1].photos_delivery_list.is_empty());
+        assert!(decode_items::<DeliveryPhotoRecord>("y4_photos", b"[1]").is_err());
     }
 
     #[test]
     fn logistics_lenient() {
         let body = r#"[{"orderCode":"SO.1","deliveryRecordCode":"SO.1.F1",
-            "logisticsList":[{"logisticsCompany":"顺丰","logisticsNo":123,"snCode":null,"x":1}]},
+            "logisticsList":[{"logisticsCode":"SF","logisticsName":"顺丰","expNo":123,"barCodes":null,"x":1}]},
             {"orderCode":"SO.2","logisticsList":null},{}]"#;
         let items: Vec<StoreLogistics> = decode_items("y5_logistics", body.as_bytes()).unwrap();
         assert_eq!(items.len(), 3);
-        assert_eq!(
-            items[0].logistics_list[0].logistics_no.as_deref(),
-            Some("123")
-        );
-        assert_eq!(items[0].logistics_list[0].sn_code, None);
+        assert_eq!(items[0].logistics_list[0].exp_no.as_deref(), Some("123"));
+        assert!(items[0].logistics_list[0].bar_codes.is_empty());
         assert!(items[1].logistics_list.is_empty());
         assert_eq!(items[2], StoreLogistics::default());
     }

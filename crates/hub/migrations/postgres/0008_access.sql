@@ -1,8 +1,9 @@
 -- Access: operators with passwords, API keys scoped to a role, and cookie sessions of
 -- the admin page (PostgreSQL twin of sqlite/0008_access.sql).
 
+-- Ids are paged with < and >: bytewise (COLLATE "C"), as 0004 explains.
 CREATE TABLE users (
-    id TEXT PRIMARY KEY,
+    id TEXT COLLATE "C" PRIMARY KEY,
     username TEXT NOT NULL UNIQUE,
     -- argon2id in PHC string form; never returned.
     password_hash TEXT NOT NULL,
@@ -18,7 +19,7 @@ CREATE TABLE users (
 );
 
 CREATE TABLE api_keys (
-    id TEXT PRIMARY KEY,
+    id TEXT COLLATE "C" PRIMARY KEY,
     name TEXT NOT NULL,
     role TEXT NOT NULL,
     -- The visible part of the key (shk_<prefix>_<secret>), unique, to find it.
@@ -34,8 +35,8 @@ CREATE INDEX api_keys_created ON api_keys (created_at, id);
 
 CREATE TABLE sessions (
     -- SHA-256 of the cookie's token, hex: the token itself is never stored.
-    id TEXT PRIMARY KEY,
-    user_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    id TEXT COLLATE "C" PRIMARY KEY,
+    user_id TEXT COLLATE "C" NOT NULL REFERENCES users (id) ON DELETE CASCADE,
     csrf_token TEXT NOT NULL,
     created_at TIMESTAMPTZ NOT NULL,
     last_seen_at TIMESTAMPTZ NOT NULL,

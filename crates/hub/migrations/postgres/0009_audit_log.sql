@@ -1,6 +1,7 @@
 -- The audit log of operators' changes (PostgreSQL twin of sqlite/0009_audit_log.sql).
+-- Ids are paged with < and >: bytewise (COLLATE "C"), as 0004 explains.
 CREATE TABLE audit_log (
-    id TEXT PRIMARY KEY,
+    id TEXT COLLATE "C" PRIMARY KEY,
     occurred_at TIMESTAMPTZ NOT NULL,
     actor TEXT NOT NULL,
     role TEXT,

@@ -1,8 +1,9 @@
 -- The registry of external systems (PostgreSQL twin of sqlite/0010_external_systems.sql).
 -- Secrets are never stored in clear: one sealed JSON object per system (XChaCha20-
 -- Poly1305) with the id of the key that sealed it, and the names that are set.
+-- Ids are paged with < and >: bytewise (COLLATE "C"), as 0004 explains.
 CREATE TABLE external_systems (
-    id TEXT PRIMARY KEY,
+    id TEXT COLLATE "C" PRIMARY KEY,
     name TEXT NOT NULL UNIQUE,
     kind TEXT NOT NULL,
     status TEXT NOT NULL,

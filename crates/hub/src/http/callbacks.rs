@@ -20,8 +20,8 @@ pub struct HaierCallbackForm {
     /// The key the supplier was given; any other is refused.
     #[serde(rename = "AppKey")]
     pub app_key: String,
-    /// When it was sent, `yyyyMMddHHmmss` in China time (UTC+8); must be within the
-    /// configured window (default ±300 s) of our clock.
+    /// When it was sent, `yyyyMMddHHmmss` in China time (UTC+8). Any age is accepted
+    /// unless `[haier_callback] window_secs` is set; the clock skew is recorded.
     #[serde(rename = "TimeStamp")]
     #[schema(example = "20230912113528")]
     pub time_stamp: String,
@@ -55,21 +55,23 @@ pub struct HaierCallbackReply {
     pub code: String,
     /// `成功`, or why it was not taken.
     pub description: String,
-    /// Our time, `yyyyMMddHHmmss` China time (success only).
+    /// Our time, `yyyyMMddHHmmss` China time (in every reply).
     #[serde(rename = "timeStamp")]
-    pub time_stamp: Option<String>,
-    /// `{statusCode: "200", message, platformOrderNo}` on success, `{}` otherwise.
+    pub time_stamp: String,
+    /// `{statusCode: 200, message, platformOrderNo}`; on a refusal `statusCode` is the
+    /// refusal's HTTP-like status and `message` its reason.
     pub data: HaierCallbackReplyData,
 }
 
-/// The `data` of a [`HaierCallbackReply`]; empty on errors.
+/// The `data` of a [`HaierCallbackReply`].
 #[derive(Debug, Serialize, ToSchema)]
 #[allow(dead_code)]
 pub struct HaierCallbackReplyData {
-    /// `"200"`.
+    /// A number: 200 taken; 400 malformed, 401 refused (AppKey, signature, TimeStamp),
+    /// 404 unknown order, 503 not configured.
     #[serde(rename = "statusCode")]
-    pub status_code: Option<String>,
-    /// `成功`.
+    pub status_code: u16,
+    /// `成功`, or why the callback was not taken.
     pub message: Option<String>,
     /// Our order number the callback was about.
     #[serde(rename = "platformOrderNo")]
@@ -79,9 +81,11 @@ pub struct HaierCallbackReplyData {
 /// Receives a signed callback from the supplier (order confirmed, cancelled or
 /// intercepted, out of stock).
 ///
-/// Each callback is kept raw for audit, verified (AppKey, MD5 signature, TimeStamp
-/// window), then applied to its order once: the same event sent again changes nothing
-/// and is answered with success. An event that no longer fits the order (after a
+/// Each callback is verified first (AppKey, MD5 signature, and the TimeStamp window when
+/// one is configured); only a verified callback is stored (raw, for audit) and applied
+/// to its order once: the same event sent again changes nothing and is answered with
+/// success. Refused callbacks are counted and logged by cause, never stored. Every
+/// callback is answered HTTP 200 with the vendor's envelope (protocol §0.4). An event that no longer fits the order (after a
 /// cancellation, say) is recorded and answered with success, and never moves the order
 /// back.
 #[utoipa::path(post, path = "/callbacks/haier", operation_id = "haier_callback", tag = "callbacks",
@@ -93,11 +97,8 @@ pub struct HaierCallbackReplyData {
         )
     ),
     responses(
-        (status = 200, description = "Taken (applied, replayed or ignored: `success` true), or an unknown order (`order_not_found`) or method (`error`)", body = HaierCallbackReply),
-        (status = 400, description = "A malformed body or Data", body = HaierCallbackReply),
-        (status = 401, description = "Refused: unknown AppKey, bad signature, or TimeStamp outside the window", body = HaierCallbackReply),
-        (status = 500, description = "The store failed; the supplier should retry", body = HaierCallbackReply),
-        (status = 503, description = "Callbacks are not configured", body = HaierCallbackReply)
+        (status = 200, description = "Taken (applied, replayed or ignored: `success` true), or refused (`success` false with the reason: malformed body or Data, unknown AppKey, bad signature, TimeStamp outside a configured window, unknown order or method, not configured)", body = HaierCallbackReply),
+        (status = 500, description = "The store failed; the supplier should retry", body = HaierCallbackReply)
     ))]
 pub async fn haier_callback(
     State(state): State<AppState>,

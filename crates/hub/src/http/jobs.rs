@@ -10,13 +10,12 @@ use utoipa::ToSchema;
 use super::body::{PathParam, QueryParams};
 use super::pagination::{Page, PageParams};
 use super::{ApiError, AppState, ErrorBody};
+use crate::status::JobStatus;
 use crate::store::jobs::{self, Job, JobAttempt};
-
-const STATUSES: [&str; 4] = ["queued", "running", "done", "dead"];
 
 /// Lists jobs, newest first; `?status=dead` lists the dead letters.
 #[utoipa::path(get, path = "/jobs", operation_id = "list_jobs", tag = "jobs",
-    params(PageParams, ("status" = Option<String>, Query, description = "queued, running, done or dead")),
+    params(PageParams, ("status" = Option<crate::status::JobStatus>, Query, description = "queued, running, done or dead")),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "A page of jobs", body = Page<Job>),
@@ -27,19 +26,28 @@ pub async fn list_jobs(
     QueryParams(query): QueryParams<HashMap<String, String>>,
 ) -> Result<Json<Page<Job>>, ApiError> {
     let page = PageParams::parse(&query)?;
-    let status = query.get("status").map(String::as_str);
-    if let Some(s) = status
-        && !STATUSES.contains(&s)
-    {
-        return Err(ApiError::InvalidParameter(format!(
-            "status must be one of {}, got {:?}",
-            STATUSES.join(", "),
-            s.chars().take(20).collect::<String>()
-        )));
-    }
+    let status = match query.get("status") {
+        None => None,
+        Some(s) => Some(s.parse::<JobStatus>().map_err(|_| {
+            ApiError::InvalidParameter(format!(
+                "status must be one of {}, got {:?}",
+                JobStatus::ALL
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                s.chars().take(20).collect::<String>()
+            ))
+        })?),
+    };
     let limit = page.limit();
-    let items =
-        jobs::list_jobs(state.orders.db(), status, page.after.as_deref(), limit + 1).await?;
+    let items = jobs::list_jobs(
+        state.orders.db(),
+        status.map(JobStatus::as_str),
+        page.after.as_deref(),
+        limit + 1,
+    )
+    .await?;
     Ok(Json(Page::from_overfetch(items, limit, |j| j.id.clone())))
 }
 

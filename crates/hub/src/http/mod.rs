@@ -108,8 +108,10 @@ impl AppState {
 )]
 struct ApiDoc;
 
-/// Documents the refusals of [`server::limit_head`] and [`server::read_body`] on the operations they can
-/// reach: 414 and 431 on every operation, 408 and 413 on those that take a body.
+/// Documents the refusals every operation of a kind can answer: 414 and 431 on every
+/// operation ([`server::limit_head`]), 408 and 413 on those that take a body
+/// ([`server::read_body`]), 401 on those behind the bearer token, and 400 / 415 / 422 on
+/// those that take a JSON body ([`body::JsonBody`]).
 /// Applied once every route is in the document.
 struct LimitResponses;
 
@@ -136,7 +138,33 @@ impl utoipa::Modify for LimitResponses {
                 &mut item.patch,
             ];
             for operation in operations.into_iter().flatten() {
+                let json_body = matches!(
+                    &operation.request_body,
+                    Some(utoipa::openapi::RefOr::T(body))
+                        if body.content.len() == 1 && body.content.contains_key("application/json")
+                );
+                let bearer = operation
+                    .security
+                    .as_ref()
+                    .is_some_and(|requirements| !requirements.is_empty());
                 let responses = &mut operation.responses.responses;
+                if bearer {
+                    responses.entry("401".to_owned()).or_insert_with(|| {
+                        error("No bearer token, or not the configured one").into()
+                    });
+                }
+                if json_body {
+                    responses
+                        .entry("400".to_owned())
+                        .or_insert_with(|| error("The body is not JSON").into());
+                    responses.entry("415".to_owned()).or_insert_with(|| {
+                        error("The body is not sent as application/json").into()
+                    });
+                    responses.entry("422".to_owned()).or_insert_with(|| {
+                        error("The body is JSON but a field is missing, mistyped or out of range")
+                            .into()
+                    });
+                }
                 if operation.request_body.is_some() {
                     responses
                         .entry("408".to_owned())

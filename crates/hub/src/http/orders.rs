@@ -57,9 +57,34 @@ pub async fn create_order(
     Ok((status, Json(state.orders.view(&created.order.id).await?)))
 }
 
-/// Lists orders, newest first.
+/// The supplier statuses an order can be listed by.
+const SUPPLIER_STATUSES: [&str; 13] = [
+    "none",
+    "push_pending",
+    "pushed",
+    "push_failed",
+    "confirmed",
+    "rejected",
+    "cancel_pending",
+    "cancel_failed",
+    "cancelled",
+    "partially_cancelled",
+    "out_of_stock",
+    "out_of_stock_failed",
+    "failed",
+];
+
+/// Lists orders, newest first; optionally only those at one supplier status.
+///
+/// `supplier_status=pushed&stale=true` lists the orders the supplier accepted but has
+/// not confirmed or refused by callback within `[orders] pushed_stale_secs` (default
+/// one hour): they need a look.
 #[utoipa::path(get, path = "/orders", operation_id = "list_orders", tag = "orders",
-    params(PageParams),
+    params(
+        PageParams,
+        ("supplier_status" = Option<String>, Query, description = "Only orders at this supplier status (e.g. `pushed`, `push_failed`, `confirmed`)"),
+        ("stale" = Option<bool>, Query, description = "With `supplier_status=pushed`: only those with no callback for `[orders] pushed_stale_secs`")
+    ),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "A page of orders", body = Page<Order>),
@@ -71,7 +96,63 @@ pub async fn list_orders(
 ) -> Result<Json<Page<Order>>, ApiError> {
     let page = PageParams::parse(&query)?;
     let limit = page.limit();
-    let items = orders::list_orders(state.orders.db(), page.after.as_deref(), limit + 1).await?;
+    let stale = match query.get("stale").map(String::as_str) {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(other) => {
+            return Err(ApiError::InvalidParameter(format!(
+                "stale must be true or false, got {:?}",
+                other.chars().take(20).collect::<String>()
+            )));
+        }
+    };
+    let status = match query.get("supplier_status").map(String::as_str) {
+        None => None,
+        Some(s) if SUPPLIER_STATUSES.contains(&s) => Some(s),
+        Some(other) => {
+            return Err(ApiError::InvalidParameter(format!(
+                "supplier_status must be one of {}, got {:?}",
+                SUPPLIER_STATUSES.join(", "),
+                other.chars().take(40).collect::<String>()
+            )));
+        }
+    };
+    let items = match (status, stale) {
+        (None, false) => {
+            orders::list_orders(state.orders.db(), page.after.as_deref(), limit + 1).await?
+        }
+        (Some(status), false) => {
+            orders::list_orders_by_supplier_status(
+                state.orders.db(),
+                status,
+                None,
+                page.after.as_deref(),
+                limit + 1,
+            )
+            .await?
+        }
+        (Some("pushed"), true) => {
+            let age = jiff::SignedDuration::from_secs(
+                i64::try_from(state.orders.config().pushed_stale_secs).unwrap_or(i64::MAX),
+            );
+            let cutoff = jiff::Timestamp::now()
+                .checked_sub(age)
+                .unwrap_or(jiff::Timestamp::MIN);
+            orders::list_orders_by_supplier_status(
+                state.orders.db(),
+                "pushed",
+                Some(crate::types::UtcTime::from(cutoff)),
+                page.after.as_deref(),
+                limit + 1,
+            )
+            .await?
+        }
+        (_, true) => {
+            return Err(ApiError::InvalidParameter(
+                "stale=true needs supplier_status=pushed".to_owned(),
+            ));
+        }
+    };
     Ok(Json(Page::from_overfetch(items, limit, |o| o.id.clone())))
 }
 
@@ -253,12 +334,126 @@ pub async fn reschedule_order(
 /// Where the supplier's order stands on the road.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct LogisticsView {
-    /// YLH store logistics by order code (Y5): parcels with courier, number and serial.
-    #[schema(value_type = Object)]
-    pub store: serde_json::Value,
-    /// Open Platform third-party logistics (H4): warehouse, 智汇宝 and courier records.
+    /// YLH store logistics by order code (Y5): one entry per delivery record.
+    pub store: Vec<StoreLogisticsView>,
+    /// Open Platform logistics (H4), as the supplier sent it: `getAllLogisticsInfoByOrderCode`
+    /// (warehouse), `getStockDeliveryLogisticsRecord` (智汇宝) and
+    /// `getStockDeliveryLogisticsRecordThirdparty` (couriers); null without an Open
+    /// Platform client.
     #[schema(value_type = Object)]
     pub open_platform: serde_json::Value,
+}
+
+/// One delivery record of the supplier's order (Y5 `data[]`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StoreLogisticsView {
+    /// The supplier's order number (`orderCode`), e.g. `SO.20250514.014572`.
+    pub order_code: Option<String>,
+    /// The delivery record (`deliveryRecordCode`), e.g. `SO.20250514.014572.F1`.
+    pub delivery_record_code: Option<String>,
+    /// Its shipments (`logisticsList`).
+    pub shipments: Vec<ShipmentView>,
+}
+
+/// One shipment (Y5 `logisticsList[]`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ShipmentView {
+    /// The carrier's code (`logisticsCode`).
+    pub carrier_code: Option<String>,
+    /// The carrier's name (`logisticsName`), e.g. 日日顺物流.
+    pub carrier_name: Option<String>,
+    /// The tracking number (`expNo`).
+    pub tracking_number: Option<String>,
+    /// The serial-number barcodes of the units shipped (`barCodes`).
+    pub serial_barcodes: Vec<String>,
+}
+
+impl From<haier::StoreLogistics> for StoreLogisticsView {
+    fn from(s: haier::StoreLogistics) -> Self {
+        StoreLogisticsView {
+            order_code: s.order_code,
+            delivery_record_code: s.delivery_record_code,
+            shipments: s
+                .logistics_list
+                .into_iter()
+                .map(|l| ShipmentView {
+                    carrier_code: l.logistics_code,
+                    carrier_name: l.logistics_name,
+                    tracking_number: l.exp_no,
+                    serial_barcodes: l.bar_codes,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// The delivery and installation photos of an order, by delivery record (Y4).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeliveryPhotosView {
+    /// One entry per delivery record; empty before delivery.
+    pub records: Vec<DeliveryPhotoRecordView>,
+}
+
+/// The photos of one delivery record (Y4 `data[]`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeliveryPhotoRecordView {
+    /// The supplier's order number (`orderNo`).
+    pub order_no: Option<String>,
+    /// The delivery record (`orderCode`).
+    pub delivery_record_code: Option<String>,
+    /// The YLH delivery order (`ylhOrderCode`), e.g. `SO.20250430.000001.F1`.
+    pub ylh_order_code: Option<String>,
+    /// The serial number of the unit delivered (`snNo`).
+    pub serial_number: Option<String>,
+    /// The photos (`photosDeliveryList`).
+    pub photos: Vec<DeliveryPhotoView>,
+}
+
+/// One photo (Y4 `photosDeliveryList[]`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeliveryPhotoView {
+    /// Its URL (`imgUrl`).
+    pub url: Option<String>,
+    /// What it shows (`imgDesc`).
+    pub description: Option<String>,
+    /// The supplier's id of the photo (`rowId`).
+    pub row_id: Option<String>,
+    /// `delivery` (`scene` 1) or `installation` (2); null for another value.
+    pub scene: Option<PhotoSceneView>,
+}
+
+/// What a photo was taken for (`scene`).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PhotoSceneView {
+    /// `scene` 1.
+    Delivery,
+    /// `scene` 2.
+    Installation,
+}
+
+impl From<haier::ylh::DeliveryPhotoRecord> for DeliveryPhotoRecordView {
+    fn from(r: haier::ylh::DeliveryPhotoRecord) -> Self {
+        DeliveryPhotoRecordView {
+            order_no: r.order_no,
+            delivery_record_code: r.order_code,
+            ylh_order_code: r.ylh_order_code,
+            serial_number: r.sn_no,
+            photos: r
+                .photos_delivery_list
+                .into_iter()
+                .map(|p| DeliveryPhotoView {
+                    scene: p.scene().map(|s| match s {
+                        haier::ylh::PhotoScene::Delivery => PhotoSceneView::Delivery,
+                        haier::ylh::PhotoScene::Installation => PhotoSceneView::Installation,
+                    }),
+                    url: p.img_url,
+                    description: p.img_desc,
+                    row_id: p.row_id,
+                })
+                .collect(),
+        }
+    }
 }
 
 async fn pushed_order(state: &AppState, id: &str) -> Result<(Order, String), ApiError> {
@@ -270,7 +465,11 @@ async fn pushed_order(state: &AppState, id: &str) -> Result<(Order, String), Api
         .clone()
         .ok_or_else(|| ApiError::ConflictWith {
             code: "invalid_state",
-            detail: "the supplier has not given the order a number yet".to_owned(),
+            detail: format!(
+                "the supplier has not confirmed order {id} yet (supplier status {}): its order \
+                 number, which this needs, arrives with the confirm callback",
+                order.supplier_status
+            ),
         })?;
     Ok((order, no))
 }
@@ -326,7 +525,7 @@ pub async fn order_logistics(
         None => serde_json::Value::Null,
     };
     Ok(Json(LogisticsView {
-        store: serde_json::to_value(store).unwrap_or_default(),
+        store: store.into_iter().map(StoreLogisticsView::from).collect(),
         open_platform,
     }))
 }
@@ -336,14 +535,14 @@ pub async fn order_logistics(
     params(("id" = String, Path, description = "Order id")),
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "Photos (URL, kind, upload time)", body = Object),
+        (status = 200, description = "Photos by delivery record", body = DeliveryPhotosView),
         (status = 409, description = "Not taken by the supplier yet", body = ErrorBody),
         (status = 503, description = "The supplier did not answer", body = ErrorBody)
     ))]
 pub async fn order_delivery_photos(
     State(state): State<AppState>,
     PathParam(id): PathParam<String>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<DeliveryPhotosView>, ApiError> {
     let (order, no) = pushed_order(&state, &id).await?;
     let ylh = state.ylh.clone().ok_or_else(|| {
         ApiError::Unavailable("the YLH order centre is not configured".to_owned())
@@ -359,5 +558,10 @@ pub async fn order_delivery_photos(
     .request(serde_json::json!({"orderNo": no}));
     record(&state, &order, call).await?;
     let photos = photos.map_err(|e| supplier_error(&e))?;
-    Ok(Json(serde_json::json!({ "photos": photos })))
+    Ok(Json(DeliveryPhotosView {
+        records: photos
+            .into_iter()
+            .map(DeliveryPhotoRecordView::from)
+            .collect(),
+    }))
 }

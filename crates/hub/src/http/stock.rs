@@ -84,11 +84,32 @@ pub async fn create_local_product(
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct AdjustmentInput {
     /// Units to add (positive) or remove (negative): non-zero, −1,000,000 to 1,000,000.
-    #[schema(minimum = -1_000_000, maximum = 1_000_000)]
+    #[schema(schema_with = delta_schema)]
+    #[serde(deserialize_with = "crate::input::integer")]
     pub delta: i64,
     /// Why, for the inventory log (1 to 200 characters).
     #[schema(value_type = String, min_length = 1, max_length = 200, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$")]
     pub reason: Text<1, 200>,
+}
+
+/// The schema of [`AdjustmentInput::delta`]: an integer from −1,000,000 to −1 or from 1
+/// to 1,000,000 (zero changes nothing and is refused).
+fn delta_schema() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Schema, Type};
+    let range = |min: i64, max: i64| {
+        ObjectBuilder::new()
+            .schema_type(Type::Integer)
+            .minimum(Some(min))
+            .maximum(Some(max))
+    };
+    let one_of = OneOfBuilder::new()
+        .item(range(-1_000_000, -1))
+        .item(range(1, 1_000_000))
+        .description(Some(
+            "Units to add (positive) or remove (negative): non-zero, −1,000,000 to 1,000,000.",
+        ))
+        .build();
+    Schema::OneOf(one_of)
 }
 
 /// What can be held of one SKU in one county (or locally), as the API shows it.

@@ -22,8 +22,12 @@ pub struct SupplierCallback {
     /// `Method`, once the body could be read.
     pub method: Option<String>,
     /// `received` (not yet handled), `applied`, `replayed`, `order_not_found`,
-    /// `ignored: <why>` or `refused: <why>`.
+    /// `ignored: <why>` or `refused: <why>` (a verified callback whose `Data` could not
+    /// be read; callbacks that fail verification are not stored).
     pub outcome: String,
+    /// `TimeStamp` (China time) minus our clock at arrival, in seconds; positive when
+    /// the supplier's clock is ahead.
+    pub clock_skew_secs: Option<i64>,
 }
 
 /// One event of a callback, applied (or deliberately ignored) once.
@@ -47,10 +51,10 @@ pub struct SupplierEvent {
 /// Keeps a callback as received, before anything is done with it.
 pub async fn insert_callback(db: &Db, cb: &SupplierCallback) -> StoreResult<()> {
     on_db!(db, p => sqlx::query(
-        "INSERT INTO supplier_callbacks (id, received_at, content_type, body, method, outcome) \
-         VALUES ($1, $2, $3, $4, $5, $6)")
+        "INSERT INTO supplier_callbacks (id, received_at, content_type, body, method, outcome, \
+         clock_skew_secs) VALUES ($1, $2, $3, $4, $5, $6, $7)")
         .bind(&cb.id).bind(cb.received_at).bind(&cb.content_type).bind(&cb.body)
-        .bind(&cb.method).bind(&cb.outcome)
+        .bind(&cb.method).bind(&cb.outcome).bind(cb.clock_skew_secs)
         .execute(p).await.map(|r| r.rows_affected()))?;
     Ok(())
 }
@@ -87,14 +91,14 @@ pub async fn finish_callback_in(
 /// One callback by id.
 pub async fn get_callback(db: &Db, id: &str) -> StoreResult<Option<SupplierCallback>> {
     Ok(on_db!(db, p => sqlx::query_as(
-        "SELECT id, received_at, content_type, body, method, outcome FROM supplier_callbacks WHERE id = $1")
+        "SELECT id, received_at, content_type, body, method, outcome, clock_skew_secs FROM supplier_callbacks WHERE id = $1")
         .bind(id).fetch_optional(p).await)?)
 }
 
 /// Every callback, oldest first (ids are time-ordered).
 pub async fn all_callbacks(db: &Db) -> StoreResult<Vec<SupplierCallback>> {
     Ok(on_db!(db, p => sqlx::query_as(
-        "SELECT id, received_at, content_type, body, method, outcome FROM supplier_callbacks ORDER BY id")
+        "SELECT id, received_at, content_type, body, method, outcome, clock_skew_secs FROM supplier_callbacks ORDER BY id")
         .fetch_all(p).await)?)
 }
 

@@ -85,10 +85,11 @@ pub async fn load_products_of_source(db: &Db, source: &str) -> StoreResult<Vec<P
     Ok(on_db!(db, p => sqlx::query_as(SQL).bind(source).fetch_all(p).await)?)
 }
 
-/// A page of products ordered by code, starting after the cursor `after` (a code).
+/// A page of products ordered by code (bytewise on both backends, migration 0004),
+/// starting after the cursor `after` (a code; from the first when `None`).
 pub async fn list_products(db: &Db, after: Option<&str>, limit: u32) -> StoreResult<Vec<Product>> {
-    const SQL: &str = select_products!("WHERE p.code > $1 ORDER BY p.code LIMIT $2");
-    let after = after.unwrap_or("");
+    const SQL: &str =
+        select_products!("WHERE ($1 IS NULL OR p.code > $1) ORDER BY p.code LIMIT $2");
     Ok(on_db!(db, p => sqlx::query_as(SQL).bind(after).bind(i64::from(limit)).fetch_all(p).await)?)
 }
 

@@ -13,6 +13,7 @@ use sqlx::FromRow;
 use utoipa::ToSchema;
 
 use super::{Db, StoreResult, Tx, on_db, on_tx};
+use crate::status::HoldStatus;
 use crate::types::UtcTime;
 
 /// The county code of local stock pools (local stock is not regional).
@@ -48,7 +49,7 @@ pub struct Hold {
     pub quantity: i64,
     /// `active` (awaiting payment), `committed` (paid, awaiting the supplier), `settled`
     /// (the supplier or local stock took it), `released` (cancelled) or `expired`.
-    pub status: String,
+    pub status: HoldStatus,
     /// When an active hold expires.
     pub expires_at: UtcTime,
     /// When it was taken.
@@ -234,8 +235,9 @@ pub async fn reserve(
 
 /// Gives back held units (`release` on cancel, `expire` on timeout), or takes them out of
 /// the pool for good (`commit`: local stock leaves on payment; `settle`: the supplier took
-/// the order, so its next stock figure already excludes them).
-pub async fn unreserve(
+/// the order, so its next stock figure already excludes them). Only through
+/// [`move_hold`], so units move with their hold and at most once.
+async fn unreserve(
     tx: &mut Tx,
     product_code: &str,
     county_code: &str,
@@ -268,7 +270,7 @@ pub async fn insert_hold(tx: &mut Tx, h: &Hold) -> StoreResult<()> {
         "INSERT INTO holds (id, order_id, product_code, county_code, quantity, status, expires_at, \
          created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
         .bind(&h.id).bind(&h.order_id).bind(&h.product_code).bind(&h.county_code).bind(h.quantity)
-        .bind(&h.status).bind(h.expires_at).bind(h.created_at).bind(h.updated_at)
+        .bind(h.status).bind(h.expires_at).bind(h.created_at).bind(h.updated_at)
         .execute(&mut *c).await.map(|r| r.rows_affected()))?;
     Ok(())
 }
@@ -277,7 +279,7 @@ pub async fn insert_hold(tx: &mut Tx, h: &Hold) -> StoreResult<()> {
 pub async fn holds_of_order_in(
     tx: &mut Tx,
     order_id: &str,
-    status: &str,
+    status: HoldStatus,
 ) -> StoreResult<Vec<Hold>> {
     Ok(on_tx!(tx, c => sqlx::query_as(
         "SELECT id, order_id, product_code, county_code, quantity, status, expires_at, created_at, \
@@ -293,17 +295,61 @@ pub async fn holds_of_order(db: &Db, order_id: &str) -> StoreResult<Vec<Hold>> {
         .bind(order_id).fetch_all(p).await)?)
 }
 
-/// Moves one hold to `status`.
-pub async fn set_hold_status(
+/// Ends or advances one hold: moves it from the status it was read in (`hold.status`)
+/// to `to`, and changes its pool as `change` says (`release` / `expire` give the units
+/// back; `commit` / `settle` take them out of the pool for good; `None` leaves the pool
+/// as it is). The one path by which holds move: the move is a compare-and-set on the
+/// hold's status, so a hold is released or settled at most once however many callers
+/// race, and only along [`HoldStatus::can_become`]. False when the hold had already
+/// moved or may not become `to`: nothing is changed.
+pub async fn move_hold(
     tx: &mut Tx,
-    hold_id: &str,
-    status: &str,
+    hold: &Hold,
+    to: HoldStatus,
+    change: Option<&str>,
     now: UtcTime,
-) -> StoreResult<()> {
-    on_tx!(tx, c => sqlx::query("UPDATE holds SET status = $2, updated_at = $3 WHERE id = $1")
-        .bind(hold_id).bind(status).bind(now)
+) -> StoreResult<bool> {
+    if !hold.status.can_become(to) {
+        return Ok(false);
+    }
+    let n = on_tx!(tx, c => sqlx::query(
+        "UPDATE holds SET status = $2, updated_at = $3 WHERE id = $1 AND status = $4")
+        .bind(&hold.id).bind(to).bind(now).bind(hold.status)
         .execute(&mut *c).await.map(|r| r.rows_affected()))?;
-    Ok(())
+    if n != 1 {
+        return Ok(false);
+    }
+    if let Some(change) = change {
+        unreserve(
+            tx,
+            &hold.product_code,
+            &hold.county_code,
+            hold.quantity,
+            change,
+            &hold.order_id,
+        )
+        .await?;
+    }
+    Ok(true)
+}
+
+/// Moves every hold of an order in status `from` to `to` through [`move_hold`]; the
+/// number moved.
+pub async fn move_holds(
+    tx: &mut Tx,
+    order_id: &str,
+    from: HoldStatus,
+    to: HoldStatus,
+    change: Option<&str>,
+    now: UtcTime,
+) -> StoreResult<usize> {
+    let mut moved = 0;
+    for hold in holds_of_order_in(tx, order_id, from).await? {
+        if move_hold(tx, &hold, to, change, now).await? {
+            moved += 1;
+        }
+    }
+    Ok(moved)
 }
 
 /// The newest changes of a pool, newest first.

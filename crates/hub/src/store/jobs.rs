@@ -11,6 +11,7 @@ use sqlx::FromRow;
 use utoipa::ToSchema;
 
 use super::{Db, StoreResult, Tx, new_id, on_db, on_tx};
+use crate::status::JobStatus;
 use crate::types::UtcTime;
 
 /// A job as stored.
@@ -27,7 +28,7 @@ pub struct Job {
     /// Unique key: a second enqueue of the same work is a no-op.
     pub dedupe_key: String,
     /// `queued`, `running`, `done` or `dead`.
-    pub status: String,
+    pub status: JobStatus,
     /// Attempts so far (a claim is an attempt).
     pub attempts: i64,
     /// Attempts allowed before the job is dead-lettered.
@@ -149,7 +150,7 @@ pub async fn end_attempt(
     tx: &mut Tx,
     id: &str,
     owner: &str,
-    status: &str,
+    status: JobStatus,
     run_at: Option<UtcTime>,
     error: Option<&str>,
 ) -> StoreResult<bool> {
@@ -196,7 +197,8 @@ pub async fn get_job(db: &Db, id: &str) -> StoreResult<Option<Job>> {
     Ok(on_db!(db, p => sqlx::query_as(SQL).bind(id).fetch_optional(p).await)?)
 }
 
-/// A page of jobs in `status` (any when `None`), newest first, after the cursor `before`.
+/// A page of jobs in `status` (any when `None`), newest first, after the cursor `before`
+/// (from the newest when `None`). Ids compare bytewise on both backends (migration 0004).
 pub async fn list_jobs(
     db: &Db,
     status: Option<&str>,
@@ -206,9 +208,9 @@ pub async fn list_jobs(
     const SQL: &str = concat!(
         "SELECT ",
         job_columns!(),
-        " FROM jobs WHERE ($1 IS NULL OR status = $1) AND id < $2 ORDER BY id DESC LIMIT $3"
+        " FROM jobs WHERE ($1 IS NULL OR status = $1) AND ($2 IS NULL OR id < $2) \
+         ORDER BY id DESC LIMIT $3"
     );
-    let before = before.unwrap_or("job_~");
     Ok(
         on_db!(db, p => sqlx::query_as(SQL).bind(status).bind(before).bind(i64::from(limit)).fetch_all(p).await)?,
     )

@@ -5,6 +5,7 @@ use sqlx::FromRow;
 use utoipa::ToSchema;
 
 use super::{Db, StoreResult, Tx, on_db, on_tx};
+use crate::status::{OrderStatus, SupplierStatus};
 use crate::types::{Money, UtcTime};
 
 /// An order as stored.
@@ -20,12 +21,12 @@ pub struct Order {
     #[serde(skip)]
     pub request_hash: String,
     /// `held` (stock held, awaiting payment), `paid`, `cancelled` or `expired`.
-    pub status: String,
+    pub status: OrderStatus,
     /// Where the order stands at the supplier: `none` (nothing to push), `push_pending`,
     /// `pushed`, `push_failed`, `confirmed`, `rejected`, `out_of_stock`,
     /// `out_of_stock_failed`, `cancel_pending`, `cancelled`, `partially_cancelled`,
     /// `cancel_failed`, `failed`.
-    pub supplier_status: String,
+    pub supplier_status: SupplierStatus,
     /// The supplier's order number (`retailOrderNo`, `ExtOrderNo`).
     pub retail_order_no: Option<String>,
     /// The supplier's last failure message (`FailMsg`, or a rejection's message).
@@ -120,8 +121,8 @@ pub async fn insert_order(tx: &mut Tx, o: &Order) -> StoreResult<()> {
          total_qty, total_amount, hold_expires_at, created_at, updated_at, paid_at, cancelled_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, \
          $20, $21, $22, $23, $24, $25, $26, $27)")
-        .bind(&o.id).bind(&o.order_number).bind(&o.so_id).bind(&o.request_hash).bind(&o.status)
-        .bind(&o.supplier_status).bind(&o.retail_order_no).bind(&o.supplier_message)
+        .bind(&o.id).bind(&o.order_number).bind(&o.so_id).bind(&o.request_hash).bind(o.status)
+        .bind(o.supplier_status).bind(&o.retail_order_no).bind(&o.supplier_message)
         .bind(&o.consignee_name).bind(&o.consignee_mobile).bind(&o.province).bind(&o.city)
         .bind(&o.district).bind(&o.town).bind(&o.detail_address).bind(&o.county_code)
         .bind(o.distribution_time).bind(o.install_time).bind(o.government_order).bind(&o.remark)
@@ -168,11 +169,34 @@ pub async fn get_order_by_number_in(tx: &mut Tx, order_number: &str) -> StoreRes
     Ok(on_tx!(tx, c => sqlx::query_as(SQL).bind(order_number).fetch_optional(&mut *c).await)?)
 }
 
-/// A page of orders, newest first, after the cursor `before` (an order id).
+/// A page of orders, newest first, after the cursor `before` (an order id; from the
+/// newest when `None`). Ids compare bytewise on both backends (migration 0004).
 pub async fn list_orders(db: &Db, before: Option<&str>, limit: u32) -> StoreResult<Vec<Order>> {
-    const SQL: &str = select_orders!("WHERE id < $1 ORDER BY id DESC LIMIT $2");
-    let before = before.unwrap_or("ord_~");
+    const SQL: &str = select_orders!("WHERE ($1 IS NULL OR id < $1) ORDER BY id DESC LIMIT $2");
     Ok(on_db!(db, p => sqlx::query_as(SQL).bind(before).bind(i64::from(limit)).fetch_all(p).await)?)
+}
+
+/// A page of orders at `supplier_status`, newest first, after the cursor `before` (an
+/// order id); with `updated_before`, only those last changed before it (for `pushed`:
+/// pushed then, and no callback since).
+pub async fn list_orders_by_supplier_status(
+    db: &Db,
+    supplier_status: &str,
+    updated_before: Option<UtcTime>,
+    before: Option<&str>,
+    limit: u32,
+) -> StoreResult<Vec<Order>> {
+    const SQL: &str = select_orders!(
+        "WHERE supplier_status = $1 AND updated_at < $2 AND id < $3 ORDER BY id DESC LIMIT $4"
+    );
+    let before = before.unwrap_or("ord_~");
+    // Without a bound, any time up to far in the future.
+    let updated_before = updated_before.unwrap_or_else(|| {
+        UtcTime::from(jiff::Timestamp::now() + jiff::SignedDuration::from_hours(24 * 365 * 100))
+    });
+    Ok(on_db!(db, p => sqlx::query_as(SQL)
+        .bind(supplier_status).bind(updated_before).bind(before).bind(i64::from(limit))
+        .fetch_all(p).await)?)
 }
 
 /// Every order, oldest first (for reconciliation and tests).
@@ -204,52 +228,92 @@ pub async fn lines_of_order_in(tx: &mut Tx, order_id: &str) -> StoreResult<Vec<O
         .bind(order_id).fetch_all(&mut *c).await)?)
 }
 
+/// One order by id, locked until the transaction ends (`FOR UPDATE` on PostgreSQL;
+/// SQLite's `BEGIN IMMEDIATE` already makes the transaction the only writer), so that
+/// what is decided from it still holds when it is written.
+pub async fn lock_order_in(tx: &mut Tx, id: &str) -> StoreResult<Option<Order>> {
+    Ok(match tx {
+        Tx::Postgres(t) => {
+            const SQL: &str = select_orders!("WHERE id = $1 FOR UPDATE");
+            sqlx::query_as(SQL)
+                .bind(id)
+                .fetch_optional(&mut **t)
+                .await?
+        }
+        Tx::Sqlite(t) => {
+            const SQL: &str = select_orders!("WHERE id = $1");
+            sqlx::query_as(SQL)
+                .bind(id)
+                .fetch_optional(&mut **t)
+                .await?
+        }
+    })
+}
+
 /// Moves an order from one of `from` to `to` (and sets `paid_at` / `cancelled_at` when
-/// `to` is `paid` / `cancelled`/`expired`). False when the order was in no status of
-/// `from`: someone else moved it first.
+/// `to` is `paid` / `cancelled`/`expired`): the one way an order's status changes, and
+/// only along [`OrderStatus::can_become`]. False when the order was in no status of
+/// `from` (someone else moved it first) or may not become `to`: nothing is written.
 pub async fn transition_order(
     tx: &mut Tx,
     id: &str,
-    from: &[&str],
-    to: &str,
+    from: &[OrderStatus],
+    to: OrderStatus,
     now: UtcTime,
 ) -> StoreResult<bool> {
-    // `from` is a short fixed list; it is matched in Rust after a locking read so that
-    // one statement serves both backends.
-    let current: Option<String> = on_tx!(tx, c => sqlx::query_scalar("SELECT status FROM orders WHERE id = $1")
+    // `from` is a short fixed list; it is matched in Rust, and the update is conditional
+    // on the status read, so that one statement serves both backends and a concurrent
+    // change in between (PostgreSQL re-checks the condition after the row lock) makes
+    // it a no-op.
+    let current: Option<OrderStatus> = on_tx!(tx, c => sqlx::query_scalar("SELECT status FROM orders WHERE id = $1")
         .bind(id).fetch_optional(&mut *c).await)?;
     let Some(current) = current else {
         return Ok(false);
     };
-    if !from.contains(&current.as_str()) {
+    if !from.contains(&current) || !current.can_become(to) {
         return Ok(false);
     }
-    let paid_at = (to == "paid").then_some(now);
-    let cancelled_at = matches!(to, "cancelled" | "expired").then_some(now);
+    let paid_at = (to == OrderStatus::Paid).then_some(now);
+    let cancelled_at = matches!(to, OrderStatus::Cancelled | OrderStatus::Expired).then_some(now);
     let n = on_tx!(tx, c => sqlx::query(
         "UPDATE orders SET status = $2, updated_at = $3, paid_at = COALESCE($4, paid_at), \
          cancelled_at = COALESCE($5, cancelled_at) WHERE id = $1 AND status = $6")
-        .bind(id).bind(to).bind(now).bind(paid_at).bind(cancelled_at).bind(&current)
+        .bind(id).bind(to).bind(now).bind(paid_at).bind(cancelled_at).bind(current)
         .execute(&mut *c).await.map(|r| r.rows_affected()))?;
     Ok(n == 1)
 }
 
-/// Sets where the order stands at the supplier; `retail_order_no` and `message` are
-/// kept when `None`.
-pub async fn set_supplier_status(
+/// Moves where the order stands at the supplier from one of `from` to `to`, setting
+/// `retail_order_no` and `message` unless `None` (then kept): the one way a supplier
+/// status changes. False when the order stood at no status of `from` (someone else moved
+/// it first): nothing is written.
+#[allow(clippy::too_many_arguments)]
+pub async fn transition_supplier_status(
     tx: &mut Tx,
     id: &str,
-    supplier_status: &str,
+    from: &[SupplierStatus],
+    to: SupplierStatus,
     retail_order_no: Option<&str>,
     message: Option<&str>,
     now: UtcTime,
-) -> StoreResult<()> {
-    on_tx!(tx, c => sqlx::query(
+) -> StoreResult<bool> {
+    // As in `transition_order`: matched in Rust, written conditionally on what was read.
+    let current: Option<SupplierStatus> = on_tx!(tx, c => sqlx::query_scalar(
+        "SELECT supplier_status FROM orders WHERE id = $1")
+        .bind(id).fetch_optional(&mut *c).await)?;
+    let Some(current) = current else {
+        return Ok(false);
+    };
+    if !from.contains(&current) {
+        return Ok(false);
+    }
+    let n = on_tx!(tx, c => sqlx::query(
         "UPDATE orders SET supplier_status = $2, retail_order_no = COALESCE($3, retail_order_no), \
-         supplier_message = COALESCE($4, supplier_message), updated_at = $5 WHERE id = $1")
-        .bind(id).bind(supplier_status).bind(retail_order_no).bind(message).bind(now)
+         supplier_message = COALESCE($4, supplier_message), updated_at = $5 \
+         WHERE id = $1 AND supplier_status = $6")
+        .bind(id).bind(to).bind(retail_order_no).bind(message).bind(now).bind(current)
         .execute(&mut *c).await.map(|r| r.rows_affected()))?;
-    Ok(())
+    Ok(n == 1)
 }
 
 /// Sets the requested delivery and installation dates.

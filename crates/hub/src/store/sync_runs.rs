@@ -5,6 +5,7 @@ use sqlx::FromRow;
 use utoipa::ToSchema;
 
 use super::{Db, StoreResult, Tx, on_db, on_tx};
+use crate::status::RunStatus;
 use crate::types::UtcTime;
 
 /// The counters of a run.
@@ -43,7 +44,7 @@ pub struct SyncRun {
     /// `full` or `incremental`.
     pub kind: String,
     /// `pending`, `processing`, `success`, `failed` or `partial`.
-    pub status: String,
+    pub status: RunStatus,
     /// The options the run was started with.
     #[sqlx(json)]
     #[schema(value_type = Object)]
@@ -107,10 +108,11 @@ pub async fn insert_run(
     Ok(())
 }
 
-/// Moves a run to `processing` (its first heartbeat).
+/// Moves a run from `pending` to `processing` (its first heartbeat).
 pub async fn mark_run_processing(db: &Db, id: &str, started_at: UtcTime) -> StoreResult<()> {
     on_db!(db, p => sqlx::query(
-        "UPDATE sync_runs SET status = 'processing', started_at = $2, heartbeat_at = $2 WHERE id = $1")
+        "UPDATE sync_runs SET status = 'processing', started_at = $2, heartbeat_at = $2 \
+         WHERE id = $1 AND status = 'pending'")
         .bind(id).bind(started_at).execute(p).await.map(|r| r.rows_affected()))?;
     Ok(())
 }
@@ -148,11 +150,12 @@ pub async fn update_run_counts(db: &Db, id: &str, c: &RunCounts) -> StoreResult<
     Ok(())
 }
 
-/// Ends a run with its final status, counters, duration and summary.
+/// Ends a run that has not ended (`pending` or `processing`) with its final status,
+/// counters, duration and summary; an ended run is left as it is.
 pub async fn finish_run(
     db: &Db,
     id: &str,
-    status: &str,
+    status: RunStatus,
     counts: &RunCounts,
     finished_at: UtcTime,
     duration_ms: i64,
@@ -161,7 +164,7 @@ pub async fn finish_run(
     update_run_counts(db, id, counts).await?;
     on_db!(db, p => sqlx::query(
         "UPDATE sync_runs SET status = $2, finished_at = $3, duration_ms = $4, error_summary = $5 \
-         WHERE id = $1")
+         WHERE id = $1 AND status IN ('pending', 'processing')")
         .bind(id).bind(status).bind(finished_at).bind(duration_ms).bind(error_summary)
         .execute(p).await.map(|r| r.rows_affected()))?;
     Ok(())
@@ -173,11 +176,10 @@ pub async fn get_run(db: &Db, id: &str) -> StoreResult<Option<SyncRun>> {
     Ok(on_db!(db, p => sqlx::query_as(SQL).bind(id).fetch_optional(p).await)?)
 }
 
-/// A page of runs, newest first, starting after the cursor `before` (a run id).
+/// A page of runs, newest first, starting after the cursor `before` (a run id; from the
+/// newest when `None`). Ids compare bytewise on both backends (migration 0004).
 pub async fn list_runs(db: &Db, before: Option<&str>, limit: u32) -> StoreResult<Vec<SyncRun>> {
-    const SQL: &str = select_runs!("WHERE id < $1 ORDER BY id DESC LIMIT $2");
-    // Ids are `run_` + a UUID v7: `run_~` sorts after every id.
-    let before = before.unwrap_or("run_~");
+    const SQL: &str = select_runs!("WHERE ($1 IS NULL OR id < $1) ORDER BY id DESC LIMIT $2");
     Ok(on_db!(db, p => sqlx::query_as(SQL).bind(before).bind(i64::from(limit)).fetch_all(p).await)?)
 }
 

@@ -102,14 +102,27 @@ pub fn supplier_failure(e: haier::Error, secrets: &[String]) -> ApiError {
     }
 }
 
-async fn finish<T: serde::Serialize>(
+async fn finish<T>(
     log: Arc<CallLog>,
     secrets: &[String],
     result: Result<T, haier::Error>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<T, ApiError> {
     log.flush().await;
-    let value = result.map_err(|e| supplier_failure(e, secrets))?;
-    Ok(Json(serde_json::json!({ "items": value })))
+    result.map_err(|e| supplier_failure(e, secrets))
+}
+
+/// `{items, bad}`: the records read, and those that could not be (code and reason).
+fn records<T: serde::Serialize>(r: haier::Records<T>) -> Json<serde_json::Value> {
+    let bad: Vec<serde_json::Value> = r
+        .bad
+        .iter()
+        .map(|b| serde_json::json!({"product_code": b.product_code, "reason": b.reason}))
+        .collect();
+    Json(serde_json::json!({ "items": r.items, "bad": bad }))
+}
+
+fn items<T: serde::Serialize>(value: T) -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "items": value }))
 }
 
 /// H1: procurable products of the supplier, by code (vendor field names).
@@ -119,7 +132,7 @@ async fn finish<T: serde::Serialize>(
         ("codes" = String, Query, description = "1 to 100 product codes, comma-separated")
     ),
     responses(
-        (status = 200, description = "`{items}`: the supplier's answer", body = Object),
+        (status = 200, description = "`{items, bad}`: the records read (vendor field names), and those that could not be", body = Object),
         (status = 400, description = "A missing or bad parameter, named", body = ErrorBody),
         (status = 404, description = "No such system", body = ErrorBody),
         (status = 409, description = "Not a supplier, or archived", body = ErrorBody),
@@ -134,7 +147,7 @@ pub async fn supplier_products(
     let codes = codes(&query)?;
     let (client, log, secrets) = client(&state, &id).await?;
     let result = client.procurable_products(&codes).await;
-    finish(log, &secrets, result).await
+    Ok(records(finish(log, &secrets, result).await?))
 }
 
 /// H2: the supplier's prices, by code.
@@ -159,7 +172,7 @@ pub async fn supplier_prices(
     let codes = codes(&query)?;
     let (client, log, secrets) = client(&state, &id).await?;
     let result = client.prices(&codes).await;
-    finish(log, &secrets, result).await
+    Ok(records(finish(log, &secrets, result).await?))
 }
 
 /// H3: a product's stock in a county, given as `county` or as an `address` resolved to
@@ -226,7 +239,7 @@ pub async fn supplier_stock(
     };
     let (client, log, secrets) = client(&state, &id).await?;
     let result = client.stock(&code, &county).await;
-    let Json(mut body) = finish(log, &secrets, result).await?;
+    let Json(mut body) = items(finish(log, &secrets, result).await?);
     body["county"] = serde_json::Value::from(county);
     Ok(Json(body))
 }
@@ -247,7 +260,7 @@ pub async fn supplier_balance(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let (client, log, secrets) = client(&state, &id).await?;
     let result = client.balance().await;
-    finish(log, &secrets, result).await
+    Ok(items(finish(log, &secrets, result).await?))
 }
 
 /// H4: the logistics of a supplier order.
@@ -277,5 +290,5 @@ pub async fn supplier_logistics(
     }
     let (client, log, secrets) = client(&state, &id).await?;
     let result = client.logistics(order_code, None, None).await;
-    finish(log, &secrets, result).await
+    Ok(items(finish(log, &secrets, result).await?))
 }

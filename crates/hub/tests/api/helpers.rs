@@ -18,6 +18,27 @@ fn postgres_admin_url() -> String {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
 }
 
+/// Creates `name` with a collation that is not bytewise, as many installations have by
+/// default: under ICU `en-US`, `'run_01' < 'run_~'` is false, so a query that relies on
+/// the database's collation for ordering or paging fails here as it would there. A
+/// server built without ICU gets an `en_US.UTF-8` libc locale instead (also not C).
+async fn create_database(pool: &sqlx::PgPool, name: &str) {
+    let icu = format!(
+        "CREATE DATABASE {name} TEMPLATE template0 \
+         LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C.UTF-8'"
+    );
+    let Err(icu_error) = sqlx::query(sqlx::AssertSqlSafe(icu)).execute(pool).await else {
+        return;
+    };
+    let libc = format!("CREATE DATABASE {name} TEMPLATE template0 LOCALE 'en_US.UTF-8'");
+    if let Err(libc_error) = sqlx::query(sqlx::AssertSqlSafe(libc)).execute(pool).await {
+        panic!(
+            "create test database with a non-C collation: ICU: {icu_error}; \
+             en_US.UTF-8: {libc_error}"
+        );
+    }
+}
+
 /// A fresh, migrated database that is removed by [`TestDb::cleanup`].
 pub struct TestDb {
     pub db: Db,
@@ -50,10 +71,7 @@ impl TestDb {
             .await
             .unwrap_or_else(|e| panic!("PostgreSQL is required for these tests at {admin}: {e}"));
         if let Db::Postgres(pool) = &admin_db {
-            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-                .execute(pool)
-                .await
-                .expect("create test database");
+            create_database(pool, &name).await;
         }
         admin_db.close().await;
         let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);

@@ -3,6 +3,7 @@
 use std::collections::BTreeSet;
 
 use crate::helpers::{TestApp, TestDb, TestSandbox};
+use supplyhub::store::Db;
 use supplyhub::store::catalog::{ProductContent, ProductLinks, upsert_product};
 use supplyhub::types::UtcTime;
 
@@ -39,11 +40,9 @@ async fn seed_products(db: &supplyhub::store::Db, codes: &[&str]) {
     tx.commit().await.unwrap();
 }
 
-#[tokio::test]
-async fn products_are_paged_with_a_cursor() {
-    let t = TestDb::sqlite().await;
-    seed_products(&t.db, &["A1", "B2", "C3"]).await;
-    let app = TestApp::spawn(&t.db, None).await;
+async fn products_are_paged_with_a_cursor(db: &Db) {
+    seed_products(db, &["A1", "B2", "C3"]).await;
+    let app = TestApp::spawn(db, None).await;
 
     let (status, page) = app.list_products("?limit=2").await;
     assert_eq!(status, 200);
@@ -67,7 +66,6 @@ async fn products_are_paged_with_a_cursor() {
     assert_eq!(status, 200);
     assert_eq!(detail["code"], "C3");
     assert_eq!(detail["stock_levels"], serde_json::json!([]));
-    t.cleanup().await;
 }
 
 #[tokio::test]
@@ -175,9 +173,7 @@ async fn openapi_document_is_committed_and_served() {
     t.cleanup().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sync_runs_and_stock_levels_are_served() {
-    let t = TestDb::sqlite().await;
+async fn sync_runs_and_stock_levels_are_served(db: &Db) {
     let sb = TestSandbox::start(30, 2).await;
     let config = sb.config(&[]);
     let opts = supplyhub::sync::SyncOptions {
@@ -189,13 +185,13 @@ async fn sync_runs_and_stock_levels_are_served() {
         stock: true,
         counties: vec!["110105".to_owned()],
     };
-    let (syncer, log) = sb.logged_syncer(&t.db, &config);
+    let (syncer, log) = sb.logged_syncer(db, &config);
     let run = syncer
         .run(&opts, &supplyhub::sync::NoProgress)
         .await
         .unwrap();
     log.flush().await;
-    let app = TestApp::spawn(&t.db, None).await;
+    let app = TestApp::spawn(db, None).await;
 
     // Every attempt the run made is listed, page by page, and agrees with the supplier.
     let mut calls = Vec::new();
@@ -268,7 +264,6 @@ async fn sync_runs_and_stock_levels_are_served() {
     assert_eq!(levels.len(), truth.as_array().unwrap().len(), "{product}");
     assert!(levels.iter().all(|l| l["county_code"] == "110105"));
     sb.sandbox.shutdown().await.unwrap();
-    t.cleanup().await;
 }
 
 #[tokio::test]
@@ -313,4 +308,117 @@ async fn addresses_resolve_over_http_and_never_default() {
         .await;
     assert_eq!(status, 400);
     t.cleanup().await;
+}
+
+/// Every item of a paged list, following `next` with pages of `limit`, as the values of
+/// `key`; fails on a page larger than `limit` or a cursor that comes back.
+async fn page_through(app: &TestApp, path: &str, limit: u32, key: &str) -> Vec<String> {
+    let sep = if path.contains('?') { '&' } else { '?' };
+    let mut query = format!("{path}{sep}limit={limit}");
+    let mut seen = Vec::new();
+    let mut cursors = BTreeSet::new();
+    loop {
+        let (status, page) = app.get(&query).await;
+        assert_eq!(status, 200, "{query}: {page}");
+        let items = page["items"].as_array().unwrap();
+        assert!(items.len() <= limit as usize, "{query}: {page}");
+        seen.extend(items.iter().map(|i| i[key].as_str().unwrap().to_owned()));
+        match page["next"].as_str() {
+            Some(next) => {
+                assert!(
+                    cursors.insert(next.to_owned()),
+                    "{query}: cursor {next} again"
+                );
+                query = format!("{path}{sep}limit={limit}&after={next}");
+            }
+            None => return seen,
+        }
+    }
+}
+
+/// The lists of runs, orders, jobs and products start without a cursor and page through
+/// every item, in the same order on both backends (ids newest first, codes bytewise),
+/// whatever the database's collation.
+async fn lists_page_through_every_item_whatever_the_collation(db: &Db) {
+    let mut runs = Vec::new();
+    for _ in 0..5 {
+        let id = supplyhub::store::new_id("run");
+        supplyhub::store::sync_runs::insert_run(db, &id, "full", &serde_json::json!({}))
+            .await
+            .unwrap();
+        runs.push(id);
+    }
+    let mut orders = Vec::new();
+    let mut jobs = Vec::new();
+    for i in 0..5 {
+        let o = crate::callbacks::seed_order(db, &format!("PG{i}"), "paid", "pushed").await;
+        let mut tx = db.begin().await.unwrap();
+        supplyhub::store::jobs::enqueue(
+            &mut tx,
+            "push_order",
+            &serde_json::json!({"order_id": o.id}),
+            &format!("push_order:{}", o.id),
+            3,
+            UtcTime::now(),
+        )
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+        orders.push(o.id);
+    }
+    for j in supplyhub::store::jobs::list_jobs(db, None, None, 100)
+        .await
+        .unwrap()
+    {
+        jobs.push(j.id);
+    }
+    // Bytewise, upper case sorts before lower case and `-` before digits; a linguistic
+    // collation orders these otherwise.
+    let codes = ["b4", "B2", "a1", "C3", "A-0", "A10", "A9"];
+    seed_products(db, &codes).await;
+    let app = TestApp::spawn(db, None).await;
+
+    let newest_first = |ids: &[String]| {
+        let mut ids = ids.to_vec();
+        ids.sort();
+        ids.reverse();
+        ids
+    };
+    assert_eq!(jobs.len(), 5, "the store lists every job without a cursor");
+    assert_eq!(
+        page_through(&app, "/api/v1/sync-runs", 2, "id").await,
+        newest_first(&runs)
+    );
+    assert_eq!(
+        page_through(&app, "/api/v1/orders", 2, "id").await,
+        newest_first(&orders)
+    );
+    assert_eq!(
+        page_through(&app, "/api/v1/jobs", 2, "id").await,
+        newest_first(&jobs)
+    );
+    assert_eq!(
+        page_through(&app, "/api/v1/jobs?status=queued", 2, "id").await,
+        newest_first(&jobs)
+    );
+    let mut bytewise: Vec<String> = codes.iter().map(|c| (*c).to_owned()).collect();
+    bytewise.sort();
+    assert_eq!(
+        bytewise,
+        ["A-0", "A10", "A9", "B2", "C3", "a1", "b4"],
+        "the order the API promises"
+    );
+    // With the two products the orders hold.
+    bytewise.extend(["BS01U000N".to_owned(), "XQG100-B14".to_owned()]);
+    bytewise.sort();
+    assert_eq!(
+        page_through(&app, "/api/v1/products", 2, "code").await,
+        bytewise
+    );
+}
+
+crate::on_both_backends! {
+    products_are_paged_with_a_cursor => products_are_paged_with_a_cursor;
+    sync_runs_and_stock_levels_are_served => sync_runs_and_stock_levels_are_served;
+    lists_page_through_every_item_whatever_the_collation => lists_page_through_every_item_whatever_the_collation;
 }

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use supplyhub::config::{Config, RetentionConfig};
+use supplyhub::status::RunStatus;
 use supplyhub::store::Db;
 use supplyhub::store::callbacks::{SupplierCallback, SupplierEvent, insert_callback, record_event};
 use supplyhub::store::calls::{ExternalCall, insert_calls};
@@ -55,8 +56,8 @@ fn order(id: &str, status: &str, updated_at: UtcTime) -> Order {
         order_number: format!("N-{id}"),
         so_id: format!("SO-{id}"),
         request_hash: "h".to_owned(),
-        status: status.to_owned(),
-        supplier_status: "none".to_owned(),
+        status: status.parse().expect("an order status"),
+        supplier_status: supplyhub::status::SupplierStatus::None,
         retail_order_no: None,
         supplier_message: None,
         consignee_name: "张三".to_owned(),
@@ -248,6 +249,7 @@ async fn old_history_is_pruned_but_live_orders_and_jobs_keep_theirs(db: &Db) {
                 body: "{}".to_owned(),
                 method: None,
                 outcome: outcome.to_owned(),
+                clock_skew_secs: None,
             },
         )
         .await
@@ -310,10 +312,10 @@ async fn old_history_is_pruned_but_live_orders_and_jobs_keep_theirs(db: &Db) {
         tx.commit().await.unwrap();
     }
     let counts = RunCounts::default();
-    finish_run(db, "run_old", "partial", &counts, old, 1, None)
+    finish_run(db, "run_old", RunStatus::Partial, &counts, old, 1, None)
         .await
         .unwrap();
-    finish_run(db, "run_new", "partial", &counts, now, 1, None)
+    finish_run(db, "run_new", RunStatus::Partial, &counts, now, 1, None)
         .await
         .unwrap();
 
@@ -407,7 +409,7 @@ async fn runs_left_processing_by_a_dead_process_are_abandoned(db: &Db) {
     finish_run(
         db,
         "run_done",
-        "success",
+        RunStatus::Success,
         &RunCounts::default(),
         hour_ago,
         1,

@@ -4,11 +4,12 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use supplyhub::config::Config;
+use supplyhub::status::SupplierStatus;
 use supplyhub::store::Db;
 use supplyhub::store::holds::{LOCAL_POOL, get_pool, inventory_log};
 use supplyhub::sync::NoProgress;
 
-use crate::helpers::{TestApp, TestDb, TestSandbox, catalog_only};
+use crate::helpers::{TestApp, TestSandbox, catalog_only};
 
 const COUNTY: &str = "320106"; // 南京市鼓楼区
 
@@ -47,7 +48,7 @@ async fn setup_with(
         .run(&catalog_only(true), &NoProgress)
         .await
         .unwrap();
-    assert_eq!(run.status, "success");
+    assert_eq!(run.status, "success", "{:?}", run.error_summary);
     let state = sb.app_state(db, &config);
     let orders = state.orders.clone();
     let app = TestApp::spawn_state(state, None).await;
@@ -190,15 +191,8 @@ async fn mixed_quantities_never_oversell(db: &Db) {
     sb.sandbox.shutdown().await.unwrap();
 }
 
-crate::on_both_backends! {
-    concurrent_checkouts_hold_exactly_the_stock => no_interleaving_oversells;
-    concurrent_multi_line_checkouts_hold_all_or_nothing => mixed_quantities_never_oversell;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn checkout_validates_sums_and_is_idempotent() {
-    let t = TestDb::sqlite().await;
-    let (sb, _config, app) = setup(&t.db, 30).await;
+async fn checkout_validates_sums_and_is_idempotent(db: &Db) {
+    let (sb, _config, app) = setup(db, 30).await;
     let skus = procurable_skus(&app, 2).await;
     set_supplier_stock(&sb, &skus[0], 50).await;
 
@@ -295,7 +289,7 @@ async fn checkout_validates_sums_and_is_idempotent() {
     let body: Value = resp.json().await.unwrap();
     assert_eq!(body["code"], "invalid_body");
 
-    let pool = get_pool(&t.db, &skus[0], COUNTY).await.unwrap().unwrap();
+    let pool = get_pool(db, &skus[0], COUNTY).await.unwrap().unwrap();
     assert_eq!(pool.held, 5, "failed checkouts held nothing");
 
     // Cancelling before payment releases the hold.
@@ -311,11 +305,7 @@ async fn checkout_validates_sums_and_is_idempotent() {
         (200, Some("cancelled"))
     );
     assert_eq!(
-        get_pool(&t.db, &skus[0], COUNTY)
-            .await
-            .unwrap()
-            .unwrap()
-            .held,
+        get_pool(db, &skus[0], COUNTY).await.unwrap().unwrap().held,
         0
     );
     let (status, err) = app
@@ -323,14 +313,11 @@ async fn checkout_validates_sums_and_is_idempotent() {
         .await;
     assert_eq!((status, err["code"].as_str()), (409, Some("invalid_state")));
     sb.sandbox.shutdown().await.unwrap();
-    t.cleanup().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn expired_holds_are_swept_and_cannot_be_paid() {
-    let t = TestDb::sqlite().await;
+async fn expired_holds_are_swept_and_cannot_be_paid(db: &Db) {
     let (sb, _config, app, orders) =
-        setup_with(&t.db, 20, 4, &[("SUPPLYHUB_ORDERS__HOLD_TTL_SECS", "0")]).await;
+        setup_with(db, 20, 4, &[("SUPPLYHUB_ORDERS__HOLD_TTL_SECS", "0")]).await;
     let sku = procurable_skus(&app, 1).await.remove(0);
     set_supplier_stock(&sb, &sku, 3).await;
 
@@ -340,10 +327,7 @@ async fn expired_holds_are_swept_and_cannot_be_paid() {
     let (_, b) = app
         .post("/api/v1/orders", checkout("E2", json!([line(&sku, 1)])))
         .await;
-    assert_eq!(
-        get_pool(&t.db, &sku, COUNTY).await.unwrap().unwrap().held,
-        3
-    );
+    assert_eq!(get_pool(db, &sku, COUNTY).await.unwrap().unwrap().held, 3);
     // Paying an expired order releases it and refuses.
     let (status, err) = app
         .post(
@@ -367,18 +351,15 @@ async fn expired_holds_are_swept_and_cannot_be_paid() {
     assert_eq!(b["status"], "expired");
     assert_eq!(b["holds"][0]["status"], "expired");
     assert_eq!(
-        get_pool(&t.db, &sku, COUNTY).await.unwrap().unwrap().held,
+        get_pool(db, &sku, COUNTY).await.unwrap().unwrap().held,
         0,
         "all released"
     );
     sb.sandbox.shutdown().await.unwrap();
-    t.cleanup().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn local_stock_uses_the_same_holds_with_an_inventory_log() {
-    let t = TestDb::sqlite().await;
-    let app = TestApp::spawn(&t.db, None).await;
+async fn local_stock_uses_the_same_holds_with_an_inventory_log(db: &Db) {
+    let app = TestApp::spawn(db, None).await;
     let (status, p) = app
         .post(
             "/api/v1/products",
@@ -431,7 +412,7 @@ async fn local_stock_uses_the_same_holds_with_an_inventory_log() {
         (200, Some("none")),
         "nothing to push"
     );
-    let pool = get_pool(&t.db, "LOCAL-TV-1", LOCAL_POOL)
+    let pool = get_pool(db, "LOCAL-TV-1", LOCAL_POOL)
         .await
         .unwrap()
         .unwrap();
@@ -460,7 +441,6 @@ async fn local_stock_uses_the_same_holds_with_an_inventory_log() {
         )
         .await;
     assert_eq!(status, 404);
-    t.cleanup().await;
 }
 
 /// Runs the worker until no job is due or `rounds` passes end.
@@ -482,10 +462,8 @@ async fn sandbox_orders(sb: &TestSandbox) -> Vec<Value> {
         .clone()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_ambiguous_push_is_reconciled_not_duplicated() {
-    let t = TestDb::sqlite().await;
-    let (sb, config, app) = setup(&t.db, 30).await;
+async fn an_ambiguous_push_is_reconciled_not_duplicated(db: &Db) {
+    let (sb, config, app) = setup(db, 30).await;
     let sku = procurable_skus(&app, 1).await.remove(0);
     set_supplier_stock(&sb, &sku, 10).await;
     let (_, order) = app
@@ -506,7 +484,7 @@ async fn an_ambiguous_push_is_reconciled_not_duplicated() {
         json!({"fault": "server_error", "endpoint": "ylh_create_order", "after_processing": true}),
     )
     .await;
-    let worker = sb.worker(&t.db, &config);
+    let worker = sb.worker(db, &config);
     drain(&worker, 20).await;
 
     let orders = sandbox_orders(&sb).await;
@@ -518,8 +496,10 @@ async fn an_ambiguous_push_is_reconciled_not_duplicated() {
     );
     let (_, detail) = app.get(&format!("/api/v1/orders/{id}")).await;
     assert_eq!(detail["supplier_status"], "pushed");
-    assert_eq!(detail["retail_order_no"], orders[0]["retailOrderNo"]);
-    assert_eq!(detail["holds"][0]["status"], "settled");
+    // Y1 answers `data: true` only: the number comes with the confirm callback, and
+    // the holds stay committed until then.
+    assert!(detail["retail_order_no"].is_null(), "{detail}");
+    assert_eq!(detail["holds"][0]["status"], "committed");
     let job = &detail["jobs"][0];
     assert_eq!(
         (job["status"].as_str(), job["attempts"].as_i64()),
@@ -543,12 +523,6 @@ async fn an_ambiguous_push_is_reconciled_not_duplicated() {
         [Some(503), Some(200)],
         "the HTTP status of each call is kept"
     );
-    assert!(
-        detail["calls"][1]["response"]
-            .as_str()
-            .unwrap()
-            .contains("retailOrderNo")
-    );
     let request = detail["calls"][0]["request"].as_str().unwrap();
     assert!(
         !request.contains("13900001111") && !request.contains("张三"),
@@ -563,23 +537,35 @@ async fn an_ambiguous_push_is_reconciled_not_duplicated() {
     assert_eq!(sent["itemList"][0]["actualPrice"], json!(1898.5));
     assert_eq!(sent["town"], "宁海路街道");
     assert_eq!(sent["detailAddress"], "***");
+
+    // The confirm callback brings the supplier's number and settles the holds.
+    sb.sandbox
+        .set_callback_url(format!("{}/callbacks/haier", app.base));
+    sb.post(
+        "/_sandbox/orders/config",
+        json!({"confirm_rate": 1.0, "reject_rate": 0.0, "oos_rate": 0.0}),
+    )
+    .await;
+    let so_id = orders[0]["soId"].as_str().unwrap();
+    sb.post(&format!("/_sandbox/orders/{so_id}/advance"), json!({}))
+        .await;
+    let detail = wait_supplier_status(&app, &id, "confirmed").await;
+    assert_eq!(detail["retail_order_no"], orders[0]["retailOrderNo"]);
+    assert_eq!(detail["holds"][0]["status"], "settled");
     assert_eq!(
-        get_pool(&t.db, &sku, COUNTY).await.unwrap().unwrap().held,
+        get_pool(db, &sku, COUNTY).await.unwrap().unwrap().held,
         0,
         "settled holds leave the pool"
     );
     sb.sandbox.shutdown().await.unwrap();
-    t.cleanup().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_business_rejection_is_dead_lettered_and_can_be_redriven() {
-    let t = TestDb::sqlite().await;
+async fn a_business_rejection_is_dead_lettered_and_can_be_redriven(db: &Db) {
     let (sb, wrong, app, _) = setup_with(
-        &t.db,
+        db,
         20,
         6,
-        &[("SUPPLYHUB_YLH__SELLER_CODE", "'\"9999999999\"'")],
+        &[("SUPPLYHUB_YLH__SOURCE_SYSTEM", "unregistered")],
     )
     .await;
     let sku = procurable_skus(&app, 1).await.remove(0);
@@ -591,15 +577,15 @@ async fn a_business_rejection_is_dead_lettered_and_can_be_redriven() {
     app.post(&format!("/api/v1/orders/{id}/pay"), json!({}))
         .await;
 
-    drain(&sb.worker(&t.db, &wrong), 10).await;
+    drain(&sb.worker(db, &wrong), 10).await;
     let (_, detail) = app.get(&format!("/api/v1/orders/{id}")).await;
     assert_eq!(detail["supplier_status"], "push_failed");
     assert!(
         detail["supplier_message"]
             .as_str()
             .unwrap()
-            .contains("20004"),
-        "{detail}"
+            .contains("sourceSystem 订单来源未注册"),
+        "the supplier's words: {detail}"
     );
     let job_id = detail["jobs"][0]["id"].as_str().unwrap().to_owned();
     assert_eq!(
@@ -622,18 +608,15 @@ async fn a_business_rejection_is_dead_lettered_and_can_be_redriven() {
         .post(&format!("/api/v1/jobs/{job_id}/redrive"), json!({}))
         .await;
     assert_eq!(status, 409, "only a dead job is redriven");
-    drain(&sb.worker(&t.db, &right), 10).await;
+    drain(&sb.worker(db, &right), 10).await;
     let (_, detail) = app.get(&format!("/api/v1/orders/{id}")).await;
     assert_eq!(detail["supplier_status"], "pushed", "{detail}");
     assert_eq!(sandbox_orders(&sb).await.len(), 1);
     sb.sandbox.shutdown().await.unwrap();
-    t.cleanup().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_supplier_callback_closes_the_loop() {
-    let t = TestDb::sqlite().await;
-    let (sb, config, app) = setup(&t.db, 30).await;
+async fn the_supplier_callback_closes_the_loop(db: &Db) {
+    let (sb, config, app) = setup(db, 30).await;
     sb.sandbox
         .set_callback_url(format!("{}/callbacks/haier", app.base));
     sb.post("/_sandbox/orders/config", json!({"callback_delay_ms": 20, "confirm_rate": 1.0, "reject_rate": 0.0, "oos_rate": 0.0, "duplicate_callback_rate": 1.0})).await;
@@ -645,7 +628,7 @@ async fn the_supplier_callback_closes_the_loop() {
     let id = order["id"].as_str().unwrap().to_owned();
     app.post(&format!("/api/v1/orders/{id}/pay"), json!({}))
         .await;
-    drain(&sb.worker(&t.db, &config), 10).await;
+    drain(&sb.worker(db, &config), 10).await;
 
     wait_supplier_status(&app, &id, "confirmed").await;
     // The sender repeats itself; the replay is answered with success and changes nothing.
@@ -667,7 +650,6 @@ async fn the_supplier_callback_closes_the_loop() {
     let (_, detail) = app.get(&format!("/api/v1/orders/{id}")).await;
     assert_eq!(detail["supplier_status"], "confirmed");
     sb.sandbox.shutdown().await.unwrap();
-    t.cleanup().await;
 }
 
 /// Polls the order until its supplier status is `want` (or gives up after ~10 s).
@@ -683,16 +665,14 @@ async fn wait_supplier_status(app: &TestApp, id: &str, want: &str) -> Value {
     panic!("supplier status never became {want}: {detail}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn following_an_order_reschedule_logistics_photos_and_cancel() {
-    let t = TestDb::sqlite().await;
-    let (sb, config, app) = setup(&t.db, 30).await;
+async fn following_an_order_reschedule_logistics_photos_and_cancel(db: &Db) {
+    let (sb, config, app) = setup(db, 30).await;
     sb.sandbox
         .set_callback_url(format!("{}/callbacks/haier", app.base));
     sb.post("/_sandbox/orders/config", json!({"callback_delay_ms": 20, "confirm_rate": 1.0, "reject_rate": 0.0, "oos_rate": 0.0, "duplicate_callback_rate": 0.0, "partial_cancel_rate": 0.0, "logistics_step_ms": 3_600_000})).await;
     let sku = procurable_skus(&app, 1).await.remove(0);
     set_supplier_stock(&sb, &sku, 10).await;
-    let worker = sb.worker(&t.db, &config);
+    let worker = sb.worker(db, &config);
 
     let mut ids = Vec::new();
     for n in ["F1", "F2"] {
@@ -739,6 +719,8 @@ async fn following_an_order_reschedule_logistics_photos_and_cancel() {
         Some(expected_ms),
         "{theirs}"
     );
+    // Y3 always carries both times (protocol §0.3).
+    assert!(theirs["installTime"].as_i64().is_some(), "{theirs}");
     let (_, ours) = app.get(&format!("/api/v1/orders/{}", ids[0])).await;
     assert_eq!(ours["distribution_time"], "2030-01-15T15:59:59Z");
 
@@ -748,11 +730,15 @@ async fn following_an_order_reschedule_logistics_photos_and_cancel() {
         .get(&format!("/api/v1/orders/{}/logistics", ids[0]))
         .await;
     assert_eq!(status, 200, "{logistics}");
+    let shipment = &logistics["store"][0]["shipments"][0];
+    for key in ["carrier_code", "carrier_name", "tracking_number"] {
+        assert!(
+            shipment[key].as_str().is_some_and(|s| !s.is_empty()),
+            "{key}: {logistics}"
+        );
+    }
     assert!(
-        !logistics["store"][0]["logisticsList"]
-            .as_array()
-            .unwrap()
-            .is_empty(),
+        !shipment["serial_barcodes"].as_array().unwrap().is_empty(),
         "{logistics}"
     );
     assert!(logistics["open_platform"]["getAllLogisticsInfoByOrderCode"].is_array());
@@ -761,13 +747,16 @@ async fn following_an_order_reschedule_logistics_photos_and_cancel() {
         .get(&format!("/api/v1/orders/{}/delivery-photos", ids[0]))
         .await;
     assert_eq!(status, 200);
+    let record = &photos["records"][0];
+    assert!(record["ylh_order_code"].as_str().is_some(), "{photos}");
     assert!(
-        photos["photos"][0]["url"]
+        record["photos"][0]["url"]
             .as_str()
             .unwrap()
             .starts_with("https://"),
         "{photos}"
     );
+    assert_eq!(record["photos"][0]["scene"], "delivery", "{photos}");
 
     // Cancel after payment goes to the supplier and waits for its callback.
     let (status, order) = app
@@ -795,5 +784,405 @@ async fn following_an_order_reschedule_logistics_photos_and_cancel() {
         .collect();
     assert_eq!(endpoints, ["y1_create", "y2_cancel"]);
     sb.sandbox.shutdown().await.unwrap();
-    t.cleanup().await;
+}
+
+/// POSTs to `path` `n` times at once; the answers.
+async fn post_at_once(app: &TestApp, paths: &[String]) -> Vec<(u16, Value)> {
+    let tasks: Vec<_> = paths
+        .iter()
+        .map(|path| {
+            let (http, url) = (app.http.clone(), format!("{}{path}", app.base));
+            tokio::spawn(async move {
+                let resp = http
+                    .post(url)
+                    .json(&json!({"reason": "race"}))
+                    .send()
+                    .await
+                    .unwrap();
+                let status = resp.status().as_u16();
+                (status, resp.json::<Value>().await.unwrap())
+            })
+        })
+        .collect();
+    let mut answers = Vec::new();
+    for t in tasks {
+        answers.push(t.await.unwrap());
+    }
+    answers
+}
+
+/// Eight cancels of one paid local order at once put its units back on hand once.
+async fn concurrent_cancels_restock_once(db: &Db) {
+    let app = TestApp::spawn(db, None).await;
+    let (status, _) = app
+        .post(
+            "/api/v1/products",
+            json!({"code": "LOCAL-FRIDGE", "name": "冰箱"}),
+        )
+        .await;
+    assert_eq!(status, 201);
+    app.post(
+        "/api/v1/products/LOCAL-FRIDGE/stock-adjustments",
+        json!({"delta": 10, "reason": "received"}),
+    )
+    .await;
+    let (_, order) = app
+        .post(
+            "/api/v1/orders",
+            checkout("R1", json!([line("LOCAL-FRIDGE", 3)])),
+        )
+        .await;
+    let id = order["id"].as_str().unwrap().to_owned();
+    let (status, _) = app
+        .post(&format!("/api/v1/orders/{id}/pay"), json!({}))
+        .await;
+    assert_eq!(status, 200);
+    let pool = get_pool(db, "LOCAL-FRIDGE", LOCAL_POOL)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(pool.capacity, 7);
+
+    let answers = post_at_once(&app, &vec![format!("/api/v1/orders/{id}/cancel"); 8]).await;
+    for (status, body) in &answers {
+        // A cancel that finds the order cancelled answers it, as it would one after
+        // the other.
+        assert_eq!(
+            (*status, body["status"].as_str()),
+            (200, Some("cancelled")),
+            "{body}"
+        );
+    }
+    let pool = get_pool(db, "LOCAL-FRIDGE", LOCAL_POOL)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (pool.capacity, pool.held),
+        (10, 0),
+        "the 3 units came back once"
+    );
+    let restocks = inventory_log(db, "LOCAL-FRIDGE", LOCAL_POOL, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|c| c.change == "adjust" && c.quantity == 3)
+        .count();
+    assert_eq!(restocks, 1, "one restock in the inventory log");
+}
+
+/// A pay and a cancel of one held order at once: exactly one wins, the other is refused
+/// with 409, and the order, its holds, its jobs and the stock agree with the winner.
+async fn pay_racing_cancel_has_one_winner(db: &Db) {
+    let (sb, _config, app) = setup(db, 20).await;
+    let sku = procurable_skus(&app, 1).await.remove(0);
+    set_supplier_stock(&sb, &sku, 50).await;
+    let mut still_held = 0;
+    for n in 0..8 {
+        let (status, order) = app
+            .post(
+                "/api/v1/orders",
+                checkout(&format!("PC{n}"), json!([line(&sku, 2)])),
+            )
+            .await;
+        assert_eq!(status, 201, "{order}");
+        let id = order["id"].as_str().unwrap().to_owned();
+        let mut paths = vec![
+            format!("/api/v1/orders/{id}/pay"),
+            format!("/api/v1/orders/{id}/cancel"),
+        ];
+        if n % 2 == 1 {
+            paths.reverse();
+        }
+        let answers = post_at_once(&app, &paths).await;
+        let won: Vec<_> = answers.iter().filter(|(s, _)| *s == 200).collect();
+        let lost: Vec<_> = answers.iter().filter(|(s, _)| *s == 409).collect();
+        assert_eq!((won.len(), lost.len()), (1, 1), "{answers:?}");
+        assert_eq!(lost[0].1["code"], "invalid_state", "{answers:?}");
+        let (_, detail) = app.get(&format!("/api/v1/orders/{id}")).await;
+        assert_eq!(
+            won[0].1["status"], detail["status"],
+            "the winner's answer is the order's state: {answers:?}"
+        );
+        match detail["status"].as_str().unwrap() {
+            "paid" => {
+                assert_eq!(detail["supplier_status"], "push_pending", "{detail}");
+                assert_eq!(detail["holds"][0]["status"], "committed", "{detail}");
+                assert_eq!(detail["jobs"].as_array().unwrap().len(), 1, "{detail}");
+                still_held += 2;
+            }
+            "cancelled" => {
+                assert_eq!(detail["supplier_status"], "none", "{detail}");
+                assert_eq!(detail["holds"][0]["status"], "released", "{detail}");
+                assert_eq!(detail["jobs"], json!([]), "{detail}");
+            }
+            other => panic!("{other}: {detail}"),
+        }
+    }
+    let pool = get_pool(db, &sku, COUNTY).await.unwrap().unwrap();
+    assert_eq!(pool.held, still_held, "held is what paid orders hold");
+    sb.sandbox.shutdown().await.unwrap();
+}
+
+/// Runs `sql` on the test database (DDL that breaks or mends the store).
+async fn execute(db: &Db, sql: &'static str) {
+    match db {
+        Db::Sqlite(p) => sqlx::raw_sql(sql).execute(p).await.map(|_| ()),
+        Db::Postgres(p) => sqlx::raw_sql(sql).execute(p).await.map(|_| ()),
+    }
+    .unwrap();
+}
+
+/// A checkout of one unit of a supplier product, paid: its push job is due.
+async fn paid_supplier_order(sb: &TestSandbox, app: &TestApp, number: &str) -> String {
+    let sku = procurable_skus(app, 1).await.remove(0);
+    set_supplier_stock(sb, &sku, 10).await;
+    let (_, order) = app
+        .post("/api/v1/orders", checkout(number, json!([line(&sku, 1)])))
+        .await;
+    let id = order["id"].as_str().unwrap().to_owned();
+    let (status, paid) = app
+        .post(&format!("/api/v1/orders/{id}/pay"), json!({}))
+        .await;
+    assert_eq!(
+        (status, paid["supplier_status"].as_str()),
+        (200, Some("push_pending"))
+    );
+    id
+}
+
+/// A confirmation committed while the worker ends its push is not overwritten by
+/// `pushed`: the worker changes the supplier status only from the one it starts from.
+async fn a_confirmation_during_the_push_is_kept(db: &Db) {
+    let (sb, config, app) = setup(db, 20).await;
+    let id = paid_supplier_order(&sb, &app, "CF1").await;
+
+    // The confirmation is written and not yet committed when the worker's push returns.
+    let mut confirm = db.begin().await.unwrap();
+    supplyhub::store::orders::transition_supplier_status(
+        &mut confirm,
+        &id,
+        &[SupplierStatus::PushPending],
+        SupplierStatus::Confirmed,
+        Some("RO-CONFIRMED"),
+        None,
+        supplyhub::types::UtcTime::now(),
+    )
+    .await
+    .unwrap();
+    let worker = sb.worker(db, &config);
+    let push = tokio::spawn(async move { worker.run_once().await.unwrap() });
+    if let Db::Postgres(p) = db {
+        // Commit once the worker waits for the order's row: after whatever it read.
+        loop {
+            let waiting: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM pg_stat_activity \
+                 WHERE datname = current_database() AND wait_event_type = 'Lock'",
+            )
+            .fetch_one(p)
+            .await
+            .unwrap();
+            if waiting > 0 {
+                break;
+            }
+            assert!(!push.is_finished(), "the worker never waited for the order");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+    // (SQLite has one writer: the worker waits for this commit before it writes.)
+    confirm.commit().await.unwrap();
+    assert_eq!(push.await.unwrap(), 1);
+    let (_, detail) = app.get(&format!("/api/v1/orders/{id}")).await;
+    assert_eq!(detail["supplier_status"], "confirmed", "{detail}");
+    assert_eq!(detail["retail_order_no"], "RO-CONFIRMED", "{detail}");
+    assert_eq!(detail["holds"][0]["status"], "settled", "{detail}");
+    sb.sandbox.shutdown().await.unwrap();
+}
+
+/// A store failure in the middle of a push stops the job's heartbeat: its lease runs
+/// out, and the job is claimed again and pushed.
+async fn a_store_failure_mid_job_lets_the_lease_expire(db: &Db) {
+    let (sb, config, app, _) =
+        setup_with(db, 20, 9, &[("SUPPLYHUB_ORDERS__LEASE_SECS", "1")]).await;
+    assert_eq!(config.orders.lease_secs, 1);
+    let id = paid_supplier_order(&sb, &app, "HB1").await;
+
+    // Recording the supplier call fails: the job's attempt ends in a store error.
+    execute(
+        db,
+        "ALTER TABLE external_calls RENAME TO external_calls_away",
+    )
+    .await;
+    let first = sb.worker(db, &config);
+    assert!(
+        first.run_once().await.is_err(),
+        "the store failure surfaces"
+    );
+    execute(
+        db,
+        "ALTER TABLE external_calls_away RENAME TO external_calls",
+    )
+    .await;
+
+    // The lease is no longer extended: another worker claims the job once it runs out.
+    let second = supplyhub::jobs::Worker::new(
+        db.clone(),
+        Some(sb.ylh(&config)),
+        config.orders.clone(),
+        "second-worker",
+    );
+    let mut claimed = 0;
+    for _ in 0..300 {
+        claimed = second.run_once().await.unwrap();
+        if claimed > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        claimed, 1,
+        "the job was never claimed again: its lease is kept alive"
+    );
+    let (_, detail) = app.get(&format!("/api/v1/orders/{id}")).await;
+    assert_eq!(detail["supplier_status"], "pushed", "{detail}");
+    assert_eq!(
+        (
+            detail["jobs"][0]["status"].as_str(),
+            detail["jobs"][0]["attempts"].as_i64()
+        ),
+        (Some("done"), Some(2)),
+        "{detail}"
+    );
+    assert_eq!(sandbox_orders(&sb).await.len(), 1, "pushed once");
+    sb.sandbox.shutdown().await.unwrap();
+}
+
+crate::on_both_backends! {
+    concurrent_checkouts_hold_exactly_the_stock => no_interleaving_oversells;
+    concurrent_multi_line_checkouts_hold_all_or_nothing => mixed_quantities_never_oversell;
+    checkout_validates_sums_and_is_idempotent => checkout_validates_sums_and_is_idempotent;
+    expired_holds_are_swept_and_cannot_be_paid => expired_holds_are_swept_and_cannot_be_paid;
+    local_stock_uses_the_same_holds_with_an_inventory_log => local_stock_uses_the_same_holds_with_an_inventory_log;
+    an_ambiguous_push_is_reconciled_not_duplicated => an_ambiguous_push_is_reconciled_not_duplicated;
+    a_business_rejection_is_dead_lettered_and_can_be_redriven => a_business_rejection_is_dead_lettered_and_can_be_redriven;
+    the_supplier_callback_closes_the_loop => the_supplier_callback_closes_the_loop;
+    following_an_order_reschedule_logistics_photos_and_cancel => following_an_order_reschedule_logistics_photos_and_cancel;
+    concurrent_cancels_of_a_paid_local_order_restock_once => concurrent_cancels_restock_once;
+    pay_racing_cancel_has_one_winner => pay_racing_cancel_has_one_winner;
+    a_confirmation_during_the_push_is_kept => a_confirmation_during_the_push_is_kept;
+    a_store_failure_mid_job_lets_the_lease_expire => a_store_failure_mid_job_lets_the_lease_expire;
+    a_product_the_supplier_does_not_carry_is_accepted_then_rejected_by_callback => a_product_the_supplier_does_not_carry_is_accepted_then_rejected_by_callback;
+    an_orphaned_push_refused_in_unknown_words_fails_then_the_callback_confirms_it => an_orphaned_push_refused_in_unknown_words_fails_then_the_callback_confirms_it;
+}
+
+async fn a_product_the_supplier_does_not_carry_is_accepted_then_rejected_by_callback(db: &Db) {
+    let (sb, config, app) = setup(db, 30).await;
+    sb.sandbox
+        .set_callback_url(format!("{}/callbacks/haier", app.base));
+    sb.post("/_sandbox/orders/config", json!({"callback_delay_ms": 20, "confirm_rate": 1.0, "reject_rate": 0.0, "oos_rate": 0.0, "duplicate_callback_rate": 0.0})).await;
+    let sku = procurable_skus(&app, 1).await.remove(0);
+    set_supplier_stock(&sb, &sku, 10).await;
+    let (status, order) = app
+        .post("/api/v1/orders", checkout("U1", json!([line(&sku, 2)])))
+        .await;
+    assert_eq!(status, 201, "{order}");
+    let id = order["id"].as_str().unwrap().to_owned();
+    // The supplier stops carrying the product before the order reaches it.
+    let r = sb
+        .http
+        .delete(sb.url(&format!("/_sandbox/catalog/{sku}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 204);
+    app.post(&format!("/api/v1/orders/{id}/pay"), json!({}))
+        .await;
+    drain(&sb.worker(db, &config), 10).await;
+
+    // Y1 accepted it (protocol §0.3: it checks the product afterwards)...
+    let (_, detail) = app.get(&format!("/api/v1/orders/{id}")).await;
+    let calls: Vec<(&str, &str)> = detail["calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["endpoint"].as_str().unwrap(),
+                c["outcome"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(calls, [("y1_create", "created")], "{detail}");
+    // ...and the confirm callback refused it: rejected with FailMsg, holds released.
+    let detail = wait_supplier_status(&app, &id, "rejected").await;
+    assert_eq!(detail["status"], "cancelled");
+    let message = detail["supplier_message"].as_str().unwrap();
+    assert!(
+        message.contains("商品不存在") && message.contains(&sku),
+        "{message}"
+    );
+    assert!(detail["retail_order_no"].is_null(), "{detail}");
+    let holds: Vec<&str> = detail["holds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(holds, ["released"]);
+    assert_eq!(
+        get_pool(db, &sku, COUNTY).await.unwrap().unwrap().held,
+        0,
+        "released holds leave nothing held"
+    );
+    // Nothing to follow at the supplier: no order number.
+    let (status, err) = app
+        .get(&format!("/api/v1/orders/{id}/delivery-photos"))
+        .await;
+    assert_eq!(status, 409, "{err}");
+    sb.sandbox.shutdown().await.unwrap();
+}
+
+async fn an_orphaned_push_refused_in_unknown_words_fails_then_the_callback_confirms_it(db: &Db) {
+    let (sb, config, app) = setup(db, 30).await;
+    sb.sandbox
+        .set_callback_url(format!("{}/callbacks/haier", app.base));
+    // The supplier words its duplicate refusal in a way the hub is not told about, and
+    // decides only when asked to.
+    sb.post("/_sandbox/orders/config", json!({"callback_delay_ms": 600_000, "confirm_rate": 1.0, "reject_rate": 0.0, "oos_rate": 0.0, "duplicate_callback_rate": 0.0, "duplicate_message": "单据{soId}已推送过，请勿再次提交"})).await;
+    let sku = procurable_skus(&app, 1).await.remove(0);
+    set_supplier_stock(&sb, &sku, 10).await;
+    let (_, order) = app
+        .post("/api/v1/orders", checkout("W1", json!([line(&sku, 1)])))
+        .await;
+    let id = order["id"].as_str().unwrap().to_owned();
+    app.post(&format!("/api/v1/orders/{id}/pay"), json!({}))
+        .await;
+    // Recorded, then answered 503: the push is orphaned; its resend is refused.
+    sb.post(
+        "/_sandbox/faults/next",
+        json!({"fault": "server_error", "endpoint": "ylh_create_order", "after_processing": true}),
+    )
+    .await;
+    drain(&sb.worker(db, &config), 20).await;
+    let (_, detail) = app.get(&format!("/api/v1/orders/{id}")).await;
+    assert_eq!(detail["supplier_status"], "push_failed", "{detail}");
+    assert!(
+        detail["supplier_message"]
+            .as_str()
+            .unwrap()
+            .contains("已推送过"),
+        "the supplier's words: {detail}"
+    );
+    assert_eq!(detail["jobs"][0]["status"], "dead");
+    let theirs = sandbox_orders(&sb).await;
+    assert_eq!(theirs.len(), 1, "once at the supplier");
+
+    // The supplier's confirm callback is the truth: it still applies.
+    let so_id = theirs[0]["soId"].as_str().unwrap();
+    sb.post(&format!("/_sandbox/orders/{so_id}/advance"), json!({}))
+        .await;
+    let detail = wait_supplier_status(&app, &id, "confirmed").await;
+    assert_eq!(detail["retail_order_no"], theirs[0]["retailOrderNo"]);
+    assert_eq!(detail["holds"][0]["status"], "settled");
+    sb.sandbox.shutdown().await.unwrap();
 }

@@ -245,7 +245,7 @@ async fn sync_runs_record_their_lifecycle(db: &Db) {
     finish_run(
         db,
         "run_a",
-        "partial",
+        supplyhub::status::RunStatus::Partial,
         &counts,
         UtcTime::now(),
         1234,

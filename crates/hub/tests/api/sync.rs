@@ -558,7 +558,7 @@ async fn wrong_credentials_fail_the_run_with_a_typed_reason() {
     assert_eq!(run.status, "failed");
     let summary = run.error_summary.unwrap_or_default();
     assert!(
-        summary.contains("listing") && summary.contains("10002"),
+        summary.contains("listing") && summary.contains("约定密码错误"),
         "{summary}"
     );
     assert!(

@@ -26,46 +26,118 @@ pub(crate) struct Request {
     seller_password: Option<String>,
 }
 
-/// A warehouse node (`getAllLogisticsInfoByOrderCode`).
+/// A tracking state of an outbound shipment (`deliveryLogisticsDtos[]`).
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct Node<'a> {
-    order_code: &'a str,
-    delivery_record_code: Option<&'a str>,
-    node_code: &'static str,
-    node_name: &'static str,
-    node_desc: String,
-    operate_time: String,
+struct State {
+    state_code: &'static str,
+    state_time: String,
+    state_description: String,
 }
 
-/// A record of Haier's own delivery network (`getStockDeliveryLogisticsRecord`).
+/// An outbound shipment (`getStoreOutboundLogisticsInfoResultDto[]`).
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct OwnRecord<'a> {
+struct Outbound<'a> {
+    id: u64,
+    logistics_company_name: &'a str,
+    exp_no: &'a str,
+    exp_no_list: Vec<&'a str>,
+    delivery_contact: &'static str,
+    delivery_phone: &'static str,
+    vehicle_information: &'static str,
+    record_code: &'a str,
+    order_status: &'static str,
+    order_status_name: &'static str,
+    order_code: &'a str,
+    delivery_logistics_dtos: Vec<State>,
+    logistics_url: String,
+    barcodes: Vec<&'a str>,
+    send_date: String,
+}
+
+/// One line of goods (`deliveryRecordDetailDtoList[]`).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Item<'a> {
+    item_name: &'a str,
+    item_model: &'a str,
+    item_unit: &'static str,
+    shipping_qty: u32,
+    item_picture_url: String,
+}
+
+/// A delivery (`getAllLogisticsInfoByOrderCode[]`).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Delivery<'a> {
     delivery_record_code: &'a str,
-    logistics_status: &'static str,
-    logistics_desc: &'static str,
-    driver_name: &'static str,
-    driver_phone: &'static str,
+    delivery_create_time: String,
+    /// C: B2C.
+    delivery_model: &'static str,
+    is_tranfer: &'static str,
+    get_store_outbound_logistics_info_result_dto: Vec<Outbound<'a>>,
+    delivery_record_detail_dto_list: Vec<Item<'a>>,
+}
+
+/// A node of Haier's own delivery network (智汇宝 `logisticsInfo[]`).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct OwnNode {
+    vehicle_information: &'static str,
+    delivery_contact: &'static str,
+    delivery_phone: &'static str,
+    status_code: &'static str,
+    state_time: String,
+    state_description: &'static str,
+    state_name: &'static str,
     create_time: String,
 }
 
-/// A third-party carrier trace (`getStockDeliveryLogisticsRecordThirdparty`).
+/// A record of Haier's own delivery network (`getStockDeliveryLogisticsRecord[]`).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct OwnRecord<'a> {
+    logistics_code: &'a str,
+    delivery_record_code: &'a str,
+    logistics_info: Vec<OwnNode>,
+    delivery_record_detail_dto_list: Vec<Item<'a>>,
+    item_picture_url: String,
+}
+
+/// A courier node (`logisticsInfo[]` of `logisticsNoList[]`).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct CourierNode {
+    node_name: &'static str,
+    context: String,
+    state_time: String,
+}
+
+/// A courier shipment (`logisticsNoList[]`).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct CourierShipment<'a> {
+    logistics_no: &'a str,
+    logistics_name: &'a str,
+    logistics_info: Vec<CourierNode>,
+}
+
+/// A third-party courier record (`getStockDeliveryLogisticsRecordThirdparty[]`).
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct ThirdpartyRecord<'a> {
     delivery_record_code: &'a str,
-    logistics_company: &'a str,
-    logistics_no: &'a str,
-    trace_time: String,
-    trace_desc: String,
+    logistics_no_list: Vec<CourierShipment<'a>>,
+    delivery_record_detail_dto_list: Vec<Item<'a>>,
 }
 
-/// H4's `data`.
+/// H4's `data`, with the inner records of the vendor's document v1.0.10 (protocol
+/// §0.2).
 #[derive(Serialize, Default)]
 #[serde(rename_all = "camelCase")]
 struct Data<'a> {
-    get_all_logistics_info_by_order_code: Vec<Node<'a>>,
+    get_all_logistics_info_by_order_code: Vec<Delivery<'a>>,
     get_stock_delivery_logistics_record: Vec<OwnRecord<'a>>,
     get_stock_delivery_logistics_record_thirdparty: Vec<ThirdpartyRecord<'a>>,
 }
@@ -78,23 +150,37 @@ fn time(ms: i64) -> String {
 }
 
 fn data(order: &Order) -> Data<'_> {
-    let code = order.retail_order_no.as_str();
-    let record = order.delivery_record_code.as_deref();
     let mut d = Data::default();
-    let node = |node_code, node_name, node_desc: String, at| Node {
-        order_code: code,
-        delivery_record_code: record,
-        node_code,
-        node_name,
-        node_desc,
-        operate_time: time(at),
+    let (Some(record), Some(shipped)) = (order.delivery_record_code.as_deref(), order.shipped_at)
+    else {
+        return d;
     };
-    d.get_all_logistics_info_by_order_code.push(node(
-        "RECEIVED",
-        "订单接收",
-        "订单已接收，等待审核".to_owned(),
-        order.received_at,
-    ));
+    let code = order.retail_order_no.as_str();
+    let parcel = order.parcels.first();
+    let company = parcel.map_or(OWN_CARRIER, |p| p.logistics_company);
+    let waybill = parcel.map_or("", |p| p.logistics_no.as_str());
+    let delivered = (order.stage == Stage::Delivered)
+        .then_some(order.delivered_at)
+        .flatten();
+    let items = || -> Vec<Item<'_>> {
+        order
+            .new
+            .items
+            .iter()
+            .filter(|i| i.item_qty > i.cancelled_qty)
+            .map(|i| Item {
+                item_name: &i.product_code,
+                item_model: &i.product_code,
+                item_unit: "台",
+                shipping_qty: i.item_qty - i.cancelled_qty,
+                item_picture_url: format!(
+                    "https://img.haier-sandbox.invalid/{}.jpg",
+                    i.product_code
+                ),
+            })
+            .collect()
+    };
+    let mut states = Vec::new();
     if let Some(at) = order.decided_at
         && matches!(
             order.status,
@@ -105,65 +191,106 @@ fn data(order: &Order) -> Data<'_> {
                 | Status::CancelFailed
         )
     {
-        d.get_all_logistics_info_by_order_code.push(node(
-            "CONFIRMED",
-            "订单审核",
-            "订单已审核，仓库备货中".to_owned(),
-            at,
-        ));
+        states.push(State {
+            state_code: "CONFIRMED",
+            state_time: time(at),
+            state_description: "订单已审核，仓库备货中".to_owned(),
+        });
     }
-    let (Some(record), Some(shipped)) = (record, order.shipped_at) else {
-        return d;
-    };
-    let parcel = order.parcels.first();
-    let company = parcel.map_or(OWN_CARRIER, |p| p.logistics_company);
-    let waybill = parcel.map_or("", |p| p.logistics_no.as_str());
-    d.get_all_logistics_info_by_order_code.push(node(
-        "OUTBOUND",
-        "出库",
-        format!("商品已出库，由{company}配送，运单号 {waybill}"),
-        shipped,
-    ));
-    let delivered = (order.stage == Stage::Delivered)
-        .then_some(order.delivered_at)
-        .flatten();
+    states.push(State {
+        state_code: "OUTBOUND",
+        state_time: time(shipped),
+        state_description: format!("商品已出库，由{company}配送，运单号 {waybill}"),
+    });
     if let Some(at) = delivered {
-        d.get_all_logistics_info_by_order_code.push(node(
-            "SIGNED",
-            "签收",
-            "客户已签收".to_owned(),
-            at,
-        ));
+        states.push(State {
+            state_code: "DELIVERED",
+            state_time: time(at),
+            state_description: "客户已签收".to_owned(),
+        });
     }
+    let (status, status_name) = if delivered.is_some() {
+        ("40", "已签收")
+    } else {
+        ("30", "配送中")
+    };
+    d.get_all_logistics_info_by_order_code.push(Delivery {
+        delivery_record_code: record,
+        delivery_create_time: time(shipped),
+        delivery_model: "C",
+        is_tranfer: "0",
+        get_store_outbound_logistics_info_result_dto: vec![Outbound {
+            id: shipped.unsigned_abs(),
+            logistics_company_name: company,
+            exp_no: waybill,
+            exp_no_list: order.parcels.iter().map(|p| p.logistics_no.as_str()).fold(
+                Vec::new(),
+                |mut v, n| {
+                    if !v.contains(&n) {
+                        v.push(n);
+                    }
+                    v
+                },
+            ),
+            delivery_contact: "王师傅",
+            delivery_phone: "138****6021",
+            vehicle_information: "苏A·D6021",
+            record_code: record,
+            order_status: status,
+            order_status_name: status_name,
+            order_code: code,
+            delivery_logistics_dtos: states,
+            logistics_url: format!("https://track.haier-sandbox.invalid/{waybill}"),
+            barcodes: order.parcels.iter().map(|p| p.sn_code.as_str()).collect(),
+            send_date: time(shipped).chars().take(10).collect(),
+        }],
+        delivery_record_detail_dto_list: items(),
+    });
     if company == OWN_CARRIER {
-        let own = |status, desc, at| OwnRecord {
-            delivery_record_code: record,
-            logistics_status: status,
-            logistics_desc: desc,
-            driver_name: "王师傅",
-            driver_phone: "138****6021",
+        let node = |status, desc, name, at| OwnNode {
+            vehicle_information: "苏A·D6021",
+            delivery_contact: "王师傅",
+            delivery_phone: "138****6021",
+            status_code: status,
+            state_time: time(at),
+            state_description: desc,
+            state_name: name,
             create_time: time(at),
         };
-        d.get_stock_delivery_logistics_record
-            .push(own("DELIVERING", "配送中", shipped));
+        let mut nodes = vec![node("DELIVERING", "商品配送中", "配送中", shipped)];
         if let Some(at) = delivered {
-            d.get_stock_delivery_logistics_record
-                .push(own("SIGNED", "已签收", at));
+            nodes.push(node("SIGNED", "客户已签收", "已签收", at));
         }
-    } else {
-        let trace = |desc: String, at| ThirdpartyRecord {
+        d.get_stock_delivery_logistics_record.push(OwnRecord {
+            logistics_code: waybill,
             delivery_record_code: record,
-            logistics_company: company,
-            logistics_no: waybill,
-            trace_time: time(at),
-            trace_desc: desc,
-        };
-        d.get_stock_delivery_logistics_record_thirdparty
-            .push(trace(format!("【{company}】已揽收"), shipped));
+            logistics_info: nodes,
+            delivery_record_detail_dto_list: items(),
+            item_picture_url: format!("https://img.haier-sandbox.invalid/{record}.jpg"),
+        });
+    } else {
+        let mut nodes = vec![CourierNode {
+            node_name: "揽收",
+            context: format!("【{company}】已揽收"),
+            state_time: time(shipped),
+        }];
         if let Some(at) = delivered {
-            d.get_stock_delivery_logistics_record_thirdparty
-                .push(trace(format!("【{company}】已签收，签收人：本人"), at));
+            nodes.push(CourierNode {
+                node_name: "签收",
+                context: format!("【{company}】已签收，签收人：本人"),
+                state_time: time(at),
+            });
         }
+        d.get_stock_delivery_logistics_record_thirdparty
+            .push(ThirdpartyRecord {
+                delivery_record_code: record,
+                logistics_no_list: vec![CourierShipment {
+                    logistics_no: waybill,
+                    logistics_name: company,
+                    logistics_info: nodes,
+                }],
+                delivery_record_detail_dto_list: items(),
+            });
     }
     d
 }

@@ -16,12 +16,14 @@ pub(crate) struct TokenRequest {
     grant_type: Option<String>,
 }
 
-/// The token reply, shaped like the project document's `{"token","expires_in"}`.
+/// The token reply of the vendor's gateway (protocol §0.2):
+/// `{"expires_at": <unix s>, "expires_in": 3600, "token": "<JWT>"}`, with no
+/// `token_type`.
 #[derive(Serialize)]
 struct TokenReply<'a> {
-    token: &'a str,
-    token_type: &'static str,
+    expires_at: i64,
     expires_in: u64,
+    token: &'a str,
 }
 
 /// A refused token request: the platform envelope plus an OAuth error name.
@@ -78,9 +80,10 @@ pub(crate) fn handle(state: &AppState, req: TokenRequest) -> Reply {
     Reply::json(
         StatusCode::OK,
         &TokenReply {
-            token: &token,
-            token_type: "Bearer",
+            expires_at: crate::clock::now_ms() / 1000
+                + i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX / 2),
             expires_in: ttl.as_secs(),
+            token: &token,
         },
     )
 }

@@ -46,12 +46,27 @@ impl<'a> From<&'a Product> for ProductInfo<'a> {
     }
 }
 
-/// `stockRebatePolicy`: a decimal direct discount or a rebate-type string.
-#[derive(Serialize, Clone, Copy)]
-#[serde(untagged)]
-pub(crate) enum Policy {
-    Discount(Money),
-    Type(&'static str),
+/// `stockRebatePolicy` (v1.0.10, protocol §0.2): an integer, 0 normal (COM), 1 no rebate
+/// (BF), 2 firewall (FHQ), 5 platform pricing ("365").
+pub(crate) type Policy = u8;
+
+/// The vendor's integer code of a rebate policy; a direct discount is a normal (COM)
+/// price whose discount shows in `rebateRate`.
+fn policy_code(policy: RebatePolicy) -> Policy {
+    match policy {
+        RebatePolicy::Direct(_) | RebatePolicy::Type("COM") => 0,
+        RebatePolicy::Type("BF") => 1,
+        RebatePolicy::Type("FHQ") => 2,
+        RebatePolicy::Type(_) => 5,
+    }
+}
+
+/// `rebateRate`: the direct discount as a fraction (`0.03`), zero when none.
+fn rebate_rate(policy: RebatePolicy) -> Money {
+    match policy {
+        RebatePolicy::Direct(d) => d,
+        RebatePolicy::Type(_) => Money(0),
+    }
 }
 
 /// The H2 price fields of a product, as the platform would answer them now.
@@ -60,6 +75,7 @@ pub(crate) enum Policy {
 pub(crate) struct PriceFields {
     supply_price: Option<Money>,
     invoice_price: Option<Money>,
+    rebate_rate: Option<Money>,
     rebate_money: Option<Money>,
     stock_rebate_policy: Option<Policy>,
     reason: Option<&'static str>,
@@ -70,6 +86,7 @@ impl From<&Product> for PriceFields {
         let none = |reason| PriceFields {
             supply_price: None,
             invoice_price: None,
+            rebate_rate: None,
             rebate_money: None,
             stock_rebate_policy: None,
             reason: Some(reason),
@@ -83,11 +100,9 @@ impl From<&Product> for PriceFields {
         PriceFields {
             supply_price: Some(pr.supply),
             invoice_price: Some(pr.invoice()),
+            rebate_rate: Some(rebate_rate(pr.policy)),
             rebate_money: Some(pr.rebate),
-            stock_rebate_policy: Some(match pr.policy {
-                RebatePolicy::Direct(d) => Policy::Discount(d),
-                RebatePolicy::Type(t) => Policy::Type(t),
-            }),
+            stock_rebate_policy: Some(policy_code(pr.policy)),
             reason: None,
         }
     }
@@ -100,6 +115,7 @@ pub(crate) struct PriceInfo<'a> {
     product_code: &'a str,
     supply_price: Option<Money>,
     invoice_price: Option<Money>,
+    rebate_rate: Option<Money>,
     rebate_money: Option<Money>,
     stock_rebate_policy: Option<Policy>,
     reason: Option<&'static str>,
@@ -113,6 +129,7 @@ impl<'a> From<&'a Product> for PriceInfo<'a> {
             product_code: &p.code,
             supply_price: f.supply_price,
             invoice_price: f.invoice_price,
+            rebate_rate: f.rebate_rate,
             rebate_money: f.rebate_money,
             stock_rebate_policy: f.stock_rebate_policy,
             reason: f.reason,
@@ -137,6 +154,7 @@ pub(crate) struct CatalogEntry<'a> {
     no_sales_reason: Option<&'static str>,
     supply_price: Option<Money>,
     invoice_price: Option<Money>,
+    rebate_rate: Option<Money>,
     rebate_money: Option<Money>,
     stock_rebate_policy: Option<Policy>,
     reason: Option<&'static str>,
@@ -156,6 +174,7 @@ impl<'a> From<&'a Product> for CatalogEntry<'a> {
             no_sales_reason: p.no_sales_reason,
             supply_price: f.supply_price,
             invoice_price: f.invoice_price,
+            rebate_rate: f.rebate_rate,
             rebate_money: f.rebate_money,
             stock_rebate_policy: f.stock_rebate_policy,
             reason: f.reason,

@@ -4,7 +4,7 @@ use axum::http::StatusCode;
 use serde::Serialize;
 
 use crate::config::credentials;
-use crate::gateway::{Failure, Reply};
+use crate::gateway::{Envelope, Reply};
 
 /// The most product codes one H1 or H2 call may carry.
 pub(crate) const MAX_CODES: usize = 20;
@@ -25,38 +25,17 @@ pub(crate) mod codes {
     pub(crate) const BAD_COUNTY: &str = "10006";
 }
 
-#[derive(Serialize)]
-struct Success<'a, T> {
-    success: bool,
-    code: &'a str,
-    message: &'a str,
-    data: T,
-}
-
-/// `{"success":true,"code":"200","message":"成功","data":…}`.
+/// The §0.1 envelope with `success: true` and `data`.
 pub(crate) fn ok<T: Serialize>(data: T) -> Reply {
-    Reply::json(
-        StatusCode::OK,
-        &Success {
-            success: true,
-            code: "200",
-            message: "成功",
-            data,
-        },
-    )
+    Reply::json(StatusCode::OK, &Envelope::success(data))
 }
 
-/// A business error: HTTP 200 with `success:false` and `data:null`.
+/// A business error: HTTP 200 with `success:false`, `errorMsg` and `data:null`. The
+/// sandbox's own `code` names the cause in its logs; the vendor's document names no
+/// error codes, so none goes on the wire.
 pub(crate) fn business_error(code: &str, message: &str) -> Reply {
-    Reply::json(
-        StatusCode::OK,
-        &Failure {
-            success: false,
-            code,
-            message,
-            data: (),
-        },
-    )
+    tracing::debug!(code, "business error");
+    Reply::json(StatusCode::OK, &Envelope::failure(message, ()))
 }
 
 /// HTTP 400 with `success:false`.

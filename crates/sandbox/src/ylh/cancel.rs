@@ -68,5 +68,5 @@ fn answer(state: &Arc<AppState>, body: &Value) -> Result<Reply, Reply> {
     };
     state.stats.cancel_received();
     dispatch::schedule(state, so_id, next);
-    Ok(wire::ok("取消申请已受理", ()))
+    Ok(wire::accepted())
 }

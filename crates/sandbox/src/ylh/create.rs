@@ -1,8 +1,12 @@
-//! Y1 `receive-hmm-retail-order`: validates an order the way YLH does and records it.
+//! Y1 `receive-hmm-retail-order`, as the vendor's document v1.0.10 describes it
+//! (protocol §0.3): the push refuses only a repeated `soId` and missing (or malformed)
+//! required fields, and answers `data: true` and nothing else. The product, the price
+//! and the customer are checked afterwards: an order that fails them is accepted here
+//! and refused by its confirm callback (`State` 0 with `FailMsg`). The supplier's order
+//! number reaches the retailer only as `ExtOrderNo` in callbacks.
 
 use std::sync::Arc;
 
-use serde::Serialize;
 use serde_json::Value;
 
 use super::wire::{self, Fields, codes};
@@ -19,28 +23,20 @@ const MAX_LINES: usize = 200;
 /// The most units one line may have.
 const MAX_QTY: i64 = 9999;
 
-/// `data` of an accepted order, and of a duplicate.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Created<'a> {
-    retail_order_no: &'a str,
-    so_id: &'a str,
-}
-
+/// The refusal of a repeated `soId`: `success: false` with the configured `errorMsg`
+/// (`{soId}` replaced), `data: null`. The vendor's document does not show this reply,
+/// so its wording is a setting: a client must not depend on one text.
 fn duplicate(state: &AppState, existing: &Order) -> Reply {
     state.stats.duplicate_refused();
-    wire::error_with(
-        codes::DUPLICATE_SO_ID,
-        &format!("子订单号 {} 已存在", existing.so_id),
-        Created {
-            so_id: &existing.so_id,
-            retail_order_no: &existing.retail_order_no,
-        },
-    )
+    let text = read(&state.order_settings)
+        .duplicate_message
+        .replace("{soId}", &existing.so_id);
+    wire::error(codes::DUPLICATE_SO_ID, &text)
 }
 
-/// Records a valid order with a new `retailOrderNo`; refuses a known `soId` with the
-/// existing one; answers each violation as a business error naming the field.
+/// Records an order and answers `data: true`; refuses a known `soId`; answers a missing
+/// or malformed required field as a business error naming it. An unknown product, a
+/// wrong price or an unknown customer is accepted and refused later by callback.
 pub(crate) fn handle(state: &Arc<AppState>, body: Value) -> Reply {
     match answer(state, &body) {
         Ok(r) | Err(r) => r,
@@ -59,16 +55,7 @@ fn answer(state: &Arc<AppState>, body: &Value) -> Result<Reply, Reply> {
         let mut book = lock(&state.orders);
         match book.insert(new, now) {
             Err(existing) => return Err(duplicate(state, existing)),
-            Ok(order) => (
-                wire::ok(
-                    "成功",
-                    Created {
-                        retail_order_no: &order.retail_order_no,
-                        so_id: &order.so_id,
-                    },
-                ),
-                order.next,
-            ),
+            Ok(order) => (wire::accepted(), order.next),
         }
     };
     state.stats.order_received();
@@ -94,17 +81,18 @@ fn validate(
     }
     f.opt_string("town")?;
     f.opt_string("remark")?;
+    // `sourceSystem` is the caller's own registration: an unknown one is refused at
+    // once (the vendor is silent; the sandbox is strict).
     if source_system != c::YLH_SOURCE_SYSTEM {
         return Err(wire::error(
             codes::UNKNOWN_PARTY,
             &format!("sourceSystem 订单来源未注册: {source_system}"),
         ));
     }
+    // Checked after the push, reported by the confirm callback.
+    let mut late = Vec::new();
     if seller != c::CUSTOMER_CODE {
-        return Err(wire::error(
-            codes::UNKNOWN_PARTY,
-            &format!("sellerCode 客户编码不存在: {seller}"),
-        ));
+        late.push(format!("sellerCode 客户编码不存在: {seller}"));
     }
     if mobile.len() != 11 || !mobile.bytes().all(|b| b.is_ascii_digit()) {
         return Err(wire::error(
@@ -119,13 +107,12 @@ fn validate(
     let install_time = f.millis("installTime", false)?;
     let delivery_install = f.bool_text("deliveryInstall")?;
     f.opt_bool("governmentOrder")?;
-    let items = items(state, f)?;
+    let items = items(state, f, &mut late)?;
 
     let qty_sum: i64 = items.iter().map(|i| i64::from(i.item_qty)).sum();
     if total_qty != qty_sum {
-        return Err(wire::error(
-            codes::MISMATCH,
-            &format!("totalQty 与明细 itemQty 之和不符: {total_qty} ≠ {qty_sum}"),
+        late.push(format!(
+            "totalQty 与明细 itemQty 之和不符: {total_qty} ≠ {qty_sum}"
         ));
     }
     let amt_sum = Money(
@@ -135,11 +122,12 @@ fn validate(
             .sum(),
     );
     if total_amt != amt_sum {
-        return Err(wire::error(
-            codes::MISMATCH,
-            &format!("totalAmt 与明细 actualPrice × itemQty 之和不符: {total_amt} ≠ {amt_sum}"),
+        late.push(format!(
+            "totalAmt 与明细 actualPrice × itemQty 之和不符: {total_amt} ≠ {amt_sum}"
         ));
     }
+    // `FailMsg` holds at most 100 characters.
+    let late_refusal = (!late.is_empty()).then(|| late.join("; ").chars().take(100).collect());
     Ok(NewOrder {
         so_id: so_id.to_owned(),
         online_no: online_no.to_owned(),
@@ -152,10 +140,11 @@ fn validate(
         install_time,
         delivery_install,
         payload: body.clone(),
+        late_refusal,
     })
 }
 
-fn items(state: &AppState, f: &Fields<'_>) -> Result<Vec<Item>, Reply> {
+fn items(state: &AppState, f: &Fields<'_>, late: &mut Vec<String>) -> Result<Vec<Item>, Reply> {
     let list = match f.value("itemList") {
         None => return Err(wire::error(codes::MISSING, "itemList 不能为空")),
         Some(Value::Array(list)) => list,
@@ -184,10 +173,7 @@ fn items(state: &AppState, f: &Fields<'_>) -> Result<Vec<Item>, Reply> {
         let actual = f.amount("actualPrice")?;
         let is_gift = f.opt_bool("isGift")?.unwrap_or(false);
         if read(&state.catalog).get(code).is_none() {
-            return Err(wire::error(
-                codes::UNKNOWN_PRODUCT,
-                &format!("{} 商品不存在: {code}", f.name("productCode")),
-            ));
+            late.push(format!("{} 商品不存在: {code}", f.name("productCode")));
         }
         if !(1..=MAX_QTY).contains(&qty) {
             return Err(wire::error(
@@ -196,12 +182,9 @@ fn items(state: &AppState, f: &Fields<'_>) -> Result<Vec<Item>, Reply> {
             ));
         }
         if actual.0 != retail.0 - discount.0 {
-            return Err(wire::error(
-                codes::MISMATCH,
-                &format!(
-                    "{} 必须等于 retailPrice − discountAmount（单件优惠）: {actual} ≠ {retail} − {discount}",
-                    f.name("actualPrice")
-                ),
+            late.push(format!(
+                "{} 必须等于 retailPrice − discountAmount（单件优惠）: {actual} ≠ {retail} − {discount}",
+                f.name("actualPrice")
             ));
         }
         items.push(Item {

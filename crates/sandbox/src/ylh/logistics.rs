@@ -15,12 +15,16 @@ use crate::state::{AppState, lock};
 pub(crate) const MAX_CODES: usize = 100;
 
 /// One parcel line.
+/// One shipment of Y5's `logisticsList` as the vendor's document v1.0.10 names it
+/// (protocol §0.3): the carrier's code and name, the tracking number and the units'
+/// serial-number barcodes.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct LogisticsLine<'a> {
-    logistics_company: &'a str,
-    logistics_no: &'a str,
-    sn_code: &'a str,
+    logistics_code: &'static str,
+    logistics_name: &'a str,
+    exp_no: &'a str,
+    bar_codes: Vec<&'a str>,
 }
 
 /// One shipped order.
@@ -61,15 +65,22 @@ pub(crate) fn handle(state: &Arc<AppState>, body: Value) -> Reply {
         .map(|o| OrderLogistics {
             order_code: &o.retail_order_no,
             delivery_record_code: o.delivery_record_code.as_deref().unwrap_or_default(),
-            logistics_list: o
-                .parcels
-                .iter()
-                .map(|p| LogisticsLine {
-                    logistics_company: p.logistics_company,
-                    logistics_no: &p.logistics_no,
-                    sn_code: &p.sn_code,
-                })
-                .collect(),
+            logistics_list: {
+                // One line per waybill, with the serial numbers of the units in it.
+                let mut lines: Vec<LogisticsLine<'_>> = Vec::new();
+                for p in &o.parcels {
+                    match lines.iter_mut().find(|l| l.exp_no == p.logistics_no) {
+                        Some(line) => line.bar_codes.push(&p.sn_code),
+                        None => lines.push(LogisticsLine {
+                            logistics_code: crate::orders::carrier_code(p.logistics_company),
+                            logistics_name: p.logistics_company,
+                            exp_no: &p.logistics_no,
+                            bar_codes: vec![&p.sn_code],
+                        }),
+                    }
+                }
+                lines
+            },
         })
         .collect();
     wire::ok("成功", data)

@@ -7,18 +7,29 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::wire::{self, Fields, codes};
-use crate::clock::ChinaTime;
 use crate::gateway::Reply;
 use crate::state::{AppState, lock};
 
-/// One photo as YLH lists it.
+/// One delivery record's photos, as the vendor's document v1.0.10 gives Y4's `data[]`
+/// (protocol §0.3).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PhotoRecord<'a> {
+    order_no: &'a str,
+    order_code: &'a str,
+    ylh_order_code: &'a str,
+    sn_no: &'a str,
+    photos_delivery_list: Vec<PhotoItem<'a>>,
+}
+
+/// One photo of a record (`photosDeliveryList[]`): `scene` 1 delivery, 2 installation.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct PhotoItem<'a> {
+    img_desc: &'static str,
     img_url: &'a str,
-    #[serde(rename = "type")]
-    kind: &'a str,
-    upload_time: String,
+    row_id: u64,
+    scene: u8,
 }
 
 /// The photos of a known order (an empty list before delivery).
@@ -41,11 +52,34 @@ fn answer(state: &AppState, body: &Value) -> Result<Reply, Reply> {
     let photos: Vec<PhotoItem<'_>> = order
         .photos
         .iter()
-        .map(|p| PhotoItem {
-            img_url: &p.img_url,
-            kind: p.kind,
-            upload_time: ChinaTime::from_ms(p.uploaded_at).display(),
+        .enumerate()
+        .map(|(i, p)| {
+            let install = p.kind == "install";
+            PhotoItem {
+                img_desc: if install {
+                    "安装照片"
+                } else {
+                    "送货照片"
+                },
+                img_url: &p.img_url,
+                row_id: p.uploaded_at.unsigned_abs() * 10 + i as u64,
+                scene: if install { 2 } else { 1 },
+            }
         })
         .collect();
-    Ok(wire::ok("成功", photos))
+    let records = match (photos.is_empty(), order.delivery_record_code.as_deref()) {
+        (false, Some(record)) => vec![PhotoRecord {
+            order_no: &order.retail_order_no,
+            order_code: record,
+            ylh_order_code: record,
+            sn_no: order
+                .parcels
+                .first()
+                .map(|p| p.sn_code.as_str())
+                .unwrap_or_default(),
+            photos_delivery_list: photos,
+        }],
+        _ => Vec::new(),
+    };
+    Ok(wire::ok("成功", records))
 }

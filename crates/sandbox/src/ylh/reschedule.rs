@@ -66,5 +66,5 @@ fn answer(state: &AppState, body: &Value) -> Result<Reply, Reply> {
         order.new.install_time = install;
     }
     order.rescheduled_at = Some(now_ms());
-    Ok(wire::ok("成功", ()))
+    Ok(wire::accepted())
 }

@@ -5,7 +5,7 @@ use axum::http::StatusCode;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::gateway::Reply;
+use crate::gateway::{Envelope, Reply};
 use crate::money::Money;
 
 /// Business error codes (HTTP 200, `success:false`).
@@ -18,10 +18,6 @@ pub(crate) mod codes {
     pub(crate) const FORMAT: &str = "20003";
     /// Unknown `sellerCode` or `sourceSystem`.
     pub(crate) const UNKNOWN_PARTY: &str = "20004";
-    /// A `productCode` the catalog does not know.
-    pub(crate) const UNKNOWN_PRODUCT: &str = "20005";
-    /// Quantities or amounts that do not add up.
-    pub(crate) const MISMATCH: &str = "20006";
     /// No such order.
     pub(crate) const NOT_FOUND: &str = "20007";
     /// The order's state does not allow the request.
@@ -30,43 +26,23 @@ pub(crate) mod codes {
     pub(crate) const TIME_OF_DAY: &str = "20009";
 }
 
-#[derive(Serialize)]
-struct Envelope<'a, T> {
-    success: bool,
-    code: &'a str,
-    message: &'a str,
-    data: T,
-}
-
-/// `{"success":true,"code":"200","message":…,"data":…}`.
+/// The §0.1 envelope with `success: true` and `data` (`message` is for the logs: the
+/// vendor's envelope has no success text).
 pub(crate) fn ok<T: Serialize>(message: &str, data: T) -> Reply {
-    Reply::json(
-        StatusCode::OK,
-        &Envelope {
-            success: true,
-            code: "200",
-            message,
-            data,
-        },
-    )
+    tracing::trace!(message, "ok");
+    Reply::json(StatusCode::OK, &Envelope::success(data))
 }
 
-/// A business error with `data: null`.
+/// The §0.1 envelope of a command (Y1, Y2, Y3): `data: true`.
+pub(crate) fn accepted() -> Reply {
+    Reply::json(StatusCode::OK, &Envelope::success(true))
+}
+
+/// A business error: HTTP 200, `success:false`, `errorMsg`, `data: null`. The sandbox's
+/// `code` names the cause in its logs only: the vendor's document names no error codes.
 pub(crate) fn error(code: &str, message: &str) -> Reply {
-    error_with(code, message, ())
-}
-
-/// A business error carrying data.
-pub(crate) fn error_with<T: Serialize>(code: &str, message: &str, data: T) -> Reply {
-    Reply::json(
-        StatusCode::OK,
-        &Envelope {
-            success: false,
-            code,
-            message,
-            data,
-        },
-    )
+    tracing::debug!(code, "business error");
+    Reply::json(StatusCode::OK, &Envelope::failure(message, ()))
 }
 
 /// HTTP 400 with `success:false`.
@@ -245,7 +221,7 @@ mod tests {
     fn message(r: Reply) -> String {
         let v: Value = serde_json::from_slice(&r.body).unwrap_or_default();
         assert_eq!(v["success"], json!(false));
-        v["message"].as_str().unwrap_or_default().to_owned()
+        v["errorMsg"].as_str().unwrap_or_default().to_owned()
     }
 
     #[test]

@@ -65,11 +65,15 @@ impl App {
         req.send().await.unwrap()
     }
 
-    /// A business call with a bearer token, expected to answer HTTP 200; returns the body.
+    /// A business call with a token, expected to answer HTTP 200; returns the body. The
+    /// Open Platform (`/yilihuo/…`) takes the bare token (protocol §0.2), YLH `Bearer`.
     pub async fn call(&self, path: &str, token: &str, body: &Value) -> Value {
-        let r = self
-            .post(path, Some(&format!("Bearer {token}")), body)
-            .await;
+        let auth = if path.starts_with("/yilihuo/") {
+            token.to_owned()
+        } else {
+            format!("Bearer {token}")
+        };
+        let r = self.post(path, Some(&auth), body).await;
         assert_eq!(r.status(), StatusCode::OK, "{path}");
         r.json().await.unwrap()
     }
