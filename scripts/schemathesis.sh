@@ -60,7 +60,7 @@ status=0
   -H "Authorization: Bearer $SUPPLYHUB_ADMIN_TOKEN" \
   --checks all \
   --max-time "${SCHEMATHESIS_MAX_TIME:-120}" \
-  --workers 2 \
+  --workers 1 \
   --seed "${SCHEMATHESIS_SEED:-1}" \
   --report junit --report-dir target/schemathesis-report \
   "$@" || status=$?

@@ -29,7 +29,7 @@ use crate::config::OrdersConfig;
 use crate::status::{JobStatus, SupplierStatus};
 use crate::store::jobs::{Job, claim_due, end_attempt, extend_lease, record_attempt};
 use crate::store::orders::{
-    Order, get_order, lines_of_order, set_order_times, transition_supplier_status,
+    Order, get_order, get_order_in, lines_of_order, set_order_times, transition_supplier_status,
 };
 use crate::store::{Db, StoreError};
 use crate::types::UtcTime;
@@ -317,7 +317,7 @@ impl Worker {
                 let mut tx = self.db.begin().await?;
                 // Only from where the push started: a callback that got here first (a
                 // confirmation, a rejection) is kept.
-                transition_supplier_status(
+                let pushed = transition_supplier_status(
                     &mut tx,
                     &order.id,
                     &[SupplierStatus::PushPending, SupplierStatus::PushFailed],
@@ -329,7 +329,17 @@ impl Worker {
                 .await?;
                 // Accepted is not confirmed (protocol §0.3): the product, price and
                 // customer are checked afterwards, so the holds stay committed until the
-                // confirm callback settles them (or its refusal releases them).
+                // confirm callback settles them (or its refusal releases them). When that
+                // callback got here first, the holds follow where it left the order.
+                if !pushed && let Some(current) = get_order_in(&mut tx, &order.id).await? {
+                    crate::callbacks::follow_holds(
+                        &mut tx,
+                        &order.id,
+                        current.supplier_status,
+                        now,
+                    )
+                    .await?;
+                }
                 tx.commit().await?;
                 let how = match (&outcome, reconciling) {
                     (CreateOutcome::AlreadyExists { .. }, _) => {

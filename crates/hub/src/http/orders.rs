@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::body::{JsonBody, PathParam, QueryParams, parse_json};
-use super::pagination::{Page, PageParams};
+use super::pagination::{CallPageParams, Page, PageParams};
 use super::{ApiError, AppState, ErrorBody};
 use crate::calllog::{self, SupplierCall};
 use crate::input::{DateTime, Text};
@@ -82,7 +82,7 @@ const SUPPLIER_STATUSES: [&str; 13] = [
 #[utoipa::path(get, path = "/orders", operation_id = "list_orders", tag = "orders",
     params(
         PageParams,
-        ("supplier_status" = Option<String>, Query, description = "Only orders at this supplier status (e.g. `pushed`, `push_failed`, `confirmed`)"),
+        ("supplier_status" = Option<crate::status::SupplierStatus>, Query, description = "Only orders at this supplier status (e.g. `pushed`, `push_failed`, `confirmed`)"),
         ("stale" = Option<bool>, Query, description = "With `supplier_status=pushed`: only those with no callback for `[orders] pushed_stale_secs`")
     ),
     security(("bearer" = [])),
@@ -200,7 +200,7 @@ pub async fn get_order(
 /// The calls made to the supplier for an order, oldest first and redacted, page by
 /// page. `after` is the `next` of the previous page (or the order's `calls_next`).
 #[utoipa::path(get, path = "/orders/{id}/calls", operation_id = "list_order_calls", tag = "orders",
-    params(("id" = String, Path, description = "Order id (ord_…)"), PageParams),
+    params(("id" = String, Path, description = "Order id (ord_…)"), CallPageParams),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "A page of calls", body = Page<CallEntry>),
@@ -214,15 +214,7 @@ pub async fn list_order_calls(
     QueryParams(query): QueryParams<HashMap<String, String>>,
 ) -> Result<Json<Page<CallEntry>>, ApiError> {
     let page = PageParams::parse(&query)?;
-    let after = match page.after.as_deref() {
-        None => None,
-        Some(raw) => Some(raw.parse::<i64>().map_err(|_| {
-            ApiError::InvalidParameter(format!(
-                "after must be a cursor returned as next, got {:?}",
-                raw.chars().take(40).collect::<String>()
-            ))
-        })?),
-    };
+    let after = page.after_seq()?;
     let order = orders::get_order(state.orders.db(), &id)
         .await?
         .ok_or_else(|| {
@@ -281,11 +273,11 @@ pub async fn cancel_order(
     PathParam(id): PathParam<String>,
     body: axum::body::Bytes,
 ) -> Result<Json<Order>, ApiError> {
-    // The body is optional: no body means no reason given.
+    // The body is optional: none, `null` or `{}` mean no reason given.
     let input: CancelInput = if body.iter().all(u8::is_ascii_whitespace) {
         CancelInput::default()
     } else {
-        parse_json(&body)?
+        parse_json::<Option<CancelInput>>(&body)?.unwrap_or_default()
     };
     let reason = input
         .reason
@@ -491,6 +483,7 @@ fn supplier_error(e: &haier::Error) -> ApiError {
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Logistics", body = LogisticsView),
+        (status = 404, description = "No such order", body = ErrorBody),
         (status = 409, description = "Not taken by the supplier yet", body = ErrorBody),
         (status = 503, description = "The supplier did not answer", body = ErrorBody)
     ))]
@@ -536,6 +529,7 @@ pub async fn order_logistics(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Photos by delivery record", body = DeliveryPhotosView),
+        (status = 404, description = "No such order", body = ErrorBody),
         (status = 409, description = "Not taken by the supplier yet", body = ErrorBody),
         (status = 503, description = "The supplier did not answer", body = ErrorBody)
     ))]

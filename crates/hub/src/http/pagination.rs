@@ -28,6 +28,23 @@ pub struct PageParams {
     pub after: Option<String>,
 }
 
+/// Query parameters of a paged list of recorded calls, whose cursor is a call's
+/// sequence number. Parsed by [`PageParams::parse`] then [`PageParams::after_seq`].
+#[derive(Debug, Clone, Default, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[expect(
+    dead_code,
+    reason = "it documents the query; PageParams::parse reads it"
+)]
+pub struct CallPageParams {
+    /// Items per page, 1 to 500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
+    pub limit: Option<u32>,
+    /// The `next` cursor of the previous page: a whole number.
+    #[param(min_length = 1, max_length = 18, pattern = r"^[0-9]{1,18}$")]
+    pub after: Option<String>,
+}
+
 impl PageParams {
     /// Parses `limit` and `after` from a query string's pairs; unknown keys are ignored.
     /// Errors name the bad value.
@@ -56,6 +73,21 @@ impl PageParams {
             other => other.cloned(),
         };
         Ok(PageParams { limit, after })
+    }
+
+    /// The cursor as a call's sequence number ([`CallPageParams`]): 1 to 18 digits, or
+    /// an error naming it.
+    pub fn after_seq(&self) -> Result<Option<i64>, ApiError> {
+        let Some(raw) = self.after.as_deref() else {
+            return Ok(None);
+        };
+        match raw.parse::<i64>() {
+            Ok(n) if raw.len() <= 18 && raw.bytes().all(|b| b.is_ascii_digit()) => Ok(Some(n)),
+            _ => Err(ApiError::InvalidParameter(format!(
+                "after must be a cursor returned as next (digits), got {:?}",
+                truncate(raw)
+            ))),
+        }
     }
 
     /// The page size to use.

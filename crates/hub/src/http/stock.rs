@@ -32,7 +32,11 @@ impl From<StockError> for ApiError {
                 code: "insufficient_stock",
                 detail,
             },
-            StockError::NotLocal(_) | StockError::InvalidDelta(_) => ApiError::Unprocessable {
+            StockError::NotLocal(_) => ApiError::ConflictWith {
+                code: "not_local",
+                detail,
+            },
+            StockError::InvalidDelta(_) => ApiError::Unprocessable {
                 code: "invalid_body",
                 detail,
             },

@@ -8,7 +8,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::body::{PathParam, QueryParams};
-use super::pagination::{Page, PageParams};
+use super::pagination::{CallPageParams, Page, PageParams};
 use super::{ApiError, AppState, ErrorBody};
 use crate::store::calls::{CallEntry, calls_of_sync_run};
 use crate::store::sync_runs::{self, SyncFailure, SyncRun};
@@ -76,7 +76,7 @@ async fn find_run(state: &AppState, id: &str) -> Result<SyncRun, ApiError> {
 /// included), oldest first. `after` is the `next` of the previous page.
 #[utoipa::path(get, path = "/sync-runs/{id}/calls", operation_id = "list_sync_run_calls",
     tag = "sync",
-    params(("id" = String, Path, description = "Run id (run_…)"), PageParams),
+    params(("id" = String, Path, description = "Run id (run_…)"), CallPageParams),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "A page of calls", body = Page<CallEntry>),
@@ -90,15 +90,7 @@ pub async fn list_sync_run_calls(
     QueryParams(query): QueryParams<HashMap<String, String>>,
 ) -> Result<Json<Page<CallEntry>>, ApiError> {
     let page = PageParams::parse(&query)?;
-    let after = match page.after.as_deref() {
-        None => None,
-        Some(raw) => Some(raw.parse::<i64>().map_err(|_| {
-            ApiError::InvalidParameter(format!(
-                "after must be a cursor returned as next, got {:?}",
-                raw.chars().take(40).collect::<String>()
-            ))
-        })?),
-    };
+    let after = page.after_seq()?;
     let run = find_run(&state, &id).await?;
     let limit = page.limit();
     let items = calls_of_sync_run(&state.db, &run.id, after, limit + 1).await?;

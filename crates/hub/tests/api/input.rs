@@ -261,7 +261,44 @@ async fn text_money_and_codes_are_refused_naming_the_field(db: &Db) {
     assert_eq!(still["status"], "held", "not cancelled");
 }
 
+/// What the OpenAPI document allows is accepted: an integer written `2.0`, a `null`
+/// cancel body; and what it does not allow is refused: a call cursor that is not digits.
+async fn what_the_document_allows_is_accepted(db: &Db) {
+    let app = app_with_local_stock(db, "Y", 10).await;
+    let mut order = checkout("L1", json!([line("Y", 1)]));
+    order["lines"][0]["quantity"] = json!(2.0);
+    let (status, body) = app.post("/api/v1/orders", order).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(held(db, "Y").await, 2, "2.0 is the integer 2");
+    let id = body["id"].as_str().unwrap().to_owned();
+
+    let (status, body) = app
+        .get(&format!("/api/v1/orders/{id}/calls?after=+5"))
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["code"], "invalid_parameter", "{body}");
+    let (status, body) = app.get(&format!("/api/v1/orders/{id}/calls?after=5")).await;
+    assert_eq!(status, 200, "{body}");
+
+    let (status, body) = app
+        .post(&format!("/api/v1/orders/{id}/cancel"), Value::Null)
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["status"], "cancelled", "{body}");
+    assert_eq!(held(db, "Y").await, 0, "released");
+
+    let (status, body) = app
+        .post("/api/v1/orders", {
+            let mut o = checkout("L2", json!([line("Y", 1)]));
+            o["lines"][0]["quantity"] = json!(2.5);
+            o
+        })
+        .await;
+    assert_refused(status, &body, "quantity", "a fraction");
+}
+
 crate::on_both_backends! {
+    what_the_document_allows_is_accepted => what_the_document_allows_is_accepted;
     skus_are_parsed_once => skus_are_parsed_once_and_never_trimmed;
     dates_are_checked_before_queueing => dates_are_checked_before_anything_is_held_or_queued;
     bad_text_money_and_codes_are_refused => text_money_and_codes_are_refused_naming_the_field;
