@@ -212,6 +212,7 @@ pub const RULES: &[Rule] = &[
     ),
     // Sync runs.
     rule("GET", "/api/v1/sync-runs", Allow::Roles(OPERATORS)),
+    rule("POST", "/api/v1/sync-runs", Allow::Roles(SUPPLIER_TOOLS)),
     rule("GET", "/api/v1/sync-runs/{id}", Allow::Roles(OPERATORS)),
     rule(
         "GET",

@@ -304,7 +304,10 @@ fn api_router() -> OpenApiRouter<AppState> {
                 .routes(routes!(jobs::list_jobs))
                 .routes(routes!(jobs::get_job))
                 .routes(routes!(jobs::redrive_job))
-                .routes(routes!(sync_runs::list_sync_runs))
+                .routes(routes!(
+                    sync_runs::list_sync_runs,
+                    crate::systems::runs::start_sync_run
+                ))
                 .routes(routes!(sync_runs::get_sync_run))
                 .routes(routes!(sync_runs::list_sync_run_calls))
                 .routes(routes!(regions::resolve_region)),

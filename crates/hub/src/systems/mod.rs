@@ -4,6 +4,7 @@
 
 pub mod crypto;
 pub mod http;
+pub mod runs;
 pub mod supplier;
 
 use std::collections::BTreeMap;

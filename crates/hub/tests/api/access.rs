@@ -65,6 +65,7 @@ GET    /api/v1/jobs                                A S W C T
 GET    /api/v1/jobs/{id}                           A S W C T
 POST   /api/v1/jobs/{id}/redrive                   A S W
 GET    /api/v1/sync-runs                           A S W C T
+POST   /api/v1/sync-runs                           A S W
 GET    /api/v1/sync-runs/{id}                      A S W C T
 GET    /api/v1/sync-runs/{id}/calls                A S W C T
 ";

@@ -670,6 +670,7 @@ crate::on_both_backends! {
     bad_input => bad_input_is_named;
     test_connection => test_connection_against_the_sandbox;
     operator_tools => operator_tools_read_the_supplier;
+    sync_runs => sync_runs_start_in_the_background;
 }
 
 /// The operator tools read the supplier live through a system's settings: validated
@@ -843,4 +844,185 @@ async fn operator_tools_read_the_supplier(db: &Db) {
         "{body}"
     );
     assert!(!body.to_string().contains(wrong));
+}
+
+/// `POST /sync-runs` starts a run of a supplier system in the background (202 with its
+/// id and Location); while the system has a run in progress a second start is 409
+/// naming it; `GET /sync-runs` filters by kind, status, system and time.
+async fn sync_runs_start_in_the_background(db: &Db) {
+    let sandbox = crate::helpers::TestSandbox::start(20, 5).await;
+    let ring = KeyRing::ephemeral();
+    let id =
+        supplyhub::systems::http::register_supplier(db, &ring, "sandbox", &sandbox.sandbox.env())
+            .await
+            .unwrap();
+    let app = TestApp::spawn_state(state(db, ring), Some(ADMIN_TOKEN)).await;
+
+    // A run in progress blocks a second one, named.
+    supplyhub::store::sync_runs::insert_system_run(db, "run_0_held", "full", &json!({}), &id)
+        .await
+        .unwrap();
+    let (status, body) = call(
+        &app,
+        Method::POST,
+        "/api/v1/sync-runs",
+        Some(json!({"system_id": id})),
+    )
+    .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (409, Some("run_in_progress")),
+        "{body}"
+    );
+    assert!(
+        body["detail"].as_str().unwrap().contains("run_0_held"),
+        "{body}"
+    );
+    let now = supplyhub::types::UtcTime::now();
+    supplyhub::store::sync_runs::finish_run(
+        db,
+        "run_0_held",
+        supplyhub::status::RunStatus::Failed,
+        &Default::default(),
+        now,
+        0,
+        Some("test"),
+    )
+    .await
+    .unwrap();
+
+    let resp = app
+        .http
+        .post(format!("{}/api/v1/sync-runs", app.base))
+        .bearer_auth(ADMIN_TOKEN)
+        .json(&json!({"system_id": id, "stock": false}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 202);
+    let location = resp.headers()["location"].to_str().unwrap().to_owned();
+    let started: Value = resp.json().await.unwrap();
+    let run = started["id"].as_str().unwrap().to_owned();
+    assert_eq!(location, format!("/api/v1/sync-runs/{run}"));
+    let mut finished = Value::Null;
+    for _ in 0..600 {
+        let (_, r) = call(&app, Method::GET, &location, None).await;
+        if !matches!(r["status"].as_str(), Some("pending" | "processing")) {
+            finished = r;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(finished["status"], "success", "{finished}");
+    assert_eq!(finished["system_id"], id.as_str());
+    let read = finished["read"].as_i64().unwrap();
+    assert!(read > 0, "{finished}");
+    assert_eq!(finished["created"].as_i64(), Some(read), "{finished}");
+
+    let (_, page) = call(
+        &app,
+        Method::GET,
+        &format!("/api/v1/sync-runs?system={id}"),
+        None,
+    )
+    .await;
+    assert_eq!(page["items"].as_array().unwrap().len(), 2);
+    let (_, page) = call(
+        &app,
+        Method::GET,
+        &format!("/api/v1/sync-runs?system={id}&status=success&kind=full"),
+        None,
+    )
+    .await;
+    assert_eq!(page["items"][0]["id"], run.as_str());
+    assert_eq!(page["items"].as_array().unwrap().len(), 1);
+    let (_, page) = call(
+        &app,
+        Method::GET,
+        "/api/v1/sync-runs?kind=incremental",
+        None,
+    )
+    .await;
+    assert!(page["items"].as_array().unwrap().is_empty());
+    let (_, page) = call(
+        &app,
+        Method::GET,
+        "/api/v1/sync-runs?until=2000-01-01T00:00:00Z",
+        None,
+    )
+    .await;
+    assert!(page["items"].as_array().unwrap().is_empty());
+
+    for (method, path, body, want, names) in [
+        (
+            Method::GET,
+            "/api/v1/sync-runs?kind=nightly",
+            None,
+            400,
+            "kind",
+        ),
+        (
+            Method::GET,
+            "/api/v1/sync-runs?status=done",
+            None,
+            400,
+            "status",
+        ),
+        (
+            Method::GET,
+            "/api/v1/sync-runs?system=haier",
+            None,
+            400,
+            "system",
+        ),
+        (
+            Method::GET,
+            "/api/v1/sync-runs?since=now",
+            None,
+            400,
+            "since",
+        ),
+        (
+            Method::GET,
+            "/api/v1/sync-runs?since=2026-12-02T00:00:00Z&until=2026-12-01T00:00:00Z",
+            None,
+            400,
+            "since",
+        ),
+        (
+            Method::POST,
+            "/api/v1/sync-runs",
+            Some(json!({"system_id": "sys_nope"})),
+            404,
+            "sys_nope",
+        ),
+        (
+            Method::POST,
+            "/api/v1/sync-runs",
+            Some(json!({"system_id": id, "kind": "nightly"})),
+            422,
+            "kind",
+        ),
+        (
+            Method::POST,
+            "/api/v1/sync-runs",
+            Some(json!({"system_id": id, "product_codes": ["bad code!"]})),
+            422,
+            "product_codes",
+        ),
+        (
+            Method::POST,
+            "/api/v1/sync-runs",
+            Some(json!({})),
+            422,
+            "system_id",
+        ),
+    ] {
+        let (status, resp) = call(&app, method.clone(), path, body).await;
+        assert_eq!(status, want, "{method} {path}: {resp}");
+        assert!(
+            resp["detail"].as_str().unwrap().contains(names),
+            "{method} {path}: {resp}"
+        );
+    }
 }
