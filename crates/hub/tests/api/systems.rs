@@ -1026,3 +1026,183 @@ async fn sync_runs_start_in_the_background(db: &Db) {
         );
     }
 }
+
+/// A writer into a shared buffer, for capturing every log line of a test.
+#[derive(Clone, Default)]
+struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
+    type Writer = Captured;
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
+
+/// Every configured secret (admin token, passwords, API keys, the supplier's secrets,
+/// right and wrong) stays out of every response body and every log line (at TRACE) of
+/// the access and systems scenarios: sign-in, keys, the registry, tests of the
+/// connection, the operator tools and a sync run.
+#[tokio::test(flavor = "current_thread")]
+async fn no_secret_in_any_answer_or_log_line() {
+    let logs = Captured::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(logs.clone())
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let t = TestDb::sqlite().await;
+    let sandbox = crate::helpers::TestSandbox::start(10, 3).await;
+    let db = &t.db;
+    let app = TestApp::spawn_state(state(db, KeyRing::ephemeral()), Some(ADMIN_TOKEN)).await;
+    let mut bodies = String::new();
+    let mut secrets: Vec<String> = vec![ADMIN_TOKEN.to_owned()];
+    let mut record = |b: &Value| bodies.push_str(&b.to_string());
+
+    // Users, sessions, keys.
+    let password = "pass-word-never-logged-8";
+    let (_, b) = call(
+        &app,
+        Method::POST,
+        "/api/v1/users",
+        Some(json!({"username": "wu", "password": password, "role": "admin"})),
+    )
+    .await;
+    record(&b);
+    secrets.push(password.to_owned());
+    for pw in [password, "a wrong password here"] {
+        let r = app
+            .http
+            .post(format!("{}/api/v1/auth/login", app.base))
+            .json(&json!({"username": "wu", "password": pw}))
+            .send()
+            .await
+            .unwrap();
+        if let Some(c) = r.headers().get("set-cookie") {
+            let token = c
+                .to_str()
+                .unwrap()
+                .split(';')
+                .next()
+                .unwrap()
+                .split('=')
+                .nth(1)
+                .unwrap()
+                .to_owned();
+            secrets.push(token);
+        }
+        let b: Value = r.json().await.unwrap();
+        record(&b);
+    }
+    secrets.push("a wrong password here".to_owned());
+    let (_, key) = call(
+        &app,
+        Method::POST,
+        "/api/v1/api-keys",
+        Some(json!({"name": "k", "role": "staff"})),
+    )
+    .await;
+    let key_text = key["key"].as_str().unwrap().to_owned();
+    let (_, b) = call(&app, Method::GET, "/api/v1/api-keys", None).await;
+    record(&b);
+    let r = app
+        .http
+        .get(format!("{}/api/v1/auth/me", app.base))
+        .bearer_auth(&key_text)
+        .send()
+        .await
+        .unwrap();
+    record(&r.json().await.unwrap());
+    let r = app
+        .http
+        .get(format!("{}/api/v1/products", app.base))
+        .bearer_auth(format!("{}0", &key_text))
+        .send()
+        .await
+        .unwrap();
+    record(&r.json().await.unwrap());
+    secrets.push(key_text[13..].to_owned());
+
+    // The registry, tests, tools and a run.
+    let (settings, supplier_secrets) =
+        supplyhub::systems::supplier_from_env(&sandbox.sandbox.env());
+    secrets.extend(supplier_secrets.values().filter(|v| v.len() >= 6).cloned());
+    let (_, sys) = call(&app, Method::POST, "/api/v1/systems", Some(json!({"name": "sb", "kind": "supplier", "status": "active", "settings": settings, "secrets": supplier_secrets}))).await;
+    record(&sys);
+    let id = sys["id"].as_str().unwrap().to_owned();
+    for path in [
+        format!("/api/v1/systems/{id}"),
+        "/api/v1/systems".to_owned(),
+        format!("/api/v1/systems/{id}/supplier/balance"),
+        "/api/v1/audit-log".to_owned(),
+    ] {
+        let (_, b) = call(&app, Method::GET, &path, None).await;
+        record(&b);
+    }
+    let (_, b) = call(
+        &app,
+        Method::POST,
+        &format!("/api/v1/systems/{id}/test"),
+        None,
+    )
+    .await;
+    record(&b);
+    let (_, b) = call(
+        &app,
+        Method::POST,
+        "/api/v1/sync-runs",
+        Some(json!({"system_id": id, "stock": false})),
+    )
+    .await;
+    record(&b);
+    let wrong = "wrong-secret-in-a-patch-4";
+    secrets.push(wrong.to_owned());
+    let (_, b) = call(
+        &app,
+        Method::PATCH,
+        &format!("/api/v1/systems/{id}"),
+        Some(json!({"secrets": {"client_secret": wrong, "password": wrong}})),
+    )
+    .await;
+    record(&b);
+    let (_, b) = call(
+        &app,
+        Method::POST,
+        &format!("/api/v1/systems/{id}/test"),
+        None,
+    )
+    .await;
+    assert_eq!(b["system"]["status"], "error", "{b}");
+    record(&b);
+    let (_, b) = call(
+        &app,
+        Method::GET,
+        &format!("/api/v1/systems/{id}/supplier/products?codes=X1"),
+        None,
+    )
+    .await;
+    record(&b);
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+
+    let logs = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    assert!(logs.lines().count() > 20, "the logs were captured: {logs}");
+    for secret in &secrets {
+        assert!(
+            !bodies.contains(secret.as_str()),
+            "{secret:?} in a response body"
+        );
+        assert!(!logs.contains(secret.as_str()), "{secret:?} in a log line");
+    }
+    t.cleanup().await;
+}
