@@ -14,6 +14,7 @@ use super::{ApiError, AppState, ErrorBody};
 use crate::calllog::{self, SupplierCall};
 use crate::input::{DateTime, Text};
 use crate::orders::{CreateOrderInput, OrderView};
+use crate::status::SupplierStatus;
 use crate::store::calls::{CallEntry, ExternalCall, calls_of_order};
 use crate::store::jobs::{Job, jobs_of_order};
 use crate::store::orders::{self, Order};
@@ -57,33 +58,16 @@ pub async fn create_order(
     Ok((status, Json(state.orders.view(&created.order.id).await?)))
 }
 
-/// The supplier statuses an order can be listed by.
-const SUPPLIER_STATUSES: [&str; 13] = [
-    "none",
-    "push_pending",
-    "pushed",
-    "push_failed",
-    "confirmed",
-    "rejected",
-    "cancel_pending",
-    "cancel_failed",
-    "cancelled",
-    "partially_cancelled",
-    "out_of_stock",
-    "out_of_stock_failed",
-    "failed",
-];
-
 /// Lists orders, newest first; optionally only those at one supplier status.
 ///
-/// `supplier_status=pushed&stale=true` lists the orders the supplier accepted but has
+/// `stale=true` (alone or with `supplier_status=pushed`) lists the orders the supplier accepted but has
 /// not confirmed or refused by callback within `[orders] pushed_stale_secs` (default
 /// one hour): they need a look.
 #[utoipa::path(get, path = "/orders", operation_id = "list_orders", tag = "orders",
     params(
         PageParams,
         ("supplier_status" = Option<crate::status::SupplierStatus>, Query, description = "Only orders at this supplier status (e.g. `pushed`, `push_failed`, `confirmed`)"),
-        ("stale" = Option<bool>, Query, description = "With `supplier_status=pushed`: only those with no callback for `[orders] pushed_stale_secs`")
+        ("stale" = Option<bool>, Query, description = "Only pushed orders with no callback for `[orders] pushed_stale_secs` (implies `supplier_status=pushed`; with another status the page is empty)")
     ),
     security(("bearer" = [])),
     responses(
@@ -106,51 +90,45 @@ pub async fn list_orders(
             )));
         }
     };
-    let status = match query.get("supplier_status").map(String::as_str) {
+    let status = match query.get("supplier_status") {
         None => None,
-        Some(s) if SUPPLIER_STATUSES.contains(&s) => Some(s),
-        Some(other) => {
-            return Err(ApiError::InvalidParameter(format!(
+        Some(s) => Some(s.parse::<SupplierStatus>().map_err(|_| {
+            ApiError::InvalidParameter(format!(
                 "supplier_status must be one of {}, got {:?}",
-                SUPPLIER_STATUSES.join(", "),
-                other.chars().take(40).collect::<String>()
-            )));
-        }
+                SupplierStatus::ALL
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                s.chars().take(40).collect::<String>()
+            ))
+        })?),
     };
-    let items = match (status, stale) {
-        (None, false) => {
+    // `stale` narrows to pushed orders: with another status nothing can match.
+    let stale_before = stale.then(|| {
+        let age = jiff::SignedDuration::from_secs(
+            i64::try_from(state.orders.config().pushed_stale_secs).unwrap_or(i64::MAX),
+        );
+        crate::types::UtcTime::from(
+            jiff::Timestamp::now()
+                .checked_sub(age)
+                .unwrap_or(jiff::Timestamp::MIN),
+        )
+    });
+    let items = match (status, stale_before) {
+        (None, None) => {
             orders::list_orders(state.orders.db(), page.after.as_deref(), limit + 1).await?
         }
-        (Some(status), false) => {
+        (Some(s), _) if stale && s != SupplierStatus::Pushed => Vec::new(),
+        (status, stale_before) => {
             orders::list_orders_by_supplier_status(
                 state.orders.db(),
-                status,
-                None,
+                status.unwrap_or(SupplierStatus::Pushed).as_str(),
+                stale_before,
                 page.after.as_deref(),
                 limit + 1,
             )
             .await?
-        }
-        (Some("pushed"), true) => {
-            let age = jiff::SignedDuration::from_secs(
-                i64::try_from(state.orders.config().pushed_stale_secs).unwrap_or(i64::MAX),
-            );
-            let cutoff = jiff::Timestamp::now()
-                .checked_sub(age)
-                .unwrap_or(jiff::Timestamp::MIN);
-            orders::list_orders_by_supplier_status(
-                state.orders.db(),
-                "pushed",
-                Some(crate::types::UtcTime::from(cutoff)),
-                page.after.as_deref(),
-                limit + 1,
-            )
-            .await?
-        }
-        (_, true) => {
-            return Err(ApiError::InvalidParameter(
-                "stale=true needs supplier_status=pushed".to_owned(),
-            ));
         }
     };
     Ok(Json(Page::from_overfetch(items, limit, |o| o.id.clone())))
