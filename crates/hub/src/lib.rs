@@ -11,6 +11,7 @@ pub mod calllog;
 pub mod catalog;
 pub mod cli;
 pub mod config;
+pub mod docs;
 pub mod http;
 pub mod input;
 pub mod jobs;

@@ -102,6 +102,8 @@ const fn rule(method: &'static str, path: &'static str, allow: Allow) -> Rule {
 pub const RULES: &[Rule] = &[
     rule("GET", "/healthz", Allow::Public),
     rule("GET", "/openapi.json", Allow::Public),
+    rule("GET", "/docs", Allow::Public),
+    rule("GET", "/docs/app.js", Allow::Public),
     rule("POST", "/callbacks/haier", Allow::Public),
     // Access.
     rule("POST", "/api/v1/auth/login", Allow::Public),

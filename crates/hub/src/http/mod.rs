@@ -328,6 +328,8 @@ pub fn router(state: AppState) -> Router {
     let openapi = Arc::new(document_access(openapi));
     let request_id = HeaderName::from_static("x-request-id");
     router
+        .route("/docs", axum::routing::get(crate::docs::page))
+        .route("/docs/app.js", axum::routing::get(crate::docs::script))
         .route(
             "/openapi.json",
             axum::routing::get(move || {

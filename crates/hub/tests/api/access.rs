@@ -22,6 +22,8 @@ const ADMIN_TOKEN: &str = "bootstrap-admin-token-7f3a";
 const MATRIX: &str = "
 GET    /healthz                                    public
 GET    /openapi.json                               public
+GET    /docs                                       public
+GET    /docs/app.js                                public
 POST   /callbacks/haier                            public
 POST   /api/v1/auth/login                          public
 POST   /api/v1/auth/logout                         any
@@ -194,7 +196,9 @@ async fn permission_matrix(db: &Db) {
             documented.insert((method.to_uppercase(), path.clone()));
         }
     }
-    documented.insert(("GET".to_owned(), "/openapi.json".to_owned()));
+    for served in ["/openapi.json", "/docs", "/docs/app.js"] {
+        documented.insert(("GET".to_owned(), served.to_owned()));
+    }
     let expected: BTreeSet<(String, String)> = rows
         .iter()
         .map(|r| (r.method.to_string(), r.path.clone()))
@@ -867,5 +871,33 @@ async fn the_command_line_creates_users_and_keys() {
         recorded,
         ["user.create", "api_key.create", "api_key.revoke"]
     );
+    t.cleanup().await;
+}
+
+/// `/docs` is served from the binary, open, and loads nothing from another host.
+#[tokio::test]
+async fn the_docs_page_is_embedded() {
+    let t = TestDb::sqlite().await;
+    let app = spawn(&t.db, AccessConfig::default()).await;
+    for (path, kind, needle) in [
+        ("/docs", "text/html", "/docs/app.js"),
+        ("/docs/app.js", "text/javascript", "/openapi.json"),
+    ] {
+        let resp = app
+            .http
+            .get(format!("{}{path}", app.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), 200, "{path}");
+        let ctype = resp.headers()["content-type"].to_str().unwrap().to_owned();
+        assert!(ctype.starts_with(kind), "{path}: {ctype}");
+        let text = resp.text().await.unwrap();
+        assert!(text.contains(needle), "{path}");
+        assert!(
+            !text.contains("http://") && !text.contains("https://") && !text.contains("//cdn"),
+            "{path} loads nothing from another host"
+        );
+    }
     t.cleanup().await;
 }
