@@ -373,6 +373,20 @@ async fn serve_command(config_file: Option<PathBuf>, args: ServeArgs) -> anyhow:
     let db = open_db(&config).await?;
     end_abandoned_runs(&db).await?;
 
+    // The supplier's settings come from the active supplier system when one exists.
+    let key_ring = Arc::new(access::key_ring(&config, true)?);
+    if let Some(sb) = &sandbox {
+        let id = crate::systems::http::register_supplier(&db, &key_ring, "sandbox", &sb.env())
+            .await
+            .context("cannot register the sandbox as a supplier system")?;
+        tracing::info!(system = %id, "the sandbox is registered as the active supplier system");
+    }
+    let mut config = config;
+    if let Some((id, name)) =
+        crate::systems::apply_active_supplier(&db, &key_ring, &mut config).await?
+    {
+        println!("supplier settings from the active supplier system {name} ({id})");
+    }
     let listen = args.listen.unwrap_or(config.listen);
     let listener = TcpListener::bind(listen)
         .await
@@ -393,13 +407,6 @@ async fn serve_command(config_file: Option<PathBuf>, args: ServeArgs) -> anyhow:
         supplier.clone(),
         config.orders.clone(),
     );
-    let key_ring = Arc::new(access::key_ring(&config, true)?);
-    if let Some(sb) = &sandbox {
-        let id = crate::systems::http::register_supplier(&db, &key_ring, "sandbox", &sb.env())
-            .await
-            .context("cannot register the sandbox as a supplier system")?;
-        tracing::info!(system = %id, "the sandbox is registered as the active supplier system");
-    }
     let enforced =
         config.admin_token.is_some() || crate::store::access::any_credentials(&db).await?;
     let state = AppState {

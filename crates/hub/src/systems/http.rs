@@ -161,6 +161,14 @@ pub fn open_secrets(
     state: &AppState,
     row: &SystemRow,
 ) -> Result<BTreeMap<String, String>, ApiError> {
+    open_with(&state.secrets, row).map_err(ApiError::Internal)
+}
+
+/// Opens the secrets of `row` with `ring`.
+pub fn open_with(
+    ring: &super::crypto::KeyRing,
+    row: &SystemRow,
+) -> anyhow::Result<BTreeMap<String, String>> {
     let (Some(key_id), Some(nonce), Some(ciphertext)) = (
         row.secrets_key_id.clone(),
         row.secrets_nonce.clone(),
@@ -173,11 +181,8 @@ pub fn open_secrets(
         nonce,
         ciphertext,
     };
-    let plain = state
-        .secrets
-        .open(&sealed, &row.id)
-        .map_err(|e| ApiError::Internal(e.into()))?;
-    serde_json::from_slice(&plain).map_err(|e| ApiError::Internal(e.into()))
+    let plain = ring.open(&sealed, &row.id)?;
+    Ok(serde_json::from_slice(&plain)?)
 }
 
 fn seal_into(state: &AppState, row: &mut SystemRow, secrets: &BTreeMap<String, String>) {

@@ -671,6 +671,7 @@ crate::on_both_backends! {
     test_connection => test_connection_against_the_sandbox;
     operator_tools => operator_tools_read_the_supplier;
     sync_runs => sync_runs_start_in_the_background;
+    active_supplier => the_active_supplier_system_sets_the_hubs_supplier;
 }
 
 /// The operator tools read the supplier live through a system's settings: validated
@@ -1205,4 +1206,72 @@ async fn no_secret_in_any_answer_or_log_line() {
         assert!(!logs.contains(secret.as_str()), "{secret:?} in a log line");
     }
     t.cleanup().await;
+}
+
+/// The hub's supplier settings come from the active supplier system when one exists,
+/// else from the configuration.
+async fn the_active_supplier_system_sets_the_hubs_supplier(db: &Db) {
+    let sandbox = crate::helpers::TestSandbox::start(5, 2).await;
+    let ring = KeyRing::ephemeral();
+    let mut config = supplyhub::config::Config::from_settings(&[
+        (
+            "SUPPLYHUB_HAIER__BASE_URL".to_owned(),
+            "http://127.0.0.1:9/configured".to_owned(),
+        ),
+        (
+            "SUPPLYHUB_HAIER__CLIENT_ID".to_owned(),
+            "configured".to_owned(),
+        ),
+        (
+            "SUPPLYHUB_HAIER__CLIENT_SECRET".to_owned(),
+            "configured-secret".to_owned(),
+        ),
+        ("SUPPLYHUB_HAIER__CUSTOMER_CODE".to_owned(), "1".to_owned()),
+        ("SUPPLYHUB_HAIER__PASSWORD".to_owned(), "p".to_owned()),
+        (
+            "SUPPLYHUB_HAIER__SELLER_PASSWORD".to_owned(),
+            "s".to_owned(),
+        ),
+    ])
+    .unwrap();
+    let used = supplyhub::systems::apply_active_supplier(db, &ring, &mut config)
+        .await
+        .unwrap();
+    assert!(used.is_none());
+    assert_eq!(config.haier.as_ref().unwrap().client_id, "configured");
+
+    let id =
+        supplyhub::systems::http::register_supplier(db, &ring, "sandbox", &sandbox.sandbox.env())
+            .await
+            .unwrap();
+    let used = supplyhub::systems::apply_active_supplier(db, &ring, &mut config)
+        .await
+        .unwrap();
+    assert_eq!(used, Some((id.clone(), "sandbox".to_owned())));
+    let haier = config.haier.clone().unwrap();
+    assert!(
+        haier.base_url.starts_with(&sandbox.sandbox.base_url()),
+        "{}",
+        haier.base_url
+    );
+    assert_ne!(
+        secrecy::ExposeSecret::expose_secret(&haier.client_secret),
+        "configured-secret"
+    );
+    assert!(config.ylh.is_some() && config.haier_callback.is_some());
+    // The settings work: a client built from them reads the sandbox.
+    let client = haier::OpenPlatform::new(haier).unwrap();
+    assert!(!client.balance().await.unwrap().is_empty());
+    // An inactive system is not used.
+    supplyhub::store::systems::record_test(db, &id, "inactive", "{}", None)
+        .await
+        .unwrap();
+    let mut fresh = supplyhub::config::Config::from_settings(&[]).unwrap();
+    assert!(
+        supplyhub::systems::apply_active_supplier(db, &ring, &mut fresh)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(fresh.haier.is_none());
 }
