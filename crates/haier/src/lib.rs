@@ -32,6 +32,7 @@ pub mod observe;
 pub mod open_platform;
 pub mod product_code;
 pub mod retry;
+pub mod setting;
 pub mod sign;
 pub mod token;
 pub mod ylh;

@@ -6,7 +6,7 @@ use region::{DivisionCode, stock_regions};
 
 use crate::store::catalog::ProductContent;
 use crate::store::stock::StockLevel;
-use crate::types::{Money, UtcTime};
+use crate::types::{Money, Rate, UtcTime};
 
 /// `source` of products mirrored from the Haier Open Platform.
 pub const SOURCE_HAIER: &str = "haier";
@@ -62,6 +62,7 @@ pub fn apply_catalog(
         supply_price: base.and_then(|b| b.supply_price),
         invoice_price: base.and_then(|b| b.invoice_price),
         rebate_money: base.and_then(|b| b.rebate_money),
+        rebate_rate: base.and_then(|b| b.rebate_rate),
         stock_rebate_policy: base.and_then(|b| b.stock_rebate_policy.clone()),
         price_reason: base.and_then(|b| b.price_reason.clone()),
     }
@@ -80,13 +81,15 @@ pub fn mark_not_listed(base: &ProductContent) -> ProductContent {
 /// Applies an H2 record (`pt-out-list-price`) to a product's content.
 ///
 /// Mapping: `supply_price ← supplyPrice`, `invoice_price ← invoicePrice`,
-/// `rebate_money ← rebateMoney`, `stock_rebate_policy ← stockRebatePolicy` (the vendor's
+/// `rebate_money ← rebateMoney`, `rebate_rate ← rebateRate`,
+/// `stock_rebate_policy ← stockRebatePolicy` (the vendor's
 /// integer code as text: 0 COM, 1 BF, 2 FHQ, 5 "365"),
 /// `price_reason ← reason`. A null price is stored as null, never as an error.
 pub fn apply_price(content: &mut ProductContent, price: &Price) {
     content.supply_price = price.supply_price.map(Money::new);
     content.invoice_price = price.invoice_price.map(Money::new);
     content.rebate_money = price.rebate_money.map(Money::new);
+    content.rebate_rate = price.rebate_rate.map(Rate::new);
     content.stock_rebate_policy = price.stock_rebate_policy.map(|code| code.to_string());
     content.price_reason = non_empty(price.reason.as_deref());
 }
@@ -177,13 +180,18 @@ mod tests {
         );
         let p: Price = serde_json::from_value(serde_json::json!({
             "productCode": "X1", "supplyPrice": 1999.98, "invoicePrice": null, "rebateMoney": 0,
-            "stockRebatePolicy": 2, "reason": "价格未生效", "isSales": "1"
+            "rebateRate": 0.05, "stockRebatePolicy": 2, "reason": "价格未生效", "isSales": "1"
         }))
         .unwrap();
         apply_price(&mut c, &p);
         assert_eq!(c.supply_price, Some("1999.98".parse().unwrap()));
         assert_eq!(c.invoice_price, None);
         assert_eq!(c.stock_rebate_policy.as_deref(), Some("2"));
+        assert_eq!(
+            c.rebate_rate.map(|r| r.fraction().to_string()).as_deref(),
+            Some("0.05"),
+            "rebateRate is the direct discount"
+        );
         assert_eq!(c.price_reason.as_deref(), Some("价格未生效"));
     }
 }

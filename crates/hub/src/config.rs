@@ -21,7 +21,7 @@ pub struct Config {
     pub listen: SocketAddr,
     /// When set, `/api/v1` requires `Authorization: Bearer <admin_token>`. Text, even
     /// when it is all digits.
-    #[serde(default, deserialize_with = "text::opt_secret")]
+    #[serde(default, deserialize_with = "haier::setting::opt_secret")]
     pub admin_token: Option<SecretString>,
     /// The Haier Open Platform connection; absent means no supplier is configured.
     #[serde(default)]
@@ -176,10 +176,10 @@ fn default_sync_failures_days() -> u32 {
 #[derive(Debug, Clone, Deserialize)]
 pub struct CallbackConfig {
     /// The `AppKey` the supplier signs with; any other is refused.
-    #[serde(deserialize_with = "text::string")]
+    #[serde(deserialize_with = "haier::setting::string")]
     pub app_key: String,
     /// The shared signing secret (text, even when it is all digits).
-    #[serde(deserialize_with = "text::secret")]
+    #[serde(deserialize_with = "haier::setting::secret")]
     pub secret: SecretString,
     /// Accepted distance of `TimeStamp` from now, in seconds. Default none: the vendor
     /// documents no window and no time zone, and a callback the supplier re-sends late
@@ -335,89 +335,6 @@ pub fn is_secret_key(key: &str) -> bool {
     ) || last.ends_with("_secret")
         || last.ends_with("_password")
         || last.ends_with("_token")
-}
-
-/// Text settings that a source may hand over as numbers (a TOML `secret = 918273645`):
-/// integers are kept as the digits written; fractions, booleans and lists are refused
-/// with a message that does not repeat the value.
-mod text {
-    use std::fmt;
-
-    use secrecy::SecretString;
-    use serde::Deserializer;
-    use serde::de::{self, Visitor};
-
-    struct Text;
-
-    impl Visitor<'_> for Text {
-        type Value = String;
-
-        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str("text (quote the value)")
-        }
-
-        fn visit_str<E: de::Error>(self, v: &str) -> Result<String, E> {
-            Ok(v.to_owned())
-        }
-
-        fn visit_string<E: de::Error>(self, v: String) -> Result<String, E> {
-            Ok(v)
-        }
-
-        fn visit_u64<E: de::Error>(self, v: u64) -> Result<String, E> {
-            Ok(v.to_string())
-        }
-
-        fn visit_i64<E: de::Error>(self, v: i64) -> Result<String, E> {
-            Ok(v.to_string())
-        }
-
-        fn visit_u128<E: de::Error>(self, v: u128) -> Result<String, E> {
-            Ok(v.to_string())
-        }
-
-        fn visit_i128<E: de::Error>(self, v: i128) -> Result<String, E> {
-            Ok(v.to_string())
-        }
-
-        fn visit_f64<E: de::Error>(self, _: f64) -> Result<String, E> {
-            Err(E::custom(
-                "expected text, not a number with a fraction: quote the value",
-            ))
-        }
-
-        fn visit_bool<E: de::Error>(self, _: bool) -> Result<String, E> {
-            Err(E::custom("expected text, not a boolean: quote the value"))
-        }
-    }
-
-    pub fn string<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
-        d.deserialize_any(Text)
-    }
-
-    pub fn secret<'de, D: Deserializer<'de>>(d: D) -> Result<SecretString, D::Error> {
-        string(d).map(SecretString::from)
-    }
-
-    pub fn opt_secret<'de, D: Deserializer<'de>>(d: D) -> Result<Option<SecretString>, D::Error> {
-        struct Opt;
-        impl<'de> Visitor<'de> for Opt {
-            type Value = Option<SecretString>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("text (quote the value)")
-            }
-            fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
-                Ok(None)
-            }
-            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-                Ok(None)
-            }
-            fn visit_some<D2: Deserializer<'de>>(self, d: D2) -> Result<Self::Value, D2::Error> {
-                secret(d).map(Some)
-            }
-        }
-        d.deserialize_option(Opt)
-    }
 }
 
 fn default_database_url() -> String {

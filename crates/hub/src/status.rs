@@ -49,6 +49,11 @@ macro_rules! text_status {
             /// Every variant.
             pub const ALL: &'static [$name] = &[$($name::$variant),+];
 
+            /// Every variant's text, comma-separated (for error messages).
+            pub fn names() -> String {
+                [$($text),+].join(", ")
+            }
+
             /// The stored and serialized text.
             pub fn as_str(self) -> &'static str {
                 match self {

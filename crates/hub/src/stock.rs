@@ -71,6 +71,7 @@ pub async fn create_local_product(
         supply_price: None,
         invoice_price: None,
         rebate_money: None,
+        rebate_rate: None,
         stock_rebate_policy: None,
         price_reason: None,
     };

@@ -1,4 +1,4 @@
-//! Value types that travel through every layer: [`Money`] and [`UtcTime`].
+//! Value types that travel through every layer: [`Money`], [`Rate`] and [`UtcTime`].
 //!
 //! Both are stored natively where the database has a native type (PostgreSQL `NUMERIC`
 //! and `TIMESTAMPTZ`) and in a form that compares correctly where it has not (SQLite:
@@ -112,46 +112,95 @@ impl utoipa::PartialSchema for Money {
 
 impl utoipa::ToSchema for Money {}
 
-impl Type<Sqlite> for Money {
-    fn type_info() -> SqliteTypeInfo {
-        <String as Type<Sqlite>>::type_info()
+/// Stores a decimal newtype as decimal `TEXT` on SQLite (exact, unlike `REAL`) and
+/// `NUMERIC` on PostgreSQL.
+macro_rules! decimal_column {
+    ($name:ident) => {
+        impl Type<Sqlite> for $name {
+            fn type_info() -> SqliteTypeInfo {
+                <String as Type<Sqlite>>::type_info()
+            }
+
+            fn compatible(ty: &SqliteTypeInfo) -> bool {
+                <String as Type<Sqlite>>::compatible(ty)
+            }
+        }
+
+        impl Encode<'_, Sqlite> for $name {
+            fn encode_by_ref(
+                &self,
+                buf: &mut SqliteArgumentsBuffer,
+            ) -> Result<IsNull, BoxDynError> {
+                <String as Encode<Sqlite>>::encode(self.0.to_string(), buf)
+            }
+        }
+
+        impl<'r> Decode<'r, Sqlite> for $name {
+            fn decode(value: SqliteValueRef<'r>) -> Result<Self, BoxDynError> {
+                let text = <&str as Decode<Sqlite>>::decode(value)?;
+                Ok($name(Decimal::from_str_exact(text)?))
+            }
+        }
+
+        impl Type<Postgres> for $name {
+            fn type_info() -> PgTypeInfo {
+                <Decimal as Type<Postgres>>::type_info()
+            }
+        }
+
+        impl Encode<'_, Postgres> for $name {
+            fn encode_by_ref(&self, buf: &mut PgArgumentBuffer) -> Result<IsNull, BoxDynError> {
+                <Decimal as Encode<Postgres>>::encode_by_ref(&self.0, buf)
+            }
+        }
+
+        impl<'r> Decode<'r, Postgres> for $name {
+            fn decode(value: PgValueRef<'r>) -> Result<Self, BoxDynError> {
+                <Decimal as Decode<Postgres>>::decode(value).map($name)
+            }
+        }
+    };
+}
+
+decimal_column!(Money);
+decimal_column!(Rate);
+
+/// A rate as a decimal fraction, exact: `0.05` is 5 %. The supplier's direct discount
+/// (`rebateRate`) is one. Serialized in JSON as a decimal string (`"0.05"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(transparent)]
+pub struct Rate(Decimal);
+
+impl Rate {
+    /// Wraps a decimal fraction.
+    pub fn new(fraction: Decimal) -> Self {
+        Rate(fraction)
     }
 
-    fn compatible(ty: &SqliteTypeInfo) -> bool {
-        <String as Type<Sqlite>>::compatible(ty)
+    /// The fraction.
+    pub fn fraction(self) -> Decimal {
+        self.0
     }
 }
 
-impl Encode<'_, Sqlite> for Money {
-    fn encode_by_ref(&self, buf: &mut SqliteArgumentsBuffer) -> Result<IsNull, BoxDynError> {
-        <String as Encode<Sqlite>>::encode(self.0.to_string(), buf)
+impl fmt::Display for Rate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
     }
 }
 
-impl<'r> Decode<'r, Sqlite> for Money {
-    fn decode(value: SqliteValueRef<'r>) -> Result<Self, BoxDynError> {
-        let text = <&str as Decode<Sqlite>>::decode(value)?;
-        Ok(Money(Decimal::from_str_exact(text)?))
+impl utoipa::PartialSchema for Rate {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .description(Some("An exact decimal fraction (0.05 is 5 %), as a string"))
+            .pattern(Some(MONEY_PATTERN))
+            .examples([serde_json::json!("0.05")])
+            .into()
     }
 }
 
-impl Type<Postgres> for Money {
-    fn type_info() -> PgTypeInfo {
-        <Decimal as Type<Postgres>>::type_info()
-    }
-}
-
-impl Encode<'_, Postgres> for Money {
-    fn encode_by_ref(&self, buf: &mut PgArgumentBuffer) -> Result<IsNull, BoxDynError> {
-        <Decimal as Encode<Postgres>>::encode_by_ref(&self.0, buf)
-    }
-}
-
-impl<'r> Decode<'r, Postgres> for Money {
-    fn decode(value: PgValueRef<'r>) -> Result<Self, BoxDynError> {
-        <Decimal as Decode<Postgres>>::decode(value).map(Money)
-    }
-}
+impl utoipa::ToSchema for Rate {}
 
 /// An instant in UTC with microsecond precision (the precision of PostgreSQL).
 ///

@@ -40,38 +40,41 @@ pub struct OpenPlatformConfig {
     #[serde(default)]
     pub token_url: Option<String>,
     /// OAuth `client_id`.
-    #[serde(deserialize_with = "text::string")]
+    #[serde(deserialize_with = "crate::setting::string")]
     pub client_id: String,
     /// OAuth `client_secret`.
-    #[serde(deserialize_with = "text::secret")]
+    #[serde(deserialize_with = "crate::setting::secret")]
     pub client_secret: SecretString,
     /// Our sold-to code (售达方编码), sent as `customerCode` (H1, H2, H5),
     /// `salesCode` (H3) and `sellerCode` (H4), e.g. `"8800633175"`.
-    #[serde(deserialize_with = "text::string")]
+    #[serde(deserialize_with = "crate::setting::string")]
     pub customer_code: String,
     /// Our ship-to code (送达方编码), sent as `sendToCode` (H1, H2) and
     /// `senderCode` (H3). Required for prices (H2) and, by the vendor, for
     /// supplier 1001.
-    #[serde(default, deserialize_with = "text::opt_string")]
+    #[serde(default, deserialize_with = "crate::setting::opt_string")]
     pub send_to_code: Option<String>,
     /// The supplier (供货方编码), sent as `supplierCode`; `"1001"` is 海尔智家.
-    #[serde(default = "default_supplier_code", deserialize_with = "text::string")]
+    #[serde(
+        default = "default_supplier_code",
+        deserialize_with = "crate::setting::string"
+    )]
     pub supplier_code: String,
     /// The agreed password (约定密码), sent as `passWord` (H1, H2).
-    #[serde(deserialize_with = "text::secret")]
+    #[serde(deserialize_with = "crate::setting::secret")]
     pub password: SecretString,
     /// The customer password (客户密码), sent as `sellerPassword` (H3, H4).
-    #[serde(deserialize_with = "text::secret")]
+    #[serde(deserialize_with = "crate::setting::secret")]
     pub seller_password: SecretString,
     /// The scheme put before the token in `Authorization` of business
     /// calls. `None` (the default) sends the bare token,
     /// `Authorization: <JWT>`, as the vendor's gateway wants (protocol
     /// §0.2); set `"Bearer"` only for a gateway that asks for it.
-    #[serde(default, deserialize_with = "text::opt_string")]
+    #[serde(default, deserialize_with = "crate::setting::opt_string")]
     pub auth_scheme: Option<String>,
     /// The password of the balance query, sent as `customerPassword` (H5);
     /// `None` means [`password`](Self::password).
-    #[serde(default, deserialize_with = "text::opt_secret")]
+    #[serde(default, deserialize_with = "crate::setting::opt_secret")]
     pub customer_password: Option<SecretString>,
     /// Requests per second, counting every attempt and token fetch. Default
     /// 100: this project's default (from the original project's notes), not
@@ -97,48 +100,6 @@ pub struct OpenPlatformConfig {
     /// through, in milliseconds.
     #[serde(default = "default_breaker_cooldown_ms")]
     pub breaker_cooldown_ms: u64,
-}
-
-/// Codes and passwords are text, but a configuration source that guesses types (an
-/// environment variable `SUPPLYHUB_HAIER__CUSTOMER_CODE=8800633175`) hands them over as
-/// numbers: accept both, keeping the digits as written.
-mod text {
-    use secrecy::SecretString;
-    use serde::{Deserialize, Deserializer};
-
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Text {
-        Str(String),
-        Unsigned(u64),
-        Signed(i64),
-    }
-
-    impl From<Text> for String {
-        fn from(t: Text) -> String {
-            match t {
-                Text::Str(s) => s,
-                Text::Unsigned(n) => n.to_string(),
-                Text::Signed(n) => n.to_string(),
-            }
-        }
-    }
-
-    pub fn string<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
-        Text::deserialize(d).map(String::from)
-    }
-
-    pub fn opt_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-        Option::<Text>::deserialize(d).map(|t| t.map(String::from))
-    }
-
-    pub fn secret<'de, D: Deserializer<'de>>(d: D) -> Result<SecretString, D::Error> {
-        string(d).map(SecretString::from)
-    }
-
-    pub fn opt_secret<'de, D: Deserializer<'de>>(d: D) -> Result<Option<SecretString>, D::Error> {
-        opt_string(d).map(|s| s.map(SecretString::from))
-    }
 }
 
 fn default_supplier_code() -> String {

@@ -64,22 +64,25 @@ pub struct YlhConfig {
     /// The OAuth client, sent in `Authorization: Basic
     /// base64(client_id:client_secret)` of the token request. Default
     /// `open_api_erp`.
-    #[serde(default = "default_client_id", deserialize_with = "text::string")]
+    #[serde(
+        default = "default_client_id",
+        deserialize_with = "crate::setting::string"
+    )]
     pub client_id: String,
     /// The OAuth client secret (no default: the vendor's test value is not
     /// a production secret).
-    #[serde(deserialize_with = "text::secret")]
+    #[serde(deserialize_with = "crate::setting::secret")]
     pub client_secret: SecretString,
     /// `username` of the password grant (e.g. `erp`).
-    #[serde(deserialize_with = "text::string")]
+    #[serde(deserialize_with = "crate::setting::string")]
     pub username: String,
     /// `password` of the password grant.
-    #[serde(deserialize_with = "text::secret")]
+    #[serde(deserialize_with = "crate::setting::secret")]
     pub password: SecretString,
     /// `sourceSystem` of Y1 and Y2: our order source, a value the vendor
     /// registers for each retailer (protocol §0.3). There is no default:
     /// [`validate`](Self::validate) refuses a configuration without it.
-    #[serde(default, deserialize_with = "text::string")]
+    #[serde(default, deserialize_with = "crate::setting::string")]
     pub source_system: String,
     /// Texts that mark a `success:false` answer to Y1 as the vendor's refusal
     /// of a repeated `soId` ("the order is already there"), matched as
@@ -89,11 +92,11 @@ pub struct YlhConfig {
     #[serde(default = "default_duplicate_patterns")]
     pub duplicate_patterns: Vec<String>,
     /// `shopName` of Y1: our shop as the vendor knows it.
-    #[serde(deserialize_with = "text::string")]
+    #[serde(deserialize_with = "crate::setting::string")]
     pub shop_name: String,
     /// `sellerCode` of Y1: our 8-digit customer code (客户八码), e.g.
     /// `"8800539012"` (test).
-    #[serde(deserialize_with = "text::string")]
+    #[serde(deserialize_with = "crate::setting::string")]
     pub seller_code: String,
     /// Requests per second over all YLH services, counting every attempt and
     /// token fetch. Default 100: this project's default (from the original
@@ -120,63 +123,6 @@ pub struct YlhConfig {
     /// through, in milliseconds. Default 30 000.
     #[serde(default = "default_breaker_cooldown_ms")]
     pub breaker_cooldown_ms: u64,
-}
-
-/// Codes and passwords as text, also from integers (keeping their digits).
-mod text {
-    use std::fmt;
-
-    use secrecy::SecretString;
-    use serde::Deserializer;
-    use serde::de::{self, Visitor};
-
-    struct Text;
-
-    impl Visitor<'_> for Text {
-        type Value = String;
-
-        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str("a string or an integer")
-        }
-
-        fn visit_str<E: de::Error>(self, v: &str) -> Result<String, E> {
-            Ok(v.to_owned())
-        }
-
-        fn visit_string<E: de::Error>(self, v: String) -> Result<String, E> {
-            Ok(v)
-        }
-
-        fn visit_u64<E: de::Error>(self, v: u64) -> Result<String, E> {
-            Ok(v.to_string())
-        }
-
-        fn visit_i64<E: de::Error>(self, v: i64) -> Result<String, E> {
-            Ok(v.to_string())
-        }
-
-        fn visit_u128<E: de::Error>(self, v: u128) -> Result<String, E> {
-            Ok(v.to_string())
-        }
-
-        fn visit_i128<E: de::Error>(self, v: i128) -> Result<String, E> {
-            Ok(v.to_string())
-        }
-
-        fn visit_f64<E: de::Error>(self, _: f64) -> Result<String, E> {
-            Err(E::custom(
-                "a number with a fraction or an exponent cannot be kept as text: quote the value",
-            ))
-        }
-    }
-
-    pub(super) fn string<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
-        d.deserialize_any(Text)
-    }
-
-    pub(super) fn secret<'de, D: Deserializer<'de>>(d: D) -> Result<SecretString, D::Error> {
-        string(d).map(SecretString::from)
-    }
 }
 
 fn default_client_id() -> String {

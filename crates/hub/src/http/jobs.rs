@@ -8,7 +8,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::body::{PathParam, QueryParams};
-use super::pagination::{Page, PageParams};
+use super::pagination::{Page, PageParams, status_param};
 use super::{ApiError, AppState, ErrorBody};
 use crate::status::JobStatus;
 use crate::store::jobs::{self, Job, JobAttempt};
@@ -26,20 +26,7 @@ pub async fn list_jobs(
     QueryParams(query): QueryParams<HashMap<String, String>>,
 ) -> Result<Json<Page<Job>>, ApiError> {
     let page = PageParams::parse(&query)?;
-    let status = match query.get("status") {
-        None => None,
-        Some(s) => Some(s.parse::<JobStatus>().map_err(|_| {
-            ApiError::InvalidParameter(format!(
-                "status must be one of {}, got {:?}",
-                JobStatus::ALL
-                    .iter()
-                    .map(|s| s.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                s.chars().take(20).collect::<String>()
-            ))
-        })?),
-    };
+    let status = status_param::<JobStatus>(&query, "status", JobStatus::names)?;
     let limit = page.limit();
     let items = jobs::list_jobs(
         state.orders.db(),

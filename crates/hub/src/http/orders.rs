@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::body::{JsonBody, PathParam, QueryParams, parse_json};
-use super::pagination::{CallPageParams, Page, PageParams};
+use super::pagination::{CallPageParams, Page, PageParams, status_param};
 use super::{ApiError, AppState, ErrorBody};
 use crate::calllog::{self, SupplierCall};
 use crate::input::{DateTime, Text};
@@ -90,20 +90,7 @@ pub async fn list_orders(
             )));
         }
     };
-    let status = match query.get("supplier_status") {
-        None => None,
-        Some(s) => Some(s.parse::<SupplierStatus>().map_err(|_| {
-            ApiError::InvalidParameter(format!(
-                "supplier_status must be one of {}, got {:?}",
-                SupplierStatus::ALL
-                    .iter()
-                    .map(|s| s.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                s.chars().take(40).collect::<String>()
-            ))
-        })?),
-    };
+    let status = status_param::<SupplierStatus>(&query, "supplier_status", SupplierStatus::names)?;
     // `stale` narrows to pushed orders: with another status nothing can match.
     let stale_before = stale.then(|| {
         let age = jiff::SignedDuration::from_secs(

@@ -96,6 +96,25 @@ impl PageParams {
     }
 }
 
+/// The optional query parameter `name` parsed as a status enum: `None` when absent, 400
+/// naming the parameter, the choices (`names`) and the value when it is none of them.
+pub fn status_param<T: std::str::FromStr>(
+    query: &HashMap<String, String>,
+    name: &str,
+    names: fn() -> String,
+) -> Result<Option<T>, ApiError> {
+    match query.get(name) {
+        None => Ok(None),
+        Some(raw) => raw.parse::<T>().map(Some).map_err(|_| {
+            ApiError::InvalidParameter(format!(
+                "{name} must be one of {}, got {:?}",
+                names(),
+                truncate(raw)
+            ))
+        }),
+    }
+}
+
 fn truncate(s: &str) -> String {
     s.chars().take(40).collect()
 }

@@ -12,7 +12,7 @@ use super::pagination::{Page, PageParams};
 use super::{ApiError, AppState, ErrorBody};
 use crate::store::catalog::{self, Product};
 use crate::store::stock::{self, StockLevel};
-use crate::types::{Money, UtcTime};
+use crate::types::{Money, Rate, UtcTime};
 
 /// A product as the API shows it.
 #[derive(Debug, Serialize, ToSchema)]
@@ -45,6 +45,8 @@ pub struct ProductOut {
     pub invoice_price: Option<Money>,
     /// Per-unit rebate in yuan (`rebateMoney`).
     pub rebate_money: Option<Money>,
+    /// The direct discount as a fraction (`rebateRate`), e.g. `"0.05"`.
+    pub rebate_rate: Option<Rate>,
     /// `stockRebatePolicy` as the supplier sent it.
     pub stock_rebate_policy: Option<String>,
     /// Why there is no effective price (H2 `reason`, e.g. 价格未生效).
@@ -75,6 +77,7 @@ impl From<Product> for ProductOut {
             supply_price: c.supply_price,
             invoice_price: c.invoice_price,
             rebate_money: c.rebate_money,
+            rebate_rate: c.rebate_rate,
             stock_rebate_policy: c.stock_rebate_policy,
             price_reason: c.price_reason,
             market_price: p.market_price,

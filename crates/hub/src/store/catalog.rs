@@ -6,7 +6,7 @@ use utoipa::ToSchema;
 
 use super::{StoreResult, Tx, new_id, on_db, on_tx};
 use crate::store::Db;
-use crate::types::{Money, UtcTime};
+use crate::types::{Money, Rate, UtcTime};
 
 /// What the supplier says about a product, as mapped onto our columns. Two contents are
 /// equal exactly when a sync has nothing to write.
@@ -37,6 +37,8 @@ pub struct ProductContent {
     pub invoice_price: Option<Money>,
     /// Per-unit rebate in yuan (`rebateMoney`).
     pub rebate_money: Option<Money>,
+    /// The direct discount as a fraction (`rebateRate`, 0 when none).
+    pub rebate_rate: Option<Rate>,
     /// `stockRebatePolicy` as the supplier sent it: the vendor documents it both as a
     /// decimal direct discount and as a rebate type (COM/FHQ/BF/DTDBF).
     pub stock_rebate_policy: Option<String>,
@@ -71,7 +73,7 @@ macro_rules! select_products {
             "SELECT p.code, p.source, p.name, p.product_model, p.product_group, \
              c.name AS category, b.name AS brand, p.image_url, p.page_image_urls, p.is_procurable, \
              p.not_procurable_reason, p.supply_price, p.invoice_price, p.rebate_money, \
-             p.stock_rebate_policy, p.price_reason, p.market_price, p.created_at, p.updated_at \
+             p.rebate_rate, p.stock_rebate_policy, p.price_reason, p.market_price, p.created_at, p.updated_at \
              FROM products p LEFT JOIN categories c ON c.id = p.category_id \
              LEFT JOIN brands b ON b.id = p.brand_id "
             $(, $tail)?
@@ -144,8 +146,8 @@ pub async fn upsert_product(
     on_tx!(tx, c => sqlx::query(
         "INSERT INTO products (code, source, name, product_model, product_group, category_id, brand_id, \
          image_url, page_image_urls, is_procurable, not_procurable_reason, supply_price, invoice_price, \
-         rebate_money, stock_rebate_policy, price_reason, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17) \
+         rebate_money, stock_rebate_policy, price_reason, rebate_rate, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $18) \
          ON CONFLICT (code) DO UPDATE SET source = excluded.source, name = excluded.name, \
          product_model = excluded.product_model, product_group = excluded.product_group, \
          category_id = excluded.category_id, brand_id = excluded.brand_id, image_url = excluded.image_url, \
@@ -153,7 +155,7 @@ pub async fn upsert_product(
          not_procurable_reason = excluded.not_procurable_reason, supply_price = excluded.supply_price, \
          invoice_price = excluded.invoice_price, rebate_money = excluded.rebate_money, \
          stock_rebate_policy = excluded.stock_rebate_policy, price_reason = excluded.price_reason, \
-         updated_at = excluded.updated_at")
+         rebate_rate = excluded.rebate_rate, updated_at = excluded.updated_at")
         .bind(code)
         .bind(source)
         .bind(&content.name)
@@ -170,6 +172,7 @@ pub async fn upsert_product(
         .bind(content.rebate_money)
         .bind(&content.stock_rebate_policy)
         .bind(&content.price_reason)
+        .bind(content.rebate_rate)
         .bind(now)
         .execute(&mut *c)
         .await

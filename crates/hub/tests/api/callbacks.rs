@@ -70,6 +70,7 @@ pub(crate) async fn seed_order(
             supply_price: Some("1000.00".parse().unwrap()),
             invoice_price: None,
             rebate_money: None,
+            rebate_rate: None,
             stock_rebate_policy: None,
             price_reason: None,
         };

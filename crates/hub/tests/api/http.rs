@@ -23,6 +23,7 @@ async fn seed_products(db: &supplyhub::store::Db, codes: &[&str]) {
             supply_price: Some("10.50".parse().unwrap()),
             invoice_price: None,
             rebate_money: None,
+            rebate_rate: None,
             stock_rebate_policy: None,
             price_reason: None,
         };

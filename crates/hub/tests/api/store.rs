@@ -39,6 +39,7 @@ fn content(name: &str) -> ProductContent {
         supply_price: Some("1999.98".parse().unwrap()),
         invoice_price: Some("12345678.905".parse().unwrap()),
         rebate_money: Some(Money::ZERO),
+        rebate_rate: Some(supplyhub::types::Rate::new(rust_decimal::Decimal::ZERO)),
         stock_rebate_policy: Some("COM".to_owned()),
         price_reason: None,
     }

@@ -128,6 +128,11 @@ async fn assert_store_matches_truth(db: &Db, sb: &TestSandbox) {
                 decimal(&t["rebateMoney"]),
                 "{code} rebateMoney"
             );
+            assert_eq!(
+                c.rebate_rate.map(|r| r.fraction()),
+                decimal(&t["rebateRate"]),
+                "{code} rebateRate"
+            );
             assert_eq!(c.price_reason, text(&t["reason"]), "{code} reason");
             match (&t["stockRebatePolicy"], &c.stock_rebate_policy) {
                 (Value::Number(_), Some(ours)) => {
