@@ -52,11 +52,11 @@ pub struct Config {
     /// Without it, `serve` uses the key file `supplyhub-secret.key` of the data directory
     /// (the SQLite file's directory, else the working directory), generating it on first
     /// start.
-    #[serde(default, deserialize_with = "text::opt_secret")]
+    #[serde(default, deserialize_with = "haier::setting::opt_secret")]
     pub secret_key: Option<SecretString>,
     /// Earlier keys, comma-separated, that still open secrets sealed before a rotation
     /// (`supplyhub secrets rotate` reseals them under `secret_key`).
-    #[serde(default, deserialize_with = "text::opt_secret")]
+    #[serde(default, deserialize_with = "haier::setting::opt_secret")]
     pub secret_keys_previous: Option<SecretString>,
     /// Logins, their throttling and sessions (`[access]`).
     #[serde(default)]
