@@ -48,6 +48,19 @@ pub struct Config {
     /// How long the history tables are kept (`[retention]`).
     #[serde(default)]
     pub retention: RetentionConfig,
+    /// The key that seals the external systems' secrets: 64 hex digits (32 bytes).
+    /// Without it, `serve` uses the key file `supplyhub-secret.key` of the data directory
+    /// (the SQLite file's directory, else the working directory), generating it on first
+    /// start.
+    #[serde(default, deserialize_with = "haier::setting::opt_secret")]
+    pub secret_key: Option<SecretString>,
+    /// Earlier keys, comma-separated, that still open secrets sealed before a rotation
+    /// (`supplyhub secrets rotate` reseals them under `secret_key`).
+    #[serde(default, deserialize_with = "haier::setting::opt_secret")]
+    pub secret_keys_previous: Option<SecretString>,
+    /// Logins, their throttling and sessions (`[access]`).
+    #[serde(default)]
+    pub access: AccessConfig,
     /// How long `serve` waits at shutdown (SIGTERM, Ctrl-C) for work in flight to finish,
     /// in seconds (default 30). Jobs still running then are released to the queue.
     #[serde(default = "default_shutdown_grace_secs")]
@@ -59,6 +72,65 @@ pub struct Config {
 
 fn default_shutdown_grace_secs() -> u64 {
     30
+}
+
+/// Logins and sessions (`[access]`).
+///
+/// After `login_slowdown_after` consecutive failed logins of an account, each further
+/// attempt must wait `2^(failures - login_slowdown_after)` seconds (at most 60) after the
+/// last failure, or it is refused with 429 `login_throttled`; after `login_lock_after`
+/// failures the account is locked for `login_lock_minutes` (429 `account_locked`). A
+/// successful login clears the count.
+#[derive(Debug, Clone, Deserialize)]
+pub struct AccessConfig {
+    /// Failures allowed before attempts slow down (default 3).
+    #[serde(default = "default_slowdown_after")]
+    pub login_slowdown_after: u32,
+    /// Failures that lock the account (default 10).
+    #[serde(default = "default_lock_after")]
+    pub login_lock_after: u32,
+    /// How long a lock lasts, in minutes (default 15).
+    #[serde(default = "default_lock_minutes")]
+    pub login_lock_minutes: u32,
+    /// A session ends after this many minutes without a request (default 30).
+    #[serde(default = "default_session_idle_minutes")]
+    pub session_idle_minutes: u32,
+    /// A session ends this many hours after login whatever its use (default 12).
+    #[serde(default = "default_session_absolute_hours")]
+    pub session_absolute_hours: u32,
+    /// Marks the session cookie `Secure` even when the request did not come through a
+    /// TLS proxy (`X-Forwarded-Proto: https` always does). Default false.
+    #[serde(default)]
+    pub cookie_secure: bool,
+}
+
+impl Default for AccessConfig {
+    fn default() -> Self {
+        AccessConfig {
+            login_slowdown_after: default_slowdown_after(),
+            login_lock_after: default_lock_after(),
+            login_lock_minutes: default_lock_minutes(),
+            session_idle_minutes: default_session_idle_minutes(),
+            session_absolute_hours: default_session_absolute_hours(),
+            cookie_secure: false,
+        }
+    }
+}
+
+fn default_slowdown_after() -> u32 {
+    3
+}
+fn default_lock_after() -> u32 {
+    10
+}
+fn default_lock_minutes() -> u32 {
+    15
+}
+fn default_session_idle_minutes() -> u32 {
+    30
+}
+fn default_session_absolute_hours() -> u32 {
+    12
 }
 
 /// How many days each history is kept before `serve` deletes it (`[retention]`); 0
@@ -257,8 +329,10 @@ fn setting_value(raw: &str) -> figment::value::Value {
 /// is always text, whatever it looks like, and its value never appears in an error.
 pub fn is_secret_key(key: &str) -> bool {
     let last = key.rsplit('.').next().unwrap_or(key);
-    matches!(last, "secret" | "password")
-        || last.ends_with("_secret")
+    matches!(
+        last,
+        "secret" | "password" | "secret_key" | "secret_keys_previous"
+    ) || last.ends_with("_secret")
         || last.ends_with("_password")
         || last.ends_with("_token")
 }

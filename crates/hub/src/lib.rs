@@ -4,11 +4,14 @@
 
 #![forbid(unsafe_code)]
 
+pub mod access;
+pub mod audit;
 pub mod callbacks;
 pub mod calllog;
 pub mod catalog;
 pub mod cli;
 pub mod config;
+pub mod docs;
 pub mod http;
 pub mod input;
 pub mod jobs;
@@ -18,4 +21,5 @@ pub mod status;
 pub mod stock;
 pub mod store;
 pub mod sync;
+pub mod systems;
 pub mod types;

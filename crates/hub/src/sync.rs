@@ -233,6 +233,18 @@ impl Syncer {
         let id = new_id("run");
         let scope = serde_json::to_value(opts).unwrap_or_default();
         insert_run(&self.db, &id, opts.kind.as_str(), &scope).await?;
+        self.run_recorded(id, opts, progress, shutdown).await
+    }
+
+    /// Like [`Syncer::run_until`], for a run already recorded as `pending` with id `id`
+    /// (e.g. one started through the API, whose id was answered before it ran).
+    pub async fn run_recorded(
+        &self,
+        id: String,
+        opts: &SyncOptions,
+        progress: &dyn Progress,
+        shutdown: &CancellationToken,
+    ) -> Result<SyncRun, SyncError> {
         let started = UtcTime::now();
         mark_run_processing(&self.db, &id, started).await?;
         let mut state = RunState {

@@ -1,5 +1,6 @@
-//! The command line: `supplyhub serve | sync | sandbox | migrate`.
+//! The command line: `supplyhub serve | sync | sandbox | migrate | region | user | apikey`.
 
+mod access;
 mod progress;
 mod region;
 
@@ -54,6 +55,12 @@ pub enum Command {
     Migrate,
     /// Resolve Chinese addresses to GB/T 2260 county codes.
     Region(region::RegionArgs),
+    /// Manage users of the API and the admin page.
+    User(access::UserArgs),
+    /// Manage API keys.
+    Apikey(access::ApiKeyArgs),
+    /// Manage the key that seals the external systems' secrets.
+    Secrets(access::SecretsArgs),
 }
 
 /// Options of `supplyhub serve`.
@@ -152,6 +159,30 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             let resolver = ::region::Resolver::new(config.region.clone())?;
             region::run(args, &resolver)?;
             Ok(ExitCode::SUCCESS)
+        }
+        Command::User(args) => {
+            let config = Config::load(cli.config.as_deref(), &[])?;
+            init_tracing(config.log.format, "warn");
+            let db = open_db(&config).await?;
+            let code = access::user(&db, args).await;
+            db.close().await;
+            code
+        }
+        Command::Secrets(args) => {
+            let config = Config::load(cli.config.as_deref(), &[])?;
+            init_tracing(config.log.format, "warn");
+            let db = open_db(&config).await?;
+            let code = access::secrets(&db, &config, args).await;
+            db.close().await;
+            code
+        }
+        Command::Apikey(args) => {
+            let config = Config::load(cli.config.as_deref(), &[])?;
+            init_tracing(config.log.format, "warn");
+            let db = open_db(&config).await?;
+            let code = access::api_key(&db, args).await;
+            db.close().await;
+            code
         }
     }
 }
@@ -342,6 +373,20 @@ async fn serve_command(config_file: Option<PathBuf>, args: ServeArgs) -> anyhow:
     let db = open_db(&config).await?;
     end_abandoned_runs(&db).await?;
 
+    // The supplier's settings come from the active supplier system when one exists.
+    let key_ring = Arc::new(access::key_ring(&config, true)?);
+    if let Some(sb) = &sandbox {
+        let id = crate::systems::http::register_supplier(&db, &key_ring, "sandbox", &sb.env())
+            .await
+            .context("cannot register the sandbox as a supplier system")?;
+        tracing::info!(system = %id, "the sandbox is registered as the active supplier system");
+    }
+    let mut config = config;
+    if let Some((id, name)) =
+        crate::systems::apply_active_supplier(&db, &key_ring, &mut config).await?
+    {
+        println!("supplier settings from the active supplier system {name} ({id})");
+    }
     let listen = args.listen.unwrap_or(config.listen);
     let listener = TcpListener::bind(listen)
         .await
@@ -362,15 +407,19 @@ async fn serve_command(config_file: Option<PathBuf>, args: ServeArgs) -> anyhow:
         supplier.clone(),
         config.orders.clone(),
     );
+    let enforced =
+        config.admin_token.is_some() || crate::store::access::any_credentials(&db).await?;
     let state = AppState {
         db: db.clone(),
         admin_token: config.admin_token.clone().map(Arc::new),
+        access: crate::access::AccessState::new(config.access.clone(), enforced),
         resolver,
         callback: config.haier_callback.clone().map(Arc::new),
         orders: orders.clone(),
         ylh: ylh.clone(),
         supplier: supplier.clone(),
         http: config.http,
+        secrets: Arc::clone(&key_ring),
     };
     if let Some(sb) = &sandbox {
         sb.set_callback_url(format!("http://{addr}/callbacks/haier"));
@@ -436,7 +485,7 @@ async fn serve_command(config_file: Option<PathBuf>, args: ServeArgs) -> anyhow:
         print_run(&syncer.run_until(&opts, &progress, &shutdown).await?);
     }
     if !shutdown.is_cancelled() {
-        print_where_to_look(addr, &config, sandbox.as_ref());
+        print_where_to_look(addr, &config, sandbox.as_ref(), enforced);
     }
 
     // The server ends only at shutdown, unless it fails: then everything else stops too.
@@ -532,7 +581,12 @@ async fn sweep_expired_holds(orders: OrderService, shutdown: CancellationToken) 
     }
 }
 
-fn print_where_to_look(addr: SocketAddr, config: &Config, sandbox: Option<&sandbox::Sandbox>) {
+fn print_where_to_look(
+    addr: SocketAddr,
+    config: &Config,
+    sandbox: Option<&sandbox::Sandbox>,
+    enforced: bool,
+) {
     let base = format!("http://{addr}");
     println!();
     println!("supplyhub is serving on {base}");
@@ -550,10 +604,16 @@ fn print_where_to_look(addr: SocketAddr, config: &Config, sandbox: Option<&sandb
         );
     }
     if config.admin_token.is_some() {
-        println!("  auth        send `Authorization: Bearer $SUPPLYHUB_ADMIN_TOKEN` to /api/v1");
+        println!(
+            "  auth        `Authorization: Bearer $SUPPLYHUB_ADMIN_TOKEN` (admin), an API key, or a session from /api/v1/auth/login"
+        );
+    } else if enforced {
+        println!(
+            "  auth        an API key (`Authorization: Bearer shk_…`) or a session from /api/v1/auth/login"
+        );
     } else {
         println!(
-            "  auth        none: set SUPPLYHUB_ADMIN_TOKEN to require a bearer token on /api/v1"
+            "  auth        none: set SUPPLYHUB_ADMIN_TOKEN, or create a user or an API key, to require credentials on /api/v1"
         );
     }
     println!("  database    {}", redact_url(&config.database_url));

@@ -51,6 +51,47 @@ pub enum ApiError {
     /// 401 `unauthorized`: a bearer token is required and missing or wrong.
     #[error("a valid bearer token is required")]
     Unauthorized,
+    /// 401 with a specific code (`invalid_credentials`, `session_expired`): the
+    /// credentials given are wrong, expired or revoked.
+    #[error("{detail}")]
+    UnauthorizedWith {
+        /// The machine-readable code.
+        code: &'static str,
+        /// What is wrong, never echoing a credential.
+        detail: String,
+    },
+    /// 403 with a specific code (`forbidden`, `csrf_failed`): the caller is known and may
+    /// not do this.
+    #[error("{detail}")]
+    Forbidden {
+        /// The machine-readable code.
+        code: &'static str,
+        /// What was refused and why.
+        detail: String,
+    },
+    /// 429 with a specific code (`login_throttled`, `account_locked`) and a
+    /// `Retry-After` in seconds.
+    #[error("{detail}")]
+    TooManyRequests {
+        /// The machine-readable code.
+        code: &'static str,
+        /// What was refused and until when.
+        detail: String,
+        /// Seconds to wait before trying again.
+        retry_after_secs: u64,
+    },
+    /// 502 with a specific code (`supplier_error`, `supplier_auth_failed`): the supplier
+    /// failed or refused our credentials; the detail carries its reason.
+    #[error("{detail}")]
+    BadGateway {
+        /// The machine-readable code.
+        code: &'static str,
+        /// The supplier's error, never a secret.
+        detail: String,
+    },
+    /// 504 `supplier_timeout`: the supplier did not answer in time.
+    #[error("{0}")]
+    GatewayTimeout(String),
     /// 404 `not_found`: no such resource.
     #[error("{0}")]
     NotFound(String),
@@ -132,7 +173,12 @@ impl ApiError {
             ApiError::Unprocessable { code, .. } => (StatusCode::UNPROCESSABLE_ENTITY, code),
             ApiError::ConflictWith { code, .. } => (StatusCode::CONFLICT, code),
             ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            ApiError::UnauthorizedWith { code, .. } => (StatusCode::UNAUTHORIZED, code),
+            ApiError::Forbidden { code, .. } => (StatusCode::FORBIDDEN, code),
+            ApiError::TooManyRequests { code, .. } => (StatusCode::TOO_MANY_REQUESTS, code),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            ApiError::BadGateway { code, .. } => (StatusCode::BAD_GATEWAY, code),
+            ApiError::GatewayTimeout(_) => (StatusCode::GATEWAY_TIMEOUT, "supplier_timeout"),
             ApiError::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             ApiError::RequestTimeout(_) => (StatusCode::REQUEST_TIMEOUT, "request_timeout"),
             ApiError::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
@@ -151,6 +197,12 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code) = self.status_and_code();
+        let retry_after = match &self {
+            ApiError::TooManyRequests {
+                retry_after_secs, ..
+            } => Some(*retry_after_secs),
+            _ => None,
+        };
         if let ApiError::Internal(cause) = &self {
             tracing::error!(error = ?cause, "request failed");
         }
@@ -168,6 +220,11 @@ impl IntoResponse for ApiError {
             response
                 .headers_mut()
                 .insert(axum::http::header::WWW_AUTHENTICATE, v);
+        }
+        if let Some(secs) = retry_after {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, secs.into());
         }
         response
     }

@@ -1,14 +1,16 @@
-//! The REST API: routes, authentication, OpenAPI.
+//! The REST API: routes, access control, OpenAPI.
 //!
-//! `/healthz` and `/openapi.json` are open; `/api/v1` requires
-//! `Authorization: Bearer <admin_token>` when an admin token is configured.
+//! Every routed request passes the authorization layer of [`crate::access`], which reads
+//! the permission table: `/healthz`, `/openapi.json`, login and the supplier's callbacks
+//! are public; the rest needs the admin token, an API key or a session whose role the
+//! table allows.
 
-mod body;
+pub(crate) mod body;
 mod callbacks;
 mod error;
 mod jobs;
 mod orders;
-mod pagination;
+pub(crate) mod pagination;
 mod products;
 mod regions;
 mod request_log;
@@ -18,12 +20,11 @@ mod sync_runs;
 
 use std::sync::Arc;
 
-use axum::extract::{Request, State};
+use axum::extract::State;
 use axum::http::{HeaderName, StatusCode};
-use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Response};
+use axum::middleware;
 use axum::{Json, Router};
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use serde::Serialize;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use utoipa::{OpenApi, ToSchema};
@@ -35,15 +36,21 @@ pub use pagination::Page;
 pub use regions::RegionResolution;
 pub use server::{HttpConfig, serve};
 
+use crate::access::http as access;
 use crate::store::Db;
+use crate::systems::http as systems;
 
 /// What every handler can reach.
 #[derive(Clone)]
 pub struct AppState {
     /// The store.
     pub db: Db,
-    /// The admin bearer token, if `/api/v1` is protected.
+    /// The bootstrap admin bearer token; when set, credentials are always required.
     pub admin_token: Option<Arc<SecretString>>,
+    /// Access control: login settings, and whether credentials are required.
+    pub access: crate::access::AccessState,
+    /// The keys that seal the external systems' secrets.
+    pub secrets: Arc<crate::systems::crypto::KeyRing>,
     /// The address resolver, built once from `[region]`.
     pub resolver: Arc<region::Resolver>,
     /// The supplier's callback credentials; callbacks are refused without them.
@@ -72,6 +79,8 @@ impl AppState {
             ),
             db,
             admin_token: None,
+            access: crate::access::AccessState::default(),
+            secrets: Arc::new(crate::systems::crypto::KeyRing::ephemeral()),
             resolver,
             callback: None,
             ylh: None,
@@ -89,6 +98,12 @@ impl AppState {
         license(name = "Apache-2.0")
     ),
     components(schemas(ErrorBody)),
+    tags(
+        (name = "access", description = "Sign-in, users and API keys. Credentials: \
+            `Authorization: Bearer <SUPPLYHUB_ADMIN_TOKEN or API key>`, or the \
+            `supplyhub_session` cookie from /api/v1/auth/login (whose state-changing \
+            requests carry `X-CSRF-Token`).")
+    ),
     modifiers(&BearerAuth)
 )]
 struct ApiDoc;
@@ -179,7 +194,68 @@ impl utoipa::Modify for BearerAuth {
             "bearer",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
         );
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(utoipa::openapi::security::ApiKey::Cookie(
+                utoipa::openapi::security::ApiKeyValue::new(crate::access::http::SESSION_COOKIE),
+            )),
+        );
     }
+}
+
+/// Writes each operation's roles from the permission table into its description, and
+/// its 401 and 403 answers.
+fn document_access(mut doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
+    use crate::access::permissions::{Allow, rule_for};
+    use utoipa::openapi::security::SecurityRequirement;
+    use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+    let error = |description: &str| {
+        ResponseBuilder::new()
+            .description(description)
+            .content(
+                "application/json",
+                ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name("ErrorBody")))
+                    .build(),
+            )
+            .build()
+    };
+    for (path, item) in doc.paths.paths.iter_mut() {
+        for (method, op) in [
+            ("GET", item.get.as_mut()),
+            ("POST", item.post.as_mut()),
+            ("PUT", item.put.as_mut()),
+            ("PATCH", item.patch.as_mut()),
+            ("DELETE", item.delete.as_mut()),
+        ] {
+            let Some(op) = op else { continue };
+            let allow = rule_for(method, path).map(|r| r.allow);
+            let roles = allow.map_or_else(
+                || "Roles: none (no entry in the permission table).".to_owned(),
+                |a| a.describe(),
+            );
+            op.description = Some(match op.description.take() {
+                Some(d) if !d.is_empty() => format!("{d}\n\n{roles}"),
+                _ => roles,
+            });
+            if allow == Some(Allow::Public) {
+                continue;
+            }
+            op.security = Some(vec![
+                SecurityRequirement::new("bearer", Vec::<String>::new()),
+                SecurityRequirement::new("session", Vec::<String>::new()),
+            ]);
+            let responses = &mut op.responses.responses;
+            responses.entry("401".to_owned()).or_insert_with(|| {
+                error("No credentials, or wrong, revoked or expired ones").into()
+            });
+            responses.entry("403".to_owned()).or_insert_with(|| {
+                error("The caller's role may not do this (or a session's CSRF token is missing)")
+                    .into()
+            });
+        }
+    }
+    doc
 }
 
 fn api_router() -> OpenApiRouter<AppState> {
@@ -189,6 +265,27 @@ fn api_router() -> OpenApiRouter<AppState> {
         .nest(
             "/api/v1",
             OpenApiRouter::new()
+                .routes(routes!(access::login))
+                .routes(routes!(access::logout))
+                .routes(routes!(access::me))
+                .routes(routes!(access::list_users, access::create_user))
+                .routes(routes!(access::get_user, access::update_user))
+                .routes(routes!(access::list_api_keys, access::create_api_key))
+                .routes(routes!(access::revoke_api_key))
+                .routes(routes!(crate::audit::http::list_audit_log))
+                .routes(routes!(systems::create_system, systems::list_systems))
+                .routes(routes!(
+                    systems::get_system,
+                    systems::replace_system,
+                    systems::update_system,
+                    systems::delete_system
+                ))
+                .routes(routes!(systems::test_system))
+                .routes(routes!(crate::systems::supplier::supplier_products))
+                .routes(routes!(crate::systems::supplier::supplier_prices))
+                .routes(routes!(crate::systems::supplier::supplier_stock))
+                .routes(routes!(crate::systems::supplier::supplier_balance))
+                .routes(routes!(crate::systems::supplier::supplier_logistics))
                 .routes(routes!(
                     products::list_products,
                     stock::create_local_product
@@ -207,7 +304,10 @@ fn api_router() -> OpenApiRouter<AppState> {
                 .routes(routes!(jobs::list_jobs))
                 .routes(routes!(jobs::get_job))
                 .routes(routes!(jobs::redrive_job))
-                .routes(routes!(sync_runs::list_sync_runs))
+                .routes(routes!(
+                    sync_runs::list_sync_runs,
+                    crate::systems::runs::start_sync_run
+                ))
                 .routes(routes!(sync_runs::get_sync_run))
                 .routes(routes!(sync_runs::list_sync_run_calls))
                 .routes(routes!(regions::resolve_region)),
@@ -218,16 +318,18 @@ fn api_router() -> OpenApiRouter<AppState> {
 pub fn openapi() -> utoipa::openapi::OpenApi {
     let mut doc = api_router().into_openapi();
     utoipa::Modify::modify(&LimitResponses, &mut doc);
-    doc
+    document_access(doc)
 }
 
 /// The application: every route with its middleware.
 pub fn router(state: AppState) -> Router {
     let (router, mut openapi) = api_router().split_for_parts();
     utoipa::Modify::modify(&LimitResponses, &mut openapi);
-    let openapi = Arc::new(openapi);
+    let openapi = Arc::new(document_access(openapi));
     let request_id = HeaderName::from_static("x-request-id");
     router
+        .route("/docs", axum::routing::get(crate::docs::page))
+        .route("/docs/app.js", axum::routing::get(crate::docs::script))
         .route(
             "/openapi.json",
             axum::routing::get(move || {
@@ -235,6 +337,15 @@ pub fn router(state: AppState) -> Router {
                 async move { Json(doc.as_ref().clone()) }
             }),
         )
+        // The audit layer runs inside the authorization layer, which finds the caller.
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::audit::layer,
+        ))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::access::http::authorize,
+        ))
         .fallback(|| async { ApiError::NotFound("no such route".to_owned()) })
         .method_not_allowed_fallback(|method: axum::http::Method| async move {
             ApiError::MethodNotAllowed(format!("this route does not accept {method}"))
@@ -243,9 +354,11 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             server::read_body,
         ))
+        // Who the caller is, before its body is read; what it may do is checked by the
+        // authorization layer above, once the route is known.
         .layer(middleware::from_fn_with_state(
             state.clone(),
-            require_bearer,
+            crate::access::http::authenticate_layer,
         ))
         .layer(middleware::from_fn_with_state(
             state.clone(),
@@ -256,31 +369,6 @@ pub fn router(state: AppState) -> Router {
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(request_log::layer())
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
-}
-
-/// Requires the admin bearer token on `/api/v1` when one is configured.
-async fn require_bearer(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    if let Some(expected) = &state.admin_token
-        && request.uri().path().starts_with("/api/")
-    {
-        let given = request
-            .headers()
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim);
-        let ok = given
-            .is_some_and(|g| constant_time_eq(g.as_bytes(), expected.expose_secret().as_bytes()));
-        if !ok {
-            return ApiError::Unauthorized.into_response();
-        }
-    }
-    next.run(request).await
-}
-
-/// Compares two byte strings in time independent of where they differ.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// Health of the service.
@@ -317,17 +405,5 @@ async fn health(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
                 }),
             )
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::constant_time_eq;
-
-    #[test]
-    fn token_comparison() {
-        assert!(constant_time_eq(b"secret", b"secret"));
-        assert!(!constant_time_eq(b"secret", b"secreT"));
-        assert!(!constant_time_eq(b"secret", b"secret2"));
     }
 }

@@ -26,9 +26,16 @@ pub struct SyncRunDetail {
     pub failures: Vec<SyncFailure>,
 }
 
-/// Lists sync runs, newest first.
+/// Lists sync runs, newest first, filtered by kind, status, system and creation time.
 #[utoipa::path(get, path = "/sync-runs", operation_id = "list_sync_runs", tag = "sync",
-    params(PageParams),
+    params(
+        PageParams,
+        ("kind" = Option<String>, Query, description = "full or incremental"),
+        ("status" = Option<String>, Query, description = "pending, processing, success, failed or partial"),
+        ("system" = Option<String>, Query, description = "Runs started for this system (sys_…)"),
+        ("since" = Option<String>, Query, description = "Created at or after this RFC 3339 instant"),
+        ("until" = Option<String>, Query, description = "Created before this RFC 3339 instant")
+    ),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "A page of runs", body = Page<SyncRun>),
@@ -40,8 +47,10 @@ pub async fn list_sync_runs(
     QueryParams(query): QueryParams<HashMap<String, String>>,
 ) -> Result<Json<Page<SyncRun>>, ApiError> {
     let page = PageParams::parse(&query)?;
+    let filter = crate::systems::runs::run_filter(&query)?;
     let limit = page.limit();
-    let items = sync_runs::list_runs(&state.db, page.after.as_deref(), limit + 1).await?;
+    let items =
+        sync_runs::list_runs_filtered(&state.db, &filter, page.after.as_deref(), limit + 1).await?;
     Ok(Json(Page::from_overfetch(items, limit, |r| r.id.clone())))
 }
 

@@ -5,6 +5,8 @@
 //! query body once per backend, so the SQL text and the binds are written once. Parameters
 //! are written `$1, $2…`, which SQLite and PostgreSQL both accept.
 
+pub mod access;
+pub mod audit;
 pub mod callbacks;
 pub mod calls;
 pub mod catalog;
@@ -14,6 +16,7 @@ pub mod orders;
 pub mod retention;
 pub mod stock;
 pub mod sync_runs;
+pub mod systems;
 
 use std::str::FromStr;
 use std::time::Duration;

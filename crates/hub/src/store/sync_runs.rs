@@ -63,6 +63,8 @@ pub struct SyncRun {
     pub error_summary: Option<String>,
     /// When the run was created.
     pub created_at: UtcTime,
+    /// The external system it was started for (`sys_…`), if any.
+    pub system_id: Option<String>,
 }
 
 /// One item that failed during a run.
@@ -87,7 +89,7 @@ macro_rules! select_runs {
         concat!(
             "SELECT id, kind, status, scope, read_count, created_count, updated_count, \
              unchanged_count, failed_count, stock_written, calls, retries, rate_limited, started_at, \
-             finished_at, duration_ms, error_summary, created_at FROM sync_runs ",
+             finished_at, duration_ms, error_summary, created_at, system_id FROM sync_runs ",
             $tail
         )
     };
@@ -181,6 +183,67 @@ pub async fn get_run(db: &Db, id: &str) -> StoreResult<Option<SyncRun>> {
 pub async fn list_runs(db: &Db, before: Option<&str>, limit: u32) -> StoreResult<Vec<SyncRun>> {
     const SQL: &str = select_runs!("WHERE ($1 IS NULL OR id < $1) ORDER BY id DESC LIMIT $2");
     Ok(on_db!(db, p => sqlx::query_as(SQL).bind(before).bind(i64::from(limit)).fetch_all(p).await)?)
+}
+
+/// What to list of the sync runs; every field narrows.
+#[derive(Debug, Clone, Default)]
+pub struct RunFilter {
+    /// `full` or `incremental`.
+    pub kind: Option<String>,
+    /// A run status.
+    pub status: Option<String>,
+    /// Runs started for this system.
+    pub system_id: Option<String>,
+    /// Created at or after.
+    pub since: Option<UtcTime>,
+    /// Created before.
+    pub until: Option<UtcTime>,
+}
+
+/// A filtered page of runs, newest first, after the cursor `before` (a run id).
+pub async fn list_runs_filtered(
+    db: &Db,
+    filter: &RunFilter,
+    before: Option<&str>,
+    limit: u32,
+) -> StoreResult<Vec<SyncRun>> {
+    const SQL: &str = select_runs!(
+        "WHERE ($1 IS NULL OR kind = $1) AND ($2 IS NULL OR status = $2) \
+         AND ($3 IS NULL OR system_id = $3) AND ($4 IS NULL OR created_at >= $4) \
+         AND ($5 IS NULL OR created_at < $5) AND ($6 IS NULL OR id < $6) \
+         ORDER BY id DESC LIMIT $7"
+    );
+    Ok(on_db!(db, p => sqlx::query_as(SQL)
+        .bind(filter.kind.as_deref()).bind(filter.status.as_deref())
+        .bind(filter.system_id.as_deref()).bind(filter.since).bind(filter.until)
+        .bind(before).bind(i64::from(limit)).fetch_all(p).await)?)
+}
+
+/// Records a new `pending` run started for system `system_id`. While another run of the
+/// system is pending or processing, a [`super::StoreError::Conflict`].
+pub async fn insert_system_run(
+    db: &Db,
+    id: &str,
+    kind: &str,
+    scope: &serde_json::Value,
+    system_id: &str,
+) -> StoreResult<()> {
+    let now = UtcTime::now();
+    let scope = sqlx::types::Json(scope);
+    on_db!(db, p => sqlx::query(
+        "INSERT INTO sync_runs (id, kind, status, scope, created_at, system_id) \
+         VALUES ($1, $2, 'pending', $3, $4, $5)")
+        .bind(id).bind(kind).bind(scope).bind(now).bind(system_id)
+        .execute(p).await.map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// The pending or processing run of system `system_id`, if any.
+pub async fn active_run_of_system(db: &Db, system_id: &str) -> StoreResult<Option<String>> {
+    Ok(on_db!(db, p => sqlx::query_scalar(
+        "SELECT id FROM sync_runs WHERE system_id = $1 AND status IN ('pending', 'processing') \
+         ORDER BY id DESC LIMIT 1")
+        .bind(system_id).fetch_optional(p).await)?)
 }
 
 /// The newest run that ended with `success` or `partial`, if any.

@@ -7,6 +7,8 @@
 // Test code fails by panicking; unwrap is how a test says "this must hold".
 #![allow(clippy::unwrap_used)]
 
+mod access;
+mod audit;
 mod callbacks;
 mod crash;
 mod helpers;
@@ -17,3 +19,4 @@ mod operations;
 mod orders;
 mod store;
 mod sync;
+mod systems;

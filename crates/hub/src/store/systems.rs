@@ -1,0 +1,187 @@
+//! External systems. Secrets are stored only sealed (see [`crate::systems::crypto`]):
+//! the key id, nonce and ciphertext of the JSON object of all of a system's secrets,
+//! and beside them the names that are set.
+
+use sqlx::FromRow;
+
+use super::{Db, StoreResult, new_id, on_db};
+use crate::types::UtcTime;
+
+/// A system as stored.
+#[derive(Debug, Clone, PartialEq, FromRow)]
+pub struct SystemRow {
+    /// Id (`sys_…`).
+    pub id: String,
+    /// Unique name.
+    pub name: String,
+    /// `pos`, `supplier`, `member`, `payment`, `delivery` or `erp`.
+    pub kind: String,
+    /// `active`, `inactive`, `error` or `testing`.
+    pub status: String,
+    /// Connection settings, JSON, no secret.
+    pub settings: String,
+    /// Sync settings, JSON.
+    pub sync_settings: String,
+    /// Names of the secrets set, a JSON array.
+    pub secrets_set: String,
+    /// Id of the key that sealed the secrets.
+    pub secrets_key_id: Option<String>,
+    /// Nonce, hex.
+    pub secrets_nonce: Option<String>,
+    /// Ciphertext, hex.
+    pub secrets_ciphertext: Option<String>,
+    /// When it was last tested.
+    pub last_test_at: Option<UtcTime>,
+    /// The last test's outcome, JSON.
+    pub last_test_result: Option<String>,
+    /// When a test or call last succeeded.
+    pub last_success_at: Option<UtcTime>,
+    /// The last error.
+    pub last_error: Option<String>,
+    /// When it was archived (deleted while it had records).
+    pub archived_at: Option<UtcTime>,
+    /// When it was created.
+    pub created_at: UtcTime,
+    /// When it last changed.
+    pub updated_at: UtcTime,
+}
+
+const COLUMNS: &str = "id, name, kind, status, settings, sync_settings, secrets_set, \
+    secrets_key_id, secrets_nonce, secrets_ciphertext, last_test_at, last_test_result, \
+    last_success_at, last_error, archived_at, created_at, updated_at";
+
+/// A new id for a system.
+pub fn new_system_id() -> String {
+    new_id("sys")
+}
+
+/// Inserts `row` (its id already chosen, so that the secrets can be bound to it). A
+/// taken name is a [`super::StoreError::Conflict`].
+pub async fn insert(db: &Db, row: &SystemRow) -> StoreResult<()> {
+    on_db!(db, p => sqlx::query(
+        "INSERT INTO external_systems (id, name, kind, status, settings, sync_settings, \
+         secrets_set, secrets_key_id, secrets_nonce, secrets_ciphertext, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)")
+        .bind(&row.id).bind(&row.name).bind(&row.kind).bind(&row.status)
+        .bind(&row.settings).bind(&row.sync_settings).bind(&row.secrets_set)
+        .bind(&row.secrets_key_id).bind(&row.secrets_nonce).bind(&row.secrets_ciphertext)
+        .bind(row.created_at)
+        .execute(p).await.map(|_| ()))?;
+    Ok(())
+}
+
+/// One system by id.
+pub async fn get(db: &Db, id: &str) -> StoreResult<Option<SystemRow>> {
+    let sql = format!("SELECT {COLUMNS} FROM external_systems WHERE id = $1");
+    Ok(
+        on_db!(db, p => sqlx::query_as::<_, SystemRow>(sqlx::AssertSqlSafe(sql))
+        .bind(id).fetch_optional(p).await)?,
+    )
+}
+
+/// Systems by id, filtered by kind and status, archived ones only when asked.
+pub async fn list(
+    db: &Db,
+    kind: Option<&str>,
+    status: Option<&str>,
+    archived: bool,
+    after: Option<&str>,
+    limit: u32,
+) -> StoreResult<Vec<SystemRow>> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM external_systems WHERE ($1 IS NULL OR kind = $1) \
+         AND ($2 IS NULL OR status = $2) AND ((archived_at IS NULL) = $3) \
+         AND id > $4 ORDER BY id LIMIT $5"
+    );
+    Ok(
+        on_db!(db, p => sqlx::query_as::<_, SystemRow>(sqlx::AssertSqlSafe(sql))
+        .bind(kind).bind(status).bind(!archived).bind(after.unwrap_or(""))
+        .bind(i64::from(limit)).fetch_all(p).await)?,
+    )
+}
+
+/// Writes the changeable fields of `row`. False when there is no such system.
+pub async fn update(db: &Db, row: &SystemRow) -> StoreResult<bool> {
+    let n = on_db!(db, p => sqlx::query(
+        "UPDATE external_systems SET name = $2, status = $3, settings = $4, sync_settings = $5, \
+         secrets_set = $6, secrets_key_id = $7, secrets_nonce = $8, secrets_ciphertext = $9, \
+         updated_at = $10 WHERE id = $1")
+        .bind(&row.id).bind(&row.name).bind(&row.status).bind(&row.settings)
+        .bind(&row.sync_settings).bind(&row.secrets_set).bind(&row.secrets_key_id)
+        .bind(&row.secrets_nonce).bind(&row.secrets_ciphertext).bind(UtcTime::now())
+        .execute(p).await.map(|r| r.rows_affected()))?;
+    Ok(n > 0)
+}
+
+/// Records a test's outcome: the status it leaves, its result, and the time of success
+/// or the error.
+pub async fn record_test(
+    db: &Db,
+    id: &str,
+    status: &str,
+    result: &str,
+    error: Option<&str>,
+) -> StoreResult<()> {
+    let now = UtcTime::now();
+    on_db!(db, p => sqlx::query(
+        "UPDATE external_systems SET status = $2, last_test_at = $3, last_test_result = $4, \
+         last_success_at = CASE WHEN $5 IS NULL THEN $3 ELSE last_success_at END, \
+         last_error = COALESCE($5, last_error), updated_at = $3 WHERE id = $1")
+        .bind(id).bind(status).bind(now).bind(result).bind(error)
+        .execute(p).await.map(|_| ()))?;
+    Ok(())
+}
+
+/// Archives a system: out of use and out of the default list, its records kept.
+pub async fn archive(db: &Db, id: &str) -> StoreResult<()> {
+    let now = UtcTime::now();
+    on_db!(db, p => sqlx::query(
+        "UPDATE external_systems SET archived_at = COALESCE(archived_at, $2), status = 'inactive', \
+         updated_at = $2 WHERE id = $1")
+        .bind(id).bind(now).execute(p).await.map(|_| ()))?;
+    Ok(())
+}
+
+/// Deletes a system.
+pub async fn delete(db: &Db, id: &str) -> StoreResult<()> {
+    on_db!(db, p => sqlx::query("DELETE FROM external_systems WHERE id = $1")
+        .bind(id).execute(p).await.map(|_| ()))?;
+    Ok(())
+}
+
+/// The active, unarchived supplier system most recently changed, if any.
+pub async fn active_supplier(db: &Db) -> StoreResult<Option<SystemRow>> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM external_systems WHERE kind = 'supplier' AND status = 'active' \
+         AND archived_at IS NULL ORDER BY updated_at DESC, id DESC LIMIT 1"
+    );
+    Ok(
+        on_db!(db, p => sqlx::query_as::<_, SystemRow>(sqlx::AssertSqlSafe(sql))
+        .fetch_optional(p).await)?,
+    )
+}
+
+/// Every system with sealed secrets: id, key id, nonce, ciphertext (for rotation).
+pub async fn sealed(db: &Db) -> StoreResult<Vec<(String, String, String, String)>> {
+    Ok(
+        on_db!(db, p => sqlx::query_as::<_, (String, String, String, String)>(
+        "SELECT id, secrets_key_id, secrets_nonce, secrets_ciphertext FROM external_systems \
+         WHERE secrets_ciphertext IS NOT NULL ORDER BY id")
+        .fetch_all(p).await)?,
+    )
+}
+
+/// Replaces the sealed secrets of system `id` (rotation; the names do not change).
+pub async fn reseal(
+    db: &Db,
+    id: &str,
+    key_id: &str,
+    nonce: &str,
+    ciphertext: &str,
+) -> StoreResult<()> {
+    on_db!(db, p => sqlx::query(
+        "UPDATE external_systems SET secrets_key_id = $2, secrets_nonce = $3, \
+         secrets_ciphertext = $4 WHERE id = $1")
+        .bind(id).bind(key_id).bind(nonce).bind(ciphertext).execute(p).await.map(|_| ()))?;
+    Ok(())
+}
