@@ -64,7 +64,7 @@ async fn heartbeat(db: &Db, id: &str) -> std::convert::Infallible {
 }
 
 /// Full or incremental.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum RunKind {
     /// Everything in scope.

@@ -256,10 +256,11 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
-    /// Login name.
+    /// Login name, 1 to 256 characters.
+    #[schema(min_length = 1, max_length = 256)]
     pub username: String,
-    /// Password.
-    #[schema(format = Password)]
+    /// Password, 1 to 256 characters.
+    #[schema(format = Password, min_length = 1, max_length = 256)]
     pub password: String,
 }
 
@@ -292,10 +293,10 @@ pub async fn login(
     JsonBody(req): JsonBody<LoginRequest>,
 ) -> Result<Response, ApiError> {
     for (field, value) in [("username", &req.username), ("password", &req.password)] {
-        if value.is_empty() || value.len() > 1024 {
+        if value.is_empty() || value.chars().count() > 256 {
             return Err(ApiError::Unprocessable {
                 code: "invalid_body",
-                detail: format!("{field} must be 1 to 1024 bytes"),
+                detail: format!("{field} must be 1 to 256 characters"),
             });
         }
     }
@@ -445,10 +446,11 @@ pub async fn me(Caller(principal): Caller) -> Json<Me> {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewUser {
-    /// Login name: 1 to 64 letters, digits or `. _ - @`.
+    /// Login name: 1 to 64 ASCII letters, digits or `. _ - @`.
+    #[schema(min_length = 1, max_length = 64, pattern = r"^[A-Za-z0-9._@-]{1,64}$")]
     pub username: String,
     /// 12 to 256 characters.
-    #[schema(format = Password)]
+    #[schema(format = Password, min_length = 12, max_length = 256)]
     pub password: String,
     /// The user's role.
     pub role: Role,
@@ -540,7 +542,7 @@ pub struct UserChange {
     /// Disables (ends its sessions) or enables the user.
     pub disabled: Option<bool>,
     /// A new password (12 to 256 characters); clears a lock.
-    #[schema(format = Password)]
+    #[schema(format = Password, min_length = 12, max_length = 256)]
     pub password: Option<String>,
 }
 
@@ -595,8 +597,9 @@ pub async fn update_user(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewApiKey {
-    /// What the key is for: 1 to 100 characters.
-    pub name: String,
+    /// What the key is for: 1 to 100 characters, not blank, no control characters.
+    #[schema(value_type = String, min_length = 1, max_length = 100, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$")]
+    pub name: crate::input::Text<1, 100>,
     /// The role the key acts with.
     pub role: Role,
 }
@@ -625,12 +628,7 @@ pub async fn create_api_key(
     Caller(caller): Caller,
     JsonBody(req): JsonBody<NewApiKey>,
 ) -> Result<Response, ApiError> {
-    let name = req.name.trim();
-    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
-        return Err(invalid(
-            "name must be 1 to 100 printable characters".to_owned(),
-        ));
-    }
+    let name = req.name.as_str();
     let created = super::generate_key();
     let api_key = store::create_api_key(
         &state.db,

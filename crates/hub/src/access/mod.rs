@@ -206,11 +206,11 @@ pub fn check_password_rules(password: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Checks a username: 1 to 64 characters of letters, digits, `.`, `_`, `-`, `@`.
+/// Checks a username: 1 to 64 characters of ASCII letters, digits, `.`, `_`, `-`, `@`.
 pub fn check_username(username: &str) -> Result<(), String> {
     let ok_chars = username
         .chars()
-        .all(|c| c.is_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'));
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'));
     if username.is_empty() || username.chars().count() > 64 || !ok_chars {
         return Err(format!(
             "username must be 1 to 64 letters, digits or . _ - @, got {:?}",

@@ -46,8 +46,8 @@ pub fn time_param(
         ("actor" = Option<String>, Query, description = "Exactly this actor, e.g. `user:alice`, `api_key:key_…`, `admin_token`"),
         ("action" = Option<String>, Query, description = "Actions starting with this, e.g. `user.` or `api_key.revoke`"),
         ("target" = Option<String>, Query, description = "Exactly this target id"),
-        ("since" = Option<String>, Query, description = "At or after this RFC 3339 instant"),
-        ("until" = Option<String>, Query, description = "Before this RFC 3339 instant")
+        ("since" = Option<String>, Query, format = DateTime, description = "At or after this RFC 3339 instant"),
+        ("until" = Option<String>, Query, format = DateTime, description = "Before this RFC 3339 instant")
     ),
     responses(
         (status = 200, description = "A page of entries", body = Page<AuditRecord>),
@@ -66,10 +66,10 @@ pub async fn list_audit_log(
         until: time_param(&query, "until")?,
     };
     if let (Some(s), Some(u)) = (filter.since, filter.until)
-        && s >= u
+        && s > u
     {
         return Err(ApiError::InvalidParameter(format!(
-            "since ({s}) must be before until ({u})"
+            "since ({s}) must not be after until ({u})"
         )));
     }
     let limit = page.limit();

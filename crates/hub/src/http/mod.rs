@@ -147,6 +147,11 @@ impl utoipa::Modify for LimitResponses {
                     .security
                     .as_ref()
                     .is_some_and(|requirements| !requirements.is_empty());
+                for parameter in operation.parameters.iter_mut().flatten() {
+                    if let utoipa::openapi::RefOr::T(parameter) = parameter {
+                        non_empty_query_text(parameter);
+                    }
+                }
                 let responses = &mut operation.responses.responses;
                 if bearer {
                     responses.entry("401".to_owned()).or_insert_with(|| {
@@ -180,6 +185,33 @@ impl utoipa::Modify for LimitResponses {
                     .entry("431".to_owned())
                     .or_insert_with(|| error("Too many request headers, or too large").into());
             }
+        }
+    }
+}
+
+/// A free-text query parameter (a string with no length, pattern, format or choices of
+/// its own) is given `minLength: 1`: the handlers read `?name=` as a value, and an empty
+/// one is refused with a 400 naming it.
+fn non_empty_query_text(parameter: &mut utoipa::openapi::path::Parameter) {
+    use utoipa::openapi::RefOr;
+    use utoipa::openapi::path::ParameterIn;
+    use utoipa::openapi::schema::{Schema, SchemaType, Type};
+    if parameter.parameter_in != ParameterIn::Query {
+        return;
+    }
+    if let Some(RefOr::T(Schema::Object(object))) = &mut parameter.schema {
+        let text = match &object.schema_type {
+            SchemaType::Type(Type::String) => true,
+            SchemaType::Array(types) => types.contains(&Type::String),
+            _ => false,
+        };
+        if text
+            && object.min_length.is_none()
+            && object.pattern.is_none()
+            && object.format.is_none()
+            && object.enum_values.is_none()
+        {
+            object.min_length = Some(1);
         }
     }
 }

@@ -30,11 +30,11 @@ pub struct SyncRunDetail {
 #[utoipa::path(get, path = "/sync-runs", operation_id = "list_sync_runs", tag = "sync",
     params(
         PageParams,
-        ("kind" = Option<String>, Query, description = "full or incremental"),
-        ("status" = Option<String>, Query, description = "pending, processing, success, failed or partial"),
-        ("system" = Option<String>, Query, description = "Runs started for this system (sys_…)"),
-        ("since" = Option<String>, Query, description = "Created at or after this RFC 3339 instant"),
-        ("until" = Option<String>, Query, description = "Created before this RFC 3339 instant")
+        ("kind" = Option<crate::sync::RunKind>, Query, description = "full or incremental"),
+        ("status" = Option<crate::status::RunStatus>, Query, description = "pending, processing, success, failed or partial"),
+        ("system" = Option<String>, Query, pattern = r"^sys_[A-Za-z0-9_]{0,60}$", description = "Runs started for this system (sys_…)"),
+        ("since" = Option<String>, Query, format = DateTime, description = "Created at or after this RFC 3339 instant"),
+        ("until" = Option<String>, Query, format = DateTime, description = "Created before this RFC 3339 instant")
     ),
     security(("bearer" = [])),
     responses(

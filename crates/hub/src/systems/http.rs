@@ -87,8 +87,8 @@ impl TryFrom<SystemRow> for System {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SystemInput {
-    /// 1 to 100 characters, unique.
-    #[schema(value_type = String)]
+    /// 1 to 100 characters, unique; not blank, no control characters.
+    #[schema(value_type = String, min_length = 1, max_length = 100, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$")]
     pub name: crate::input::Text<1, 100>,
     /// What it is (a PUT cannot change it).
     pub kind: Kind,
@@ -115,8 +115,8 @@ fn empty_object() -> serde_json::Value {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SystemPatch {
-    /// A new name.
-    #[schema(value_type = Option<String>)]
+    /// A new name: as [`SystemInput::name`].
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 100, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$")]
     pub name: Option<crate::input::Text<1, 100>>,
     /// A new status.
     pub status: Option<Status>,
@@ -279,8 +279,8 @@ pub async fn create_system(
 #[utoipa::path(get, path = "/systems", operation_id = "list_systems", tag = "systems",
     params(
         PageParams,
-        ("kind" = Option<String>, Query, description = "pos, supplier, member, payment, delivery or erp"),
-        ("status" = Option<String>, Query, description = "active, inactive, error or testing"),
+        ("kind" = Option<crate::systems::Kind>, Query, description = "pos, supplier, member, payment, delivery or erp"),
+        ("status" = Option<crate::systems::Status>, Query, description = "active, inactive, error or testing"),
         ("archived" = Option<bool>, Query, description = "true: only archived systems (default false)")
     ),
     responses(
@@ -476,6 +476,7 @@ pub async fn update_system(
     responses(
         (status = 200, description = "Archived: it has records", body = System),
         (status = 204, description = "Deleted"),
+        (status = 400, description = "`hard` is neither true nor false", body = ErrorBody),
         (status = 404, description = "No such system", body = ErrorBody),
         (status = 409, description = "A hard delete of a system with records", body = ErrorBody)
     ))]

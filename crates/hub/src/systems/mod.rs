@@ -137,6 +137,7 @@ pub struct SyncSettings {
     pub counties: Vec<String>,
     /// Minutes between scheduled runs (1 to 10080); none: no schedule.
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 10080)]
     pub interval_minutes: Option<u32>,
 }
 

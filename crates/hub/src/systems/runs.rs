@@ -61,13 +61,28 @@ pub fn run_filter(query: &HashMap<String, String>) -> Result<RunFilter, ApiError
         until: crate::audit::http::time_param(query, "until")?,
     };
     if let (Some(s), Some(u)) = (filter.since, filter.until)
-        && s >= u
+        && s > u
     {
         return Err(ApiError::InvalidParameter(format!(
-            "since ({s}) must be before until ({u})"
+            "since ({s}) must not be after until ({u})"
         )));
     }
     Ok(filter)
+}
+
+/// The schema of [`StartRun::product_codes`]: at most 1000 product codes.
+fn product_codes_schema() -> utoipa::openapi::schema::Array {
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
+    ArrayBuilder::new()
+        .items(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .min_length(Some(1))
+                .max_length(Some(haier::ProductCode::MAX_LEN))
+                .pattern(Some(r"^[^\s\u0000-\u001f\u007f-\u009f]+$")),
+        )
+        .max_items(Some(1000))
+        .build()
 }
 
 /// `POST /api/v1/sync-runs`.
@@ -78,9 +93,11 @@ pub struct StartRun {
     pub system_id: String,
     /// `full` (default) or `incremental`.
     #[serde(default)]
+    #[schema(value_type = Option<crate::sync::RunKind>)]
     pub kind: Option<String>,
-    /// Only these product codes (at most 1000).
+    /// Only these product codes (at most 1000; each 1 to 50 characters, no whitespace).
     #[serde(default)]
+    #[schema(schema_with = product_codes_schema)]
     pub product_codes: Vec<String>,
     /// Sync prices (default true).
     #[serde(default)]
@@ -140,7 +157,7 @@ pub async fn start_sync_run(
         .product_codes
         .iter()
         .map(|c| {
-            haier::ProductCode::parse(c.trim()).map_err(|e| {
+            haier::ProductCode::parse(c).map_err(|e| {
                 invalid(format!(
                     "product_codes: {:?}: {e}",
                     c.chars().take(40).collect::<String>()
