@@ -68,6 +68,58 @@ pub struct Config {
     /// HTTP server limits and timeouts (`[http]`).
     #[serde(default)]
     pub http: crate::http::HttpConfig,
+    /// Outbound webhooks (`[webhooks]`).
+    #[serde(default)]
+    pub webhooks: WebhooksConfig,
+}
+
+/// Outbound webhooks (`[webhooks]`): where deliveries may go and when an endpoint that
+/// keeps failing is disabled.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+pub struct WebhooksConfig {
+    /// Accept `http://` endpoint URLs (default false: `https://` only).
+    #[serde(default)]
+    pub allow_http: bool,
+    /// Deliver to loopback, private, link-local, unspecified, multicast, shared,
+    /// benchmarking and documentation addresses (default false). Checked on the URL and
+    /// on every address a name resolves to, at connect time.
+    #[serde(default)]
+    pub allow_private_targets: bool,
+    /// How long one delivery attempt may take, in seconds (default 15).
+    #[serde(default = "default_webhook_timeout_secs")]
+    pub timeout_secs: u64,
+    /// An endpoint that has failed for this long without a success is disabled, in
+    /// seconds (default 432000: 5 days).
+    #[serde(default = "default_webhook_disable_after_secs")]
+    pub disable_after_secs: u64,
+    /// After a secret is rotated, how long deliveries are also signed with the previous
+    /// one, in seconds (default 86400: 24 hours).
+    #[serde(default = "default_webhook_rotation_overlap_secs")]
+    pub rotation_overlap_secs: u64,
+}
+
+impl Default for WebhooksConfig {
+    fn default() -> Self {
+        WebhooksConfig {
+            allow_http: false,
+            allow_private_targets: false,
+            timeout_secs: default_webhook_timeout_secs(),
+            disable_after_secs: default_webhook_disable_after_secs(),
+            rotation_overlap_secs: default_webhook_rotation_overlap_secs(),
+        }
+    }
+}
+
+fn default_webhook_timeout_secs() -> u64 {
+    15
+}
+
+fn default_webhook_disable_after_secs() -> u64 {
+    5 * 86_400
+}
+
+fn default_webhook_rotation_overlap_secs() -> u64 {
+    86_400
 }
 
 fn default_shutdown_grace_secs() -> u64 {
@@ -507,6 +559,18 @@ impl Config {
         self.http
             .validate()
             .map_err(|(key, detail)| ConfigError::Invalid { key, detail })?;
+        if !(1..=300).contains(&self.webhooks.timeout_secs) {
+            return Err(ConfigError::Invalid {
+                key: "webhooks.timeout_secs",
+                detail: format!("must be 1 to 300, got {}", self.webhooks.timeout_secs),
+            });
+        }
+        if self.webhooks.disable_after_secs == 0 {
+            return Err(ConfigError::Invalid {
+                key: "webhooks.disable_after_secs",
+                detail: "must be at least 1".to_owned(),
+            });
+        }
         if let Some(h) = &self.haier
             && !(h.base_url.starts_with("http://") || h.base_url.starts_with("https://"))
         {

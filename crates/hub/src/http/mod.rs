@@ -39,6 +39,7 @@ pub use server::{HttpConfig, serve};
 use crate::access::http as access;
 use crate::store::Db;
 use crate::systems::http as systems;
+use crate::webhooks::http as webhooks;
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -63,6 +64,8 @@ pub struct AppState {
     pub supplier: Option<Arc<haier::OpenPlatform>>,
     /// Request limits and timeouts (`[http]`).
     pub http: HttpConfig,
+    /// Outbound webhooks (`[webhooks]`): which endpoint URLs are accepted.
+    pub webhooks: crate::config::WebhooksConfig,
 }
 
 impl AppState {
@@ -86,6 +89,7 @@ impl AppState {
             ylh: None,
             supplier: None,
             http: HttpConfig::default(),
+            webhooks: crate::config::WebhooksConfig::default(),
         }
     }
 }
@@ -313,6 +317,16 @@ fn api_router() -> OpenApiRouter<AppState> {
                     systems::delete_system
                 ))
                 .routes(routes!(systems::test_system))
+                .routes(routes!(webhooks::create_endpoint, webhooks::list_endpoints))
+                .routes(routes!(
+                    webhooks::get_endpoint,
+                    webhooks::update_endpoint,
+                    webhooks::delete_endpoint
+                ))
+                .routes(routes!(webhooks::rotate_secret))
+                .routes(routes!(webhooks::list_deliveries))
+                .routes(routes!(webhooks::get_delivery))
+                .routes(routes!(webhooks::retry_delivery))
                 .routes(routes!(crate::systems::supplier::supplier_products))
                 .routes(routes!(crate::systems::supplier::supplier_prices))
                 .routes(routes!(crate::systems::supplier::supplier_stock))
