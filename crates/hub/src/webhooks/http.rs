@@ -98,7 +98,7 @@ pub struct EndpointInput {
     #[schema(value_type = String, min_length = 1, max_length = 2048)]
     pub url: Text<1, 2048>,
     /// One to five event types, each at most once.
-    #[schema(min_items = 1, max_items = 5)]
+    #[schema(value_type = std::collections::BTreeSet<EventType>, min_items = 1, max_items = 5)]
     pub event_types: Vec<EventType>,
     /// Up to 200 characters.
     #[schema(value_type = Option<String>, max_length = 200)]
@@ -117,7 +117,7 @@ pub struct EndpointPatch {
     #[schema(value_type = Option<String>, min_length = 1, max_length = 2048)]
     pub url: Option<Text<1, 2048>>,
     /// New event types, as [`EndpointInput::event_types`].
-    #[schema(min_items = 1, max_items = 5)]
+    #[schema(value_type = Option<std::collections::BTreeSet<EventType>>, min_items = 1, max_items = 5)]
     pub event_types: Option<Vec<EventType>>,
     /// A new description (an empty one removes it).
     #[schema(value_type = Option<String>, max_length = 200)]
