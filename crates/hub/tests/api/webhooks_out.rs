@@ -836,7 +836,63 @@ async fn bad_input_is_refused_and_secrets_stay_hidden(db: &Db) {
     assert_eq!(status, 404);
 }
 
+/// An order's supplier status change emits `order.supplier_status_changed` in its own
+/// transaction: committed, it is delivered; rolled back, nothing is left of it.
+async fn supplier_status_changes_are_emitted_with_the_change(db: &Db) {
+    use supplyhub::status::SupplierStatus;
+    use supplyhub::store::orders::transition_supplier_status;
+    let hub = Hub::start(db, false).await;
+    let rx = Receiver::start(&hub.clock, 200).await;
+    let shop = hub.system("Shop ERP", "erp").await;
+    let (_, secret) = hub
+        .endpoint(&shop, &rx.url, &["order.supplier_status_changed"])
+        .await;
+    rx.trust(&[&secret]);
+    let order = crate::callbacks::seed_order(db, "PO-WH-1", "paid", "push_pending").await;
+    let mut tx = db.begin().await.unwrap();
+    assert!(
+        transition_supplier_status(
+            &mut tx,
+            &order.id,
+            &[SupplierStatus::PushPending],
+            SupplierStatus::Pushed,
+            Some("SO.1"),
+            None,
+            UtcTime::now(),
+        )
+        .await
+        .unwrap()
+    );
+    drop(tx); // rolled back: no event either
+    assert!(hub.deliveries("").await.is_empty());
+    assert_eq!(hub.work().await, 0);
+    let mut tx = db.begin().await.unwrap();
+    transition_supplier_status(
+        &mut tx,
+        &order.id,
+        &[SupplierStatus::PushPending],
+        SupplierStatus::Pushed,
+        Some("SO.1"),
+        None,
+        UtcTime::now(),
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(hub.work().await, 1);
+    let got = rx.got();
+    assert_eq!(got.len(), 1);
+    assert!(got[0].verified);
+    let event: Value = serde_json::from_slice(&got[0].body).unwrap();
+    assert_eq!(event["type"], "order.supplier_status_changed");
+    assert_eq!(event["data"]["order_id"], order.id.as_str());
+    assert_eq!(event["data"]["previous_status"], "push_pending");
+    assert_eq!(event["data"]["status"], "pushed");
+    assert_eq!(event["data"]["retail_order_no"], "SO.1");
+}
+
 crate::on_both_backends! {
+    supplier_status_changes_are_emitted_with_the_change => supplier_status_changes_are_emitted_with_the_change;
     retries_on_the_schedule_then_dead_then_retry_by_hand => retries_on_the_schedule_then_dead_then_retry_by_hand;
     gone_disables_the_endpoint_and_tells_of_it => gone_disables_the_endpoint_and_tells_of_it;
     failing_for_days_disables_the_endpoint => failing_for_days_disables_the_endpoint;
