@@ -203,6 +203,10 @@ pub struct RetentionConfig {
     /// The per-item failures of ended sync runs (default 30).
     #[serde(default = "default_sync_failures_days")]
     pub sync_failures_days: u32,
+    /// Succeeded outbound webhook deliveries with their attempts, and the messages no
+    /// delivery needs any more (default 30). Pending and dead deliveries are kept.
+    #[serde(default = "default_sync_failures_days")]
+    pub webhook_deliveries_days: u32,
 }
 
 impl Default for RetentionConfig {
@@ -212,6 +216,7 @@ impl Default for RetentionConfig {
             inventory_log_days: default_history_days(),
             job_attempts_days: default_history_days(),
             sync_failures_days: default_sync_failures_days(),
+            webhook_deliveries_days: default_sync_failures_days(),
         }
     }
 }

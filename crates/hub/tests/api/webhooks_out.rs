@@ -13,7 +13,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use serde_json::{Value, json};
 use supplyhub::clock::Clock;
-use supplyhub::config::{OrdersConfig, WebhooksConfig};
+use supplyhub::config::{OrdersConfig, RetentionConfig, WebhooksConfig};
 use supplyhub::http::AppState;
 use supplyhub::jobs::Worker;
 use supplyhub::store::Db;
@@ -356,6 +356,24 @@ async fn retries_on_the_schedule_then_dead_then_retry_by_hand(db: &Db) {
         "a success ends the streak: {ep}"
     );
     assert!(ep["last_success_at"].is_string());
+
+    // A month on, the succeeded delivery is pruned with its attempts and message.
+    let retention = RetentionConfig::default();
+    let soon = hub.clock.later(Duration::from_secs(86_400));
+    let kept = supplyhub::retention::prune_once(db, 0, &retention, soon)
+        .await
+        .unwrap();
+    assert_eq!(kept.webhook_deliveries, 0);
+    let later = hub.clock.later(Duration::from_secs(31 * 86_400));
+    let pruned = supplyhub::retention::prune_once(db, 0, &retention, later)
+        .await
+        .unwrap();
+    assert_eq!(pruned.webhook_deliveries, 1);
+    let (status, _) = hub
+        .app
+        .get(&format!("/api/v1/webhook-deliveries/{id}"))
+        .await;
+    assert_eq!(status, 404);
 }
 
 /// A 410 disables the endpoint at once; the system, left with no enabled endpoint,
@@ -506,6 +524,13 @@ async fn failing_for_days_disables_the_endpoint(db: &Db) {
     );
     let (_, sys) = hub.app.get(&format!("/api/v1/systems/{system}")).await;
     assert_eq!(sys["status"], "error");
+    // Dead deliveries are kept whatever their age: a retry by hand needs them.
+    let later = hub.clock.later(Duration::from_secs(365 * 86_400));
+    let pruned = supplyhub::retention::prune_once(db, 0, &RetentionConfig::default(), later)
+        .await
+        .unwrap();
+    assert_eq!(pruned.webhook_deliveries, 0);
+    assert_eq!(hub.deliveries("?status=dead").await.len(), 2);
 }
 
 /// `Retry-After` on a 429 or 503 is honoured when longer than the schedule, never
