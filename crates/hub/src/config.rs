@@ -654,6 +654,26 @@ mod tests {
     }
 
     #[test]
+    fn webhook_settings_default_strict_and_are_checked() {
+        let strict = Config::from_settings(&settings(&[])).unwrap();
+        assert_eq!(strict.webhooks, WebhooksConfig::default());
+        assert!(!strict.webhooks.allow_http && !strict.webhooks.allow_private_targets);
+        assert_eq!(strict.webhooks.disable_after_secs, 5 * 86_400);
+        let open = Config::from_settings(&settings(&[
+            ("SUPPLYHUB_WEBHOOKS__ALLOW_HTTP", "true"),
+            ("SUPPLYHUB_WEBHOOKS__ALLOW_PRIVATE_TARGETS", "true"),
+            ("SUPPLYHUB_WEBHOOKS__DISABLE_AFTER_SECS", "60"),
+        ]))
+        .unwrap();
+        assert!(open.webhooks.allow_http && open.webhooks.allow_private_targets);
+        assert_eq!(open.webhooks.disable_after_secs, 60);
+        let err = Config::from_settings(&settings(&[("SUPPLYHUB_WEBHOOKS__TIMEOUT_SECS", "0")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("webhooks.timeout_secs"), "{err}");
+    }
+
+    #[test]
     fn secrets_are_text_whatever_they_look_like() {
         use secrecy::ExposeSecret;
         for value in [
