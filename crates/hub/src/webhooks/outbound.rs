@@ -344,10 +344,7 @@ impl reqwest::dns::Resolve for GuardedResolver {
         Box::pin(async move {
             let found: Vec<SocketAddr> =
                 tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
-            let allowed: Vec<SocketAddr> = found
-                .into_iter()
-                .filter(|a| allow_private || !is_blocked(a.ip()))
-                .collect();
+            let allowed = allowed_addrs(found, allow_private);
             if allowed.is_empty() {
                 return Err(
                     Box::new(BlockedAddress(host)) as Box<dyn std::error::Error + Send + Sync>
@@ -356,6 +353,16 @@ impl reqwest::dns::Resolve for GuardedResolver {
             Ok(Box::new(allowed.into_iter()) as reqwest::dns::Addrs)
         })
     }
+}
+
+/// The addresses a connection may use of those a name resolved to: all when private
+/// targets are allowed, else those [`is_blocked`] does not refuse. A name that resolves
+/// to a public and an internal address is connected to the public one only.
+fn allowed_addrs(found: Vec<SocketAddr>, allow_private: bool) -> Vec<SocketAddr> {
+    found
+        .into_iter()
+        .filter(|a| allow_private || !is_blocked(a.ip()))
+        .collect()
 }
 
 /// Seals an endpoint's secret (its `whsec_` text) to the endpoint; `previous` seals the
@@ -830,6 +837,23 @@ mod tests {
     }
 
     #[test]
+    fn resolved_internal_addresses_are_dropped() {
+        let addr = |s: &str| s.parse::<SocketAddr>().unwrap_or_else(|_| panic!("{s}"));
+        let found = vec![
+            addr("127.0.0.1:0"),
+            addr("93.184.215.14:0"),
+            addr("[::1]:0"),
+            addr("10.0.0.5:0"),
+        ];
+        assert_eq!(
+            allowed_addrs(found.clone(), false),
+            vec![addr("93.184.215.14:0")]
+        );
+        assert_eq!(allowed_addrs(found.clone(), true), found);
+        assert!(allowed_addrs(vec![addr("169.254.169.254:0")], false).is_empty());
+    }
+
+    #[test]
     fn checks_urls_by_the_settings() {
         let strict = WebhooksConfig::default();
         assert!(check_url("https://hooks.example.com/in", &strict).is_ok());
@@ -840,6 +864,9 @@ mod tests {
             "https://127.0.0.1/",
             "https://[::1]:8443/",
             "https://10.0.0.1/",
+            "https://2130706433/",
+            "https://0x7f.1/",
+            "https://[::ffff:10.0.0.1]/",
             "hooks.example.com",
         ] {
             assert!(check_url(bad, &strict).is_err(), "{bad}");
@@ -883,6 +910,16 @@ mod tests {
         .unwrap_or_default();
         assert_eq!(parse_retry_after(&date, now), Some(Duration::from_secs(90)));
         assert_eq!(parse_retry_after("soon", now), None);
+        // An HTTP date, as servers write it.
+        let now = UtcTime::from(
+            "2015-10-21T07:27:00Z"
+                .parse::<jiff::Timestamp>()
+                .unwrap_or_default(),
+        );
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now),
+            Some(Duration::from_secs(60))
+        );
     }
 
     #[test]
