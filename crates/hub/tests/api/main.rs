@@ -16,6 +16,7 @@ mod http;
 mod input;
 mod leaks;
 mod limits;
+mod metrics;
 mod operations;
 mod orders;
 mod store;
