@@ -46,9 +46,11 @@ mod open_platform;
 mod orders;
 mod rng;
 mod server;
+pub mod standard_webhooks;
 mod state;
 mod stats;
 mod stock;
+mod store;
 mod ylh;
 
 pub use cli::{Args, RunError, run};
