@@ -311,7 +311,7 @@ fn prepare(
                 bad_signature: draw(r, f.bad_signature_rate),
                 stale: draw(r, f.stale_timestamp_rate),
             };
-            let body = serde_json::to_vec(&sys.shape.render(e, now)).unwrap_or_default();
+            let body = serde_json::to_vec(&sys.shape.render(e)).unwrap_or_default();
             Job {
                 index,
                 id: message_id(bits),

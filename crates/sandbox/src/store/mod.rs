@@ -3,7 +3,7 @@
 //! events with state, and a receiver for the hub's outbound webhooks.
 //!
 //! Each system is registered under the hub's external-system id, with a kind (`pos`,
-//! `member`, `supplier`), a payload shape (see [`shapes`]: `canonical`, `pos_cents`,
+//! `member`, `supplier`), a payload shape (see [`shapes`]: `canonical`, `pos_nested`,
 //! `member_flat`, `supplier_edi`), a target URL (`{hub}/webhooks/{system_id}`) and the
 //! `whsec_` secrets the hub handed out: `send` secrets sign what it sends (every one, as
 //! space-separated `v1` entries, so rotation is exercised) and `receive` secrets verify

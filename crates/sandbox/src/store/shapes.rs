@@ -1,31 +1,41 @@
-//! The payload shapes the simulated store systems send, all in one place so the
-//! canonical one can be aligned with the hub's documented schema.
+//! The payload shapes the simulated store systems send, all in one place so that the
+//! canonical one follows the hub's documented schema.
 //!
-//! - `canonical` (any kind): a Standard Webhooks style envelope
-//!   `{"type", "timestamp" (RFC 3339 UTC), "data"}` with snake_case fields, money as
-//!   decimal strings in yuan (`"12.50"`), times as RFC 3339 UTC:
-//!   - `pos.transaction.created`: `{external_id, kind: sale|refund|void,
-//!     sale_external_id (null for a sale), store_code, occurred_at, customer_external_id
-//!     (or null), payment_method, currency: "CNY", lines: [{sku, name, quantity,
-//!     unit_price, discount}], total}`; `total = Σ (quantity × unit_price − discount)`;
-//!   - `member.updated`: `{external_id, version (1 at creation), name, mobile, level:
-//!     bronze|silver|gold|platinum, points, balance, updated_at}`;
-//!   - `supplier_order.updated`: `{external_id, state: pending|confirmed|shipped|
-//!     delivered|cancelled, occurred_at, lines: [{sku, name, quantity, unit_cost}],
-//!     delivery: {warehouse, address, contact, mobile, expected_date (YYYY-MM-DD)},
-//!     state_times: {state: RFC 3339}}`.
-//! - `pos_cents` (POS): `{"eventType": "SALE"|"REFUND"|"VOID", "order": {orderNo,
-//!   refOrderNo (or null), storeCode, paidAt (Unix seconds), payment: {method:
-//!   WECHAT_PAY|ALIPAY|BANK_CARD|CASH}, member: {memberNo} (or null), items: [{sku,
-//!   title, qty, price (fen, per unit), discount (fen, whole line)}], totalCents,
-//!   currency}}`.
-//! - `member_flat` (member): `{"memberNo", "fullName", "phone" (`138-0013-8000`),
-//!   "tier": BRONZE|SILVER|GOLD|PLATINUM, "points", "balanceCents", "updatedAt" (RFC 3339
-//!   with `+08:00` and milliseconds; the only ordering a receiver gets: no version)}`.
-//! - `supplier_edi` (supplier): `{"messageType": "PO_STATUS", "poNumber", "status":
-//!   PEND|CONF|SHIP|DLVD|CANC, "statusTime" (ms since the epoch), "lines": [{itemCode,
-//!   description, orderedQty, unitCostCents}], "shipTo": {site, street, attention,
-//!   phone}, "promisedDate" (YYYYMMDD)}`.
+//! A payload is the record itself, with no envelope: without a mapping the hub takes the
+//! body as its canonical record; with one, JSONPath expressions pick each field out of
+//! the system's own shape. So the foreign shapes differ from the canonical one in names
+//! and nesting only, never in how a value is written (JSONPath selects, it does not
+//! convert): money is a decimal string of yuan (`"12.50"`), a time is RFC 3339, an enum
+//! value is the canonical word.
+//!
+//! - `canonical` (any kind), the hub's canonical records:
+//!   - POS: `{external_id, kind: sale|refund|void, sale_external_id (refund, void),
+//!     occurred_at, store, customer: {id} (or absent), payment_method, lines: [{sku,
+//!     name, quantity, unit_price, discount}] (none for a void), total}`; `total = Σ
+//!     (quantity × unit_price − discount)`, a void's total is its sale's;
+//!   - member: `{external_id, version (1 at creation), updated_at, name, mobile, level,
+//!     points, balance}`, the whole member every time;
+//!   - supplier: `{"action": "create", external_id, kind: "purchase", lines: [{sku, name,
+//!     quantity, unit_price}], total, delivery: {warehouse, address, contact, phone,
+//!     expected_at}}` when an order is placed, then `{"action": "transition",
+//!     external_id, to: confirmed|shipped|delivered|cancelled}` at each change.
+//! - `pos_nested` (POS): `{"eventType": sale|refund|void, "order": {orderNo, refOrderNo
+//!   (or null), storeCode, paidAt, payment: {method}, buyer: {id} (or null), items:
+//!   [{sku, title, qty, price, discount}], amount}}`. A mapping:
+//!   `{"external_id": "$.order.orderNo", "kind": "$.eventType", "sale_external_id":
+//!   "$.order.refOrderNo", "occurred_at": "$.order.paidAt", "store":
+//!   "$.order.storeCode", "customer": "$.order.buyer", "payment_method":
+//!   "$.order.payment.method", "lines": {"each": "$.order.items[*]", "fields": {"sku":
+//!   "$.sku", "name": "$.title", "quantity": "$.qty", "unit_price": "$.price",
+//!   "discount": "$.discount"}}, "total": "$.order.amount"}`.
+//! - `member_flat` (member): `{"memberNo", "fullName", "phone", "tier" (upper case),
+//!   "points", "balance", "updatedAt" (`+08:00`, milliseconds)}`: no version, only the
+//!   time orders the updates.
+//! - `supplier_edi` (supplier): `{"event": "create", "poNumber", "items": [{itemCode,
+//!   description, orderedQty, unitCost}], "orderTotal", "shipTo": {site, street,
+//!   attention, phone, promisedAt}}`, then `{"event": "transition", "poNumber",
+//!   "status", "statusTime"}`. (`shipTo` has no counterpart a mapping can build: the
+//!   canonical `delivery` is an object with other names.)
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -40,11 +50,11 @@ use crate::money::Money;
 pub(crate) enum Shape {
     /// The hub's canonical schema (any kind).
     Canonical,
-    /// A POS's own shape: nested order, amounts in fen.
-    PosCents,
-    /// A member system's own shape: flat, camelCase, ordered by `updatedAt` only.
+    /// A POS's own shape: an event around a nested order.
+    PosNested,
+    /// A member system's own shape: camelCase, ordered by `updatedAt` only.
     MemberFlat,
-    /// A supplier's EDI-like shape: status codes, times in ms.
+    /// A supplier's own shape: `event`, `poNumber`, `items`, `shipTo`.
     SupplierEdi,
 }
 
@@ -54,19 +64,19 @@ impl Shape {
         matches!(
             (self, kind),
             (Shape::Canonical, _)
-                | (Shape::PosCents, Kind::Pos)
+                | (Shape::PosNested, Kind::Pos)
                 | (Shape::MemberFlat, Kind::Member)
                 | (Shape::SupplierEdi, Kind::Supplier)
         )
     }
 
-    /// The payload of an event in this shape, produced at `now` (ms since the epoch).
-    pub(crate) fn render(self, event: &Event, now: i64) -> Value {
+    /// The payload of an event in this shape.
+    pub(crate) fn render(self, event: &Event) -> Value {
         match (self, event) {
-            (Shape::PosCents, Event::Pos(t)) => pos_cents(t),
+            (Shape::PosNested, Event::Pos(t)) => pos_nested(t),
             (Shape::MemberFlat, Event::Member(m)) => member_flat(m),
             (Shape::SupplierEdi, Event::Supplier(o)) => supplier_edi(o),
-            (_, e) => canonical(e, now),
+            (_, e) => canonical(e),
         }
     }
 }
@@ -108,142 +118,159 @@ fn tx_kind(k: TxKind) -> &'static str {
     }
 }
 
-/// The canonical envelope and data of an event.
-pub(crate) fn canonical(event: &Event, now: i64) -> Value {
-    let (kind, data) = match event {
-        Event::Pos(t) => (
-            "pos.transaction.created",
-            json!({
-                "external_id": t.external_id,
-                "kind": tx_kind(t.kind),
-                "sale_external_id": t.sale_id,
-                "store_code": t.store,
-                "occurred_at": rfc3339(t.at_ms, 0),
-                "customer_external_id": t.customer,
-                "payment_method": t.payment_method,
-                "currency": "CNY",
-                "lines": t.lines.iter().map(|l| json!({
-                    "sku": l.sku,
-                    "name": l.name,
-                    "quantity": l.quantity,
-                    "unit_price": yuan(l.unit_price),
-                    "discount": yuan(l.discount),
-                })).collect::<Vec<_>>(),
-                "total": yuan(t.total),
-            }),
-        ),
-        Event::Member(m) => (
-            "member.updated",
-            json!({
-                "external_id": m.external_id,
-                "version": m.version,
-                "name": m.name,
-                "mobile": m.mobile,
-                "level": level(m.level),
-                "points": m.points,
-                "balance": yuan(m.balance),
-                "updated_at": rfc3339(m.updated_at_ms, 0),
-            }),
-        ),
-        Event::Supplier(o) => {
-            let times: serde_json::Map<String, Value> = o
-                .times
-                .iter()
-                .map(|(s, at)| (s.name().to_owned(), rfc3339(*at, 0).into()))
-                .collect();
-            (
-                "supplier_order.updated",
-                json!({
-                    "external_id": o.external_id,
-                    "state": o.state.name(),
-                    "occurred_at": rfc3339(o.times.last().map_or(now, |t| t.1), 0),
-                    "lines": o.lines.iter().map(|l| json!({
-                        "sku": l.sku,
-                        "name": l.name,
-                        "quantity": l.quantity,
-                        "unit_cost": yuan(l.unit_cost),
-                    })).collect::<Vec<_>>(),
-                    "delivery": o.delivery,
-                    "state_times": times,
-                }),
-            )
-        }
-    };
-    json!({ "type": kind, "timestamp": rfc3339(now, 0), "data": data })
+/// Whether a purchase-order event is the order's creation (its first state).
+fn is_creation(o: &PurchaseOrder) -> bool {
+    o.state == PoState::Pending && o.times.len() == 1
 }
 
-fn pos_cents(t: &Transaction) -> Value {
-    let method = match t.payment_method {
-        "wechat" => "WECHAT_PAY",
-        "alipay" => "ALIPAY",
-        "card" => "BANK_CARD",
-        _ => "CASH",
-    };
+fn po_total(o: &PurchaseOrder) -> Money {
+    Money(
+        o.lines
+            .iter()
+            .map(|l| i64::from(l.quantity) * l.unit_cost.0)
+            .sum(),
+    )
+}
+
+/// When goods are expected: the expected day (`YYYY-MM-DD`) at 18:00 China time.
+fn expected_at(date: &str) -> String {
+    format!("{date}T18:00:00+08:00")
+}
+
+/// The canonical record of an event.
+pub(crate) fn canonical(event: &Event) -> Value {
+    match event {
+        Event::Pos(t) => {
+            let mut v = json!({
+                "external_id": t.external_id,
+                "kind": tx_kind(t.kind),
+                "occurred_at": rfc3339(t.at_ms, 0),
+                "store": t.store,
+                "payment_method": t.payment_method,
+                "total": yuan(t.total),
+            });
+            if let Some(sale) = &t.sale_id {
+                v["sale_external_id"] = sale.as_str().into();
+            }
+            if let Some(c) = &t.customer {
+                v["customer"] = json!({ "id": c });
+            }
+            if t.kind != TxKind::Void {
+                v["lines"] = t
+                    .lines
+                    .iter()
+                    .map(|l| {
+                        json!({
+                            "sku": l.sku,
+                            "name": l.name,
+                            "quantity": l.quantity,
+                            "unit_price": yuan(l.unit_price),
+                            "discount": yuan(l.discount),
+                        })
+                    })
+                    .collect();
+            }
+            v
+        }
+        Event::Member(m) => json!({
+            "external_id": m.external_id,
+            "version": m.version,
+            "updated_at": rfc3339(m.updated_at_ms, 0),
+            "name": m.name,
+            "mobile": m.mobile,
+            "level": level(m.level),
+            "points": m.points,
+            "balance": yuan(m.balance),
+        }),
+        Event::Supplier(o) if is_creation(o) => json!({
+            "action": "create",
+            "external_id": o.external_id,
+            "kind": "purchase",
+            "lines": o.lines.iter().map(|l| json!({
+                "sku": l.sku,
+                "name": l.name,
+                "quantity": l.quantity,
+                "unit_price": yuan(l.unit_cost),
+            })).collect::<Vec<_>>(),
+            "total": yuan(po_total(o)),
+            "delivery": {
+                "warehouse": o.delivery.warehouse,
+                "address": o.delivery.address,
+                "contact": o.delivery.contact,
+                "phone": o.delivery.mobile,
+                "expected_at": expected_at(&o.delivery.expected_date),
+            },
+        }),
+        Event::Supplier(o) => json!({
+            "action": "transition",
+            "external_id": o.external_id,
+            "to": o.state.name(),
+        }),
+    }
+}
+
+fn pos_nested(t: &Transaction) -> Value {
     json!({
-        "eventType": tx_kind(t.kind).to_uppercase(),
+        "eventType": tx_kind(t.kind),
         "order": {
             "orderNo": t.external_id,
             "refOrderNo": t.sale_id,
             "storeCode": t.store,
-            "paidAt": t.at_ms.div_euclid(1000),
-            "payment": { "method": method },
-            "member": t.customer.as_ref().map(|c| json!({ "memberNo": c })),
-            "items": t.lines.iter().map(|l| json!({
-                "sku": l.sku,
-                "title": l.name,
-                "qty": l.quantity,
-                "price": l.unit_price.0,
-                "discount": l.discount.0,
-            })).collect::<Vec<_>>(),
-            "totalCents": t.total.0,
-            "currency": "CNY",
+            "paidAt": rfc3339(t.at_ms, 8 * 60),
+            "payment": { "method": t.payment_method },
+            "buyer": t.customer.as_ref().map(|c| json!({ "id": c })),
+            "items": if t.kind == TxKind::Void { Vec::new() } else {
+                t.lines.iter().map(|l| json!({
+                    "sku": l.sku,
+                    "title": l.name,
+                    "qty": l.quantity,
+                    "price": yuan(l.unit_price),
+                    "discount": yuan(l.discount),
+                })).collect::<Vec<_>>()
+            },
+            "amount": yuan(t.total),
         }
     })
 }
 
 fn member_flat(m: &Member) -> Value {
-    let phone = if m.mobile.len() == 11 {
-        format!("{}-{}-{}", &m.mobile[..3], &m.mobile[3..7], &m.mobile[7..])
-    } else {
-        m.mobile.clone()
-    };
     json!({
         "memberNo": m.external_id,
         "fullName": m.name,
-        "phone": phone,
+        "phone": m.mobile,
         "tier": level(m.level).to_uppercase(),
         "points": m.points,
-        "balanceCents": m.balance.0,
+        "balance": yuan(m.balance),
         "updatedAt": rfc3339(m.updated_at_ms, 8 * 60),
     })
 }
 
 fn supplier_edi(o: &PurchaseOrder) -> Value {
-    let status = match o.state {
-        PoState::Pending => "PEND",
-        PoState::Confirmed => "CONF",
-        PoState::Shipped => "SHIP",
-        PoState::Delivered => "DLVD",
-        PoState::Cancelled => "CANC",
-    };
+    if is_creation(o) {
+        return json!({
+            "event": "create",
+            "poNumber": o.external_id,
+            "items": o.lines.iter().map(|l| json!({
+                "itemCode": l.sku,
+                "description": l.name,
+                "orderedQty": l.quantity,
+                "unitCost": yuan(l.unit_cost),
+            })).collect::<Vec<_>>(),
+            "orderTotal": yuan(po_total(o)),
+            "shipTo": {
+                "site": o.delivery.warehouse,
+                "street": o.delivery.address,
+                "attention": o.delivery.contact,
+                "phone": o.delivery.mobile,
+                "promisedAt": expected_at(&o.delivery.expected_date),
+            },
+        });
+    }
     json!({
-        "messageType": "PO_STATUS",
+        "event": "transition",
         "poNumber": o.external_id,
-        "status": status,
-        "statusTime": o.times.last().map_or(0, |t| t.1),
-        "lines": o.lines.iter().map(|l| json!({
-            "itemCode": l.sku,
-            "description": l.name,
-            "orderedQty": l.quantity,
-            "unitCostCents": l.unit_cost.0,
-        })).collect::<Vec<_>>(),
-        "shipTo": {
-            "site": o.delivery.warehouse,
-            "street": o.delivery.address,
-            "attention": o.delivery.contact,
-            "phone": o.delivery.mobile,
-        },
-        "promisedDate": o.delivery.expected_date.replace('-', ""),
+        "status": o.state.name(),
+        "statusTime": rfc3339(o.times.last().map_or(0, |t| t.1), 8 * 60),
     })
 }
 
@@ -270,27 +297,48 @@ mod tests {
             .produce(Action::Sale, "T", &mut rng, 1_000_000)
             .unwrap_or_else(|e| panic!("{e}"));
         let Event::Pos(t) = &e else { unreachable!() };
-        let c = Shape::Canonical.render(&e, 2_000_000);
-        assert_eq!(c["type"], "pos.transaction.created");
-        assert_eq!(c["data"]["external_id"], t.external_id.as_str());
-        assert_eq!(c["data"]["total"], t.total.to_string());
-        let f = Shape::PosCents.render(&e, 2_000_000);
-        assert_eq!(f["eventType"], "SALE");
-        assert_eq!(f["order"]["totalCents"], t.total.0);
-        let sum: i64 = f["order"]["items"]
-            .as_array()
-            .map(|items| {
-                items
-                    .iter()
-                    .map(|i| {
-                        i["qty"].as_i64().unwrap_or(0) * i["price"].as_i64().unwrap_or(0)
-                            - i["discount"].as_i64().unwrap_or(0)
-                    })
-                    .sum()
-            })
-            .unwrap_or(0);
-        assert_eq!(sum, t.total.0);
-        assert!(!Shape::PosCents.fits(Kind::Member));
+        let c = Shape::Canonical.render(&e);
+        assert_eq!(c["external_id"], t.external_id.as_str());
+        assert_eq!(c["kind"], "sale");
+        assert_eq!(c["total"], t.total.to_string());
+        assert!(c.get("sale_external_id").is_none());
+        let f = Shape::PosNested.render(&e);
+        assert_eq!(f["eventType"], "sale");
+        assert_eq!(f["order"]["amount"], t.total.to_string());
+        assert_eq!(
+            f["order"]["items"].as_array().map(Vec::len),
+            c["lines"].as_array().map(Vec::len)
+        );
+        let v = book
+            .produce(Action::Void, "T", &mut rng, 1_000_001)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let c = Shape::Canonical.render(&v);
+        assert_eq!(c["kind"], "void");
+        assert_eq!(c["sale_external_id"], t.external_id.as_str());
+        assert!(c.get("lines").is_none(), "a void has no lines");
+        assert_eq!(c["total"], t.total.to_string());
+        assert!(!Shape::PosNested.fits(Kind::Member));
         assert!(Shape::Canonical.fits(Kind::Supplier));
+    }
+
+    #[test]
+    fn a_purchase_order_is_created_once_then_transitions() {
+        let mut rng = Rng::new(2, 1);
+        let mut book = Book::new(Kind::Supplier);
+        let created = book
+            .produce(Action::Create, "T", &mut rng, 1)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let c = Shape::Canonical.render(&created);
+        assert_eq!(c["action"], "create");
+        assert!(c.get("to").is_none() && c.get("state").is_none());
+        let moved = book
+            .produce(Action::Advance, "T", &mut rng, 2)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let c = Shape::Canonical.render(&moved);
+        assert_eq!(
+            c,
+            json!({"action": "transition", "external_id": c["external_id"], "to": "confirmed"})
+        );
+        assert_eq!(Shape::SupplierEdi.render(&moved)["status"], "confirmed");
     }
 }
