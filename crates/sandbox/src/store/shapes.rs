@@ -30,12 +30,17 @@
 //!   "discount": "$.discount"}}, "total": "$.order.amount"}`.
 //! - `member_flat` (member): `{"memberNo", "fullName", "phone", "tier" (upper case),
 //!   "points", "balance", "updatedAt" (`+08:00`, milliseconds)}`: no version, only the
-//!   time orders the updates.
+//!   time orders the updates. A mapping: `{"external_id": "$.memberNo", "name":
+//!   "$.fullName", "mobile": "$.phone", "level": "$.tier", "points": "$.points",
+//!   "balance": "$.balance", "updated_at": "$.updatedAt"}`.
 //! - `supplier_edi` (supplier): `{"event": "create", "poNumber", "items": [{itemCode,
 //!   description, orderedQty, unitCost}], "orderTotal", "shipTo": {site, street,
 //!   attention, phone, promisedAt}}`, then `{"event": "transition", "poNumber",
-//!   "status", "statusTime"}`. (`shipTo` has no counterpart a mapping can build: the
-//!   canonical `delivery` is an object with other names.)
+//!   "status", "statusTime"}`. A mapping: `{"action": "$.event", "external_id":
+//!   "$.poNumber", "to": "$.status", "lines": {"each": "$.items[*]", "fields": {"sku":
+//!   "$.itemCode", "name": "$.description", "quantity": "$.orderedQty", "unit_price":
+//!   "$.unitCost"}}, "total": "$.orderTotal"}`. (`shipTo` has no counterpart a mapping
+//!   can build: the canonical `delivery` is an object with other names.)
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
