@@ -371,7 +371,8 @@ async fn events(
     .into_response())
 }
 
-/// `POST /_sandbox/store/systems/{id}/burst`.
+/// `POST /_sandbox/store/systems/{id}/burst`: answers counts by final status, the ids,
+/// and how long the deliveries took (`elapsed_ms`, wall clock, retries included).
 async fn burst(
     State(s): State<Arc<AppState>>,
     Path(id): Path<String>,
@@ -387,7 +388,9 @@ async fn burst(
     }
     let batch = prepare(&s, &id, &req, 16)?;
     let concurrency = batch.concurrency;
+    let started = std::time::Instant::now();
     let outcomes = send::run(Arc::clone(&s), batch).await;
+    let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     let delivered = outcomes.iter().filter(|o| o.delivered).count();
     let mut statuses = serde_json::Map::new();
     for o in &outcomes {
@@ -401,6 +404,7 @@ async fn burst(
     Ok(Json(json!({
         "count": outcomes.len(),
         "concurrency": concurrency,
+        "elapsed_ms": elapsed_ms,
         "delivered": delivered,
         "failed": outcomes.len() - delivered,
         "statuses": statuses,

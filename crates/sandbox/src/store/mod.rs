@@ -46,7 +46,7 @@
 //! | `GET /_sandbox/store/systems`, `GET`/`DELETE /_sandbox/store/systems/{id}` | lists, shows or forgets systems (secrets are only counted) |
 //! | `POST /_sandbox/store/systems/{id}/secrets {"send"?:[…],"receive"?:[…]}` | replaces either list of `whsec_` secrets |
 //! | `POST /_sandbox/store/systems/{id}/events {"count"?,"action"?,"concurrency"?}` | produces and delivers `count` (1, at most 10,000) events now, `concurrency` (1, at most 256) at a time; waits for every attempt; answers each event's id, type, final status and attempts |
-//! | `POST /_sandbox/store/systems/{id}/burst {"count","concurrency"?,"action"?}` | the same as fast as possible, 16 at a time by default; answers counts and ids |
+//! | `POST /_sandbox/store/systems/{id}/burst {"count","concurrency"?,"action"?}` | the same as fast as possible, 16 at a time by default; answers counts by status, the ids and `elapsed_ms` |
 //! | `GET`/`POST /_sandbox/store/systems/{id}/faults {…}` | reads or changes the faults (only the keys given) |
 //! | `GET /_sandbox/store/systems/{id}/ledger` | the truth: sales with refunded and remaining amounts, members at their newest version, purchase orders with state times |
 //! | `GET /_sandbox/store/systems/{id}/deliveries` | every HTTP attempt: id, type, attempt, status (null on a transport error), fault |
