@@ -484,6 +484,7 @@ async fn bursts_deliver_every_event() {
     assert_eq!(out["count"], 400);
     assert_eq!(out["delivered"], 400);
     assert_eq!(out["concurrency"], 32);
+    assert!(out["elapsed_ms"].is_u64());
     assert_eq!(out["statuses"], json!({"202": 400}));
     let got = hook.got();
     assert_eq!(got.len(), 400);
