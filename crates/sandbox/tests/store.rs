@@ -491,6 +491,9 @@ async fn bursts_deliver_every_event() {
     assert!(got.iter().all(|g| g.verdict == Verdict::Valid));
     let ids: HashSet<&str> = got.iter().map(|g| g.id.as_str()).collect();
     assert_eq!(ids.len(), 400);
+    // The system shows the mapping from its shape to the canonical record.
+    let shown = app.get("/_sandbox/store/systems/pos-burst").await;
+    assert_eq!(shown["mapping"]["fields"]["total"], "$.order.amount");
     app.sandbox.shutdown().await.unwrap();
 }
 

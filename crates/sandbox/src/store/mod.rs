@@ -43,7 +43,7 @@
 //! | call | does |
 //! |---|---|
 //! | `POST /_sandbox/store/systems {"id","kind","shape"?,"target_url"? \| "hub_url"?}` | registers a system (201); `hub_url` gives `{hub_url}/webhooks/{id}`; 409 if the id is taken |
-//! | `GET /_sandbox/store/systems`, `GET`/`DELETE /_sandbox/store/systems/{id}` | lists, shows or forgets systems (secrets are only counted) |
+//! | `GET /_sandbox/store/systems`, `GET`/`DELETE /_sandbox/store/systems/{id}` | lists, shows or forgets systems (secrets are only counted; `mapping` is the JSONPath mapping, in the hub's format, from the system's shape to the canonical record) |
 //! | `POST /_sandbox/store/systems/{id}/secrets {"send"?:[…],"receive"?:[…]}` | replaces either list of `whsec_` secrets |
 //! | `POST /_sandbox/store/systems/{id}/events {"count"?,"action"?,"concurrency"?}` | produces and delivers `count` (1, at most 10,000) events now, `concurrency` (1, at most 256) at a time; waits for every attempt; answers each event's id, type, final status and attempts |
 //! | `POST /_sandbox/store/systems/{id}/burst {"count","concurrency"?,"action"?}` | the same as fast as possible, 16 at a time by default; answers counts by status, the ids and `elapsed_ms` |
@@ -204,6 +204,7 @@ impl System {
             "id": self.id,
             "kind": self.kind,
             "shape": self.shape,
+            "mapping": self.shape.mapping(),
             "target_url": self.target_url,
             "send_secrets": self.send_secrets.len(),
             "receive_secrets": self.receive_secrets.len(),

@@ -21,26 +21,19 @@
 //!     external_id, to: confirmed|shipped|delivered|cancelled}` at each change.
 //! - `pos_nested` (POS): `{"eventType": sale|refund|void, "order": {orderNo, refOrderNo
 //!   (or null), storeCode, paidAt, payment: {method}, buyer: {id} (or null), items:
-//!   [{sku, title, qty, price, discount}], amount}}`. A mapping:
-//!   `{"external_id": "$.order.orderNo", "kind": "$.eventType", "sale_external_id":
-//!   "$.order.refOrderNo", "occurred_at": "$.order.paidAt", "store":
-//!   "$.order.storeCode", "customer": "$.order.buyer", "payment_method":
-//!   "$.order.payment.method", "lines": {"each": "$.order.items[*]", "fields": {"sku":
-//!   "$.sku", "name": "$.title", "quantity": "$.qty", "unit_price": "$.price",
-//!   "discount": "$.discount"}}, "total": "$.order.amount"}`.
-//! - `member_flat` (member): `{"memberNo", "fullName", "phone", "tier" (upper case),
+//!   [{sku, title, qty, price, discount}], amount}}`.
+//! - `member_flat` (member): `{"memberNo", "fullName", "phone", "tier",
 //!   "points", "balance", "updatedAt" (`+08:00`, milliseconds)}`: no version, only the
-//!   time orders the updates. A mapping: `{"external_id": "$.memberNo", "name":
-//!   "$.fullName", "mobile": "$.phone", "level": "$.tier", "points": "$.points",
-//!   "balance": "$.balance", "updated_at": "$.updatedAt"}`.
+//!   time orders the updates.
 //! - `supplier_edi` (supplier): `{"event": "create", "poNumber", "items": [{itemCode,
 //!   description, orderedQty, unitCost}], "orderTotal", "shipTo": {site, street,
 //!   attention, phone, promisedAt}}`, then `{"event": "transition", "poNumber",
-//!   "status", "statusTime"}`. A mapping: `{"action": "$.event", "external_id":
-//!   "$.poNumber", "to": "$.status", "lines": {"each": "$.items[*]", "fields": {"sku":
-//!   "$.itemCode", "name": "$.description", "quantity": "$.orderedQty", "unit_price":
-//!   "$.unitCost"}}, "total": "$.orderTotal"}`. (`shipTo` has no counterpart a mapping
-//!   can build: the canonical `delivery` is an object with other names.)
+//!   "status", "statusTime"}`. (`shipTo` has no counterpart a mapping can build: the
+//!   canonical `delivery` is an object with other names.)
+//!
+//! [`Shape::mapping`] gives, for each foreign shape, the mapping in the hub's format
+//! (`{"fields": {name: "$.path" | {"each", "fields"}}}`) that turns it into the
+//! canonical record; the control API shows it with the system.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -73,6 +66,59 @@ impl Shape {
                 | (Shape::MemberFlat, Kind::Member)
                 | (Shape::SupplierEdi, Kind::Supplier)
         )
+    }
+
+    /// The JSONPath mapping, in the hub's format, that turns this shape into the
+    /// canonical record; `None` for the canonical shape.
+    pub(crate) fn mapping(self) -> Option<Value> {
+        let fields = match self {
+            Shape::Canonical => return None,
+            Shape::PosNested => json!({
+                "external_id": "$.order.orderNo",
+                "kind": "$.eventType",
+                "sale_external_id": "$.order.refOrderNo",
+                "occurred_at": "$.order.paidAt",
+                "store": "$.order.storeCode",
+                "customer": "$.order.buyer",
+                "payment_method": "$.order.payment.method",
+                "lines": {
+                    "each": "$.order.items[*]",
+                    "fields": {
+                        "sku": "$.sku",
+                        "name": "$.title",
+                        "quantity": "$.qty",
+                        "unit_price": "$.price",
+                        "discount": "$.discount",
+                    },
+                },
+                "total": "$.order.amount",
+            }),
+            Shape::MemberFlat => json!({
+                "external_id": "$.memberNo",
+                "name": "$.fullName",
+                "mobile": "$.phone",
+                "level": "$.tier",
+                "points": "$.points",
+                "balance": "$.balance",
+                "updated_at": "$.updatedAt",
+            }),
+            Shape::SupplierEdi => json!({
+                "action": "$.event",
+                "external_id": "$.poNumber",
+                "to": "$.status",
+                "lines": {
+                    "each": "$.items[*]",
+                    "fields": {
+                        "sku": "$.itemCode",
+                        "name": "$.description",
+                        "quantity": "$.orderedQty",
+                        "unit_price": "$.unitCost",
+                    },
+                },
+                "total": "$.orderTotal",
+            }),
+        };
+        Some(json!({ "fields": fields }))
     }
 
     /// The payload of an event in this shape.
@@ -243,7 +289,7 @@ fn member_flat(m: &Member) -> Value {
         "memberNo": m.external_id,
         "fullName": m.name,
         "phone": m.mobile,
-        "tier": level(m.level).to_uppercase(),
+        "tier": level(m.level),
         "points": m.points,
         "balance": yuan(m.balance),
         "updatedAt": rfc3339(m.updated_at_ms, 8 * 60),
@@ -345,5 +391,93 @@ mod tests {
             json!({"action": "transition", "external_id": c["external_id"], "to": "confirmed"})
         );
         assert_eq!(Shape::SupplierEdi.render(&moved)["status"], "confirmed");
+    }
+
+    /// A tiny evaluator of the mappings' subset of JSONPath (`$.a.b`, `$.a[*]`).
+    fn select<'a>(v: &'a Value, path: &str) -> Vec<&'a Value> {
+        let mut at = vec![v];
+        for step in path
+            .trim_start_matches('$')
+            .split('.')
+            .filter(|s| !s.is_empty())
+        {
+            let (name, all) = match step.strip_suffix("[*]") {
+                Some(n) => (n, true),
+                None => (step, false),
+            };
+            at = at
+                .into_iter()
+                .filter_map(|x| x.get(name))
+                .flat_map(|x| match (all, x.as_array()) {
+                    (true, Some(items)) => items.iter().collect(),
+                    _ => vec![x],
+                })
+                .collect();
+        }
+        at
+    }
+
+    fn apply(fields: &Value, payload: &Value) -> Value {
+        let mut out = serde_json::Map::new();
+        for (name, rule) in fields.as_object().into_iter().flatten() {
+            match rule {
+                Value::String(path) => {
+                    if let Some(v) = select(payload, path).first() {
+                        out.insert(name.clone(), (*v).clone());
+                    }
+                }
+                r => {
+                    let each = select(payload, r["each"].as_str().unwrap_or_default());
+                    let items = each.iter().map(|i| apply(&r["fields"], i)).collect();
+                    out.insert(name.clone(), Value::Array(items));
+                }
+            }
+        }
+        Value::Object(out)
+    }
+
+    #[test]
+    fn each_foreign_shape_maps_to_its_canonical_record() {
+        for (kind, shape) in [
+            (Kind::Pos, Shape::PosNested),
+            (Kind::Member, Shape::MemberFlat),
+            (Kind::Supplier, Shape::SupplierEdi),
+        ] {
+            let mut rng = Rng::new(4, 1);
+            let mut book = Book::new(kind);
+            let mapping = shape.mapping().unwrap_or_else(|| panic!("{shape:?}"));
+            for i in 0..300 {
+                let e = book
+                    .produce(Action::Any, "T", &mut rng, 1_700_000_000_000 + i)
+                    .unwrap_or_else(|e| panic!("{e}"));
+                let mut mapped = apply(&mapping["fields"], &shape.render(&e));
+                let mut expected = canonical(&e);
+                // Fields the foreign shape has no counterpart for, and nulls it writes
+                // where the canonical record leaves a field out.
+                for v in [&mut mapped, &mut expected] {
+                    if let Some(m) = v.as_object_mut() {
+                        m.retain(|_, x| !x.is_null());
+                        for gone in ["version", "kind", "delivery"] {
+                            if kind != Kind::Pos || gone != "kind" {
+                                m.remove(gone);
+                            }
+                        }
+                        if m.get("lines") == Some(&json!([])) {
+                            m.remove("lines");
+                        }
+                    }
+                }
+                // Foreign times are China time: the same instant, written `+08:00`.
+                for key in ["occurred_at", "updated_at"] {
+                    if let (Some(local), Some(utc)) = (mapped[key].as_str(), expected[key].as_str())
+                    {
+                        assert!(local.ends_with("+08:00") && utc.ends_with('Z'));
+                        mapped[key] = expected[key].clone();
+                    }
+                }
+                assert_eq!(mapped, expected, "{shape:?} {}", e.type_name());
+            }
+        }
+        assert!(Shape::Canonical.mapping().is_none());
     }
 }
