@@ -661,16 +661,7 @@ async fn the_official_library_verifies_our_signatures(db: &Db) {
     let got = rx.got();
     assert_eq!(got.len(), 2);
 
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let venv = std::process::Command::new(root.join("scripts/python-venv.sh"))
-        .output()
-        .unwrap();
-    assert!(
-        venv.status.success(),
-        "python-venv.sh: {}",
-        String::from_utf8_lossy(&venv.stderr)
-    );
-    let python = String::from_utf8(venv.stdout).unwrap().trim().to_owned();
+    let python = crate::helpers::python();
     let dir = tempfile::tempdir().unwrap();
     let cases = json!([
         {"secret": secret, "delivery": 0, "tamper": false, "ok": true},
