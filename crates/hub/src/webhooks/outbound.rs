@@ -609,6 +609,7 @@ impl Deliverer {
             };
             if let Some(reason) = disabled {
                 disable_endpoint(&mut tx, &endpoint.id, &endpoint.system_id, &reason, now).await?;
+                crate::metrics::webhook_out("endpoint_disabled");
                 let e = format!("{error}; endpoint disabled: {reason}");
                 (
                     DeliveryStatus::Dead,
@@ -652,6 +653,7 @@ impl Deliverer {
         )
         .await?;
         tx.commit().await?;
+        crate::metrics::webhook_out(outcome.error_class.unwrap_or("delivered"));
         Ok(verdict)
     }
 

@@ -433,6 +433,20 @@ async fn gone_disables_the_endpoint_and_tells_of_it(db: &Db) {
         "gone"
     );
 
+    let metrics = hub
+        .app
+        .get_raw("/metrics", None)
+        .await
+        .text()
+        .await
+        .unwrap();
+    for line in [
+        "supplyhub_webhooks_out_total{outcome=\"gone\"}",
+        "supplyhub_webhooks_out_total{outcome=\"endpoint_disabled\"}",
+    ] {
+        assert!(metrics.contains(line), "{line} in /metrics");
+    }
+
     // The change reaches the monitor.
     assert_eq!(hub.work().await, 1);
     let got = monitor_rx.got();
