@@ -404,3 +404,45 @@ pub async fn count_endpoints_of_system(tx: &mut Tx, system_id: &str) -> StoreRes
         .bind(system_id).bind(true).fetch_one(&mut *c).await)?;
     Ok((enabled.unwrap_or(0), all))
 }
+
+/// Every endpoint's sealed secrets, for a key rotation: id, then key id, nonce and
+/// ciphertext of the current secret and, when kept, of the previous one.
+#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
+pub struct SealedSecrets {
+    /// The endpoint.
+    pub id: String,
+    /// Current secret: key id.
+    pub secret_key_id: String,
+    /// Its nonce.
+    pub secret_nonce: String,
+    /// Its ciphertext.
+    pub secret_ciphertext: String,
+    /// Previous secret: key id.
+    pub previous_secret_key_id: Option<String>,
+    /// Its nonce.
+    pub previous_secret_nonce: Option<String>,
+    /// Its ciphertext.
+    pub previous_secret_ciphertext: Option<String>,
+}
+
+/// Every endpoint's sealed secrets, by id.
+pub async fn sealed_secrets(db: &Db) -> StoreResult<Vec<SealedSecrets>> {
+    Ok(on_db!(db, p => sqlx::query_as(
+        "SELECT id, secret_key_id, secret_nonce, secret_ciphertext, previous_secret_key_id, \
+         previous_secret_nonce, previous_secret_ciphertext FROM webhook_endpoints ORDER BY id")
+        .fetch_all(p).await)?)
+}
+
+/// Replaces the sealed secrets of an endpoint (a key rotation; the secrets do not
+/// change).
+pub async fn reseal_secrets(db: &Db, s: &SealedSecrets) -> StoreResult<()> {
+    on_db!(db, p => sqlx::query(
+        "UPDATE webhook_endpoints SET secret_key_id = $2, secret_nonce = $3, \
+         secret_ciphertext = $4, previous_secret_key_id = $5, previous_secret_nonce = $6, \
+         previous_secret_ciphertext = $7 WHERE id = $1")
+        .bind(&s.id).bind(&s.secret_key_id).bind(&s.secret_nonce).bind(&s.secret_ciphertext)
+        .bind(&s.previous_secret_key_id).bind(&s.previous_secret_nonce)
+        .bind(&s.previous_secret_ciphertext)
+        .execute(p).await.map(|_| ()))?;
+    Ok(())
+}

@@ -379,6 +379,56 @@ pub fn seal_secret(
     )
 }
 
+/// Reseals an endpoint's secrets under the ring's current key (a key rotation): each
+/// sealed under another key is opened and sealed again, bound to the same endpoint.
+/// Whether anything changed.
+///
+/// # Errors
+/// When a sealed secret does not open with the ring (its key is not configured).
+pub fn reseal_secrets(
+    ring: &KeyRing,
+    s: &mut store::SealedSecrets,
+) -> Result<bool, crate::systems::crypto::CryptoError> {
+    let mut changed = false;
+    if s.secret_key_id != ring.current_id() {
+        let context = secret_context(&s.id, false);
+        let plain = ring.open(
+            &Sealed {
+                key_id: s.secret_key_id.clone(),
+                nonce: s.secret_nonce.clone(),
+                ciphertext: s.secret_ciphertext.clone(),
+            },
+            &context,
+        )?;
+        let new = ring.seal(&plain, &context);
+        (s.secret_key_id, s.secret_nonce, s.secret_ciphertext) =
+            (new.key_id, new.nonce, new.ciphertext);
+        changed = true;
+    }
+    if let (Some(key_id), Some(nonce), Some(ciphertext)) = (
+        s.previous_secret_key_id.clone(),
+        s.previous_secret_nonce.clone(),
+        s.previous_secret_ciphertext.clone(),
+    ) && key_id != ring.current_id()
+    {
+        let context = secret_context(&s.id, true);
+        let plain = ring.open(
+            &Sealed {
+                key_id,
+                nonce,
+                ciphertext,
+            },
+            &context,
+        )?;
+        let new = ring.seal(&plain, &context);
+        s.previous_secret_key_id = Some(new.key_id);
+        s.previous_secret_nonce = Some(new.nonce);
+        s.previous_secret_ciphertext = Some(new.ciphertext);
+        changed = true;
+    }
+    Ok(changed)
+}
+
 fn secret_context(endpoint_id: &str, previous: bool) -> String {
     if previous {
         format!("{endpoint_id}:previous")
@@ -836,6 +886,56 @@ mod tests {
                 "{ip}"
             );
         }
+    }
+
+    #[test]
+    fn a_key_rotation_reseals_both_secrets_of_an_endpoint() {
+        use crate::systems::crypto::generate_key_hex;
+        let (old, new) = (generate_key_hex(), generate_key_hex());
+        let old_ring = KeyRing::new(&old, &[]).unwrap_or_else(|e| panic!("{e}"));
+        let (current, previous) = (WebhookSecret::generate(), WebhookSecret::generate());
+        let a = seal_secret(&old_ring, "whep_1", &current, false);
+        let b = seal_secret(&old_ring, "whep_1", &previous, true);
+        let mut sealed = store::SealedSecrets {
+            id: "whep_1".to_owned(),
+            secret_key_id: a.key_id,
+            secret_nonce: a.nonce,
+            secret_ciphertext: a.ciphertext,
+            previous_secret_key_id: Some(b.key_id),
+            previous_secret_nonce: Some(b.nonce),
+            previous_secret_ciphertext: Some(b.ciphertext),
+        };
+        let rotating = KeyRing::new(&new, &[&old]).unwrap_or_else(|e| panic!("{e}"));
+        assert!(matches!(reseal_secrets(&rotating, &mut sealed), Ok(true)));
+        assert!(matches!(reseal_secrets(&rotating, &mut sealed), Ok(false)));
+        let only_new = KeyRing::new(&new, &[]).unwrap_or_else(|e| panic!("{e}"));
+        let row = EndpointRow {
+            id: sealed.id.clone(),
+            system_id: "sys_1".to_owned(),
+            url: "https://example.com/".to_owned(),
+            description: None,
+            event_types: "[]".to_owned(),
+            enabled: true,
+            disabled_reason: None,
+            disabled_at: None,
+            secret_key_id: sealed.secret_key_id.clone(),
+            secret_nonce: sealed.secret_nonce.clone(),
+            secret_ciphertext: sealed.secret_ciphertext.clone(),
+            previous_secret_key_id: sealed.previous_secret_key_id.clone(),
+            previous_secret_nonce: sealed.previous_secret_nonce.clone(),
+            previous_secret_ciphertext: sealed.previous_secret_ciphertext.clone(),
+            previous_secret_expires_at: Some(UtcTime::from(jiff::Timestamp::MAX)),
+            failing_since: None,
+            last_success_at: None,
+            created_at: UtcTime::now(),
+            updated_at: UtcTime::now(),
+        };
+        let opened = signing_secrets(&only_new, &row, UtcTime::now()).unwrap_or_default();
+        let sign = |s: &WebhookSecret| s.sign("msg_1", 1, b"{}");
+        assert_eq!(
+            opened.iter().map(sign).collect::<Vec<_>>(),
+            vec![sign(&current), sign(&previous)]
+        );
     }
 
     #[test]
