@@ -134,7 +134,7 @@ pub async fn sync_members(
     params(
         PageParams,
         ("system" = Option<String>, Query, pattern = r"^sys_[A-Za-z0-9_]{0,60}$", description = "Mapped from this member system (sys_…)"),
-        ("level" = Option<String>, Query, min_length = 1, max_length = 40, description = "At this level"),
+        ("level" = Option<String>, Query, min_length = 1, max_length = 40, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$", description = "At this level"),
         ("since" = Option<String>, Query, format = DateTime, description = "Updated at or after this RFC 3339 instant"),
         ("until" = Option<String>, Query, format = DateTime, description = "Updated before this RFC 3339 instant")
     ),
