@@ -161,6 +161,7 @@ pub struct Applied {
 /// Errors: [`RecordError::Unprocessable`] for a payload that does not parse (naming the
 /// field), a system of another kind or an archived one; the errors of each kind's
 /// function otherwise.
+#[tracing::instrument(skip_all, fields(system = %system.id, kind = %system.kind), err(level = "info"))]
 pub async fn apply(
     db: &Db,
     system: &SystemRow,

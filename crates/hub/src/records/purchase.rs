@@ -230,6 +230,7 @@ fn check(input: &SupplierOrderInput) -> Result<(), RecordError> {
 /// recorded (the same external id with the same content).
 ///
 /// Errors: 422 `invalid_record` (lines, total); 409 `external_id_reused`.
+#[tracing::instrument(skip_all, fields(system = %system.id, external_id = %input.external_id), err(level = "info"))]
 pub async fn create(
     db: &Db,
     system: &SystemRow,
@@ -295,6 +296,7 @@ const TRANSITION_RETRIES: usize = 3;
 ///
 /// Errors: 409 `invalid_transition` naming both states when the order's state (re-read
 /// after a concurrent change) cannot go to `to`.
+#[tracing::instrument(skip_all, fields(order = %order.id, to = %to), err(level = "info"))]
 pub async fn transition(
     db: &Db,
     mut order: SupplierOrderRow,
