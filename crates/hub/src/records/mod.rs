@@ -57,7 +57,7 @@ pub enum RecordError {
     },
     /// 409 with a specific code: the input conflicts with what is recorded
     /// (`external_id_reused`, `refund_exceeds_sale`, `sale_voided`, `sale_refunded`,
-    /// `invalid_transition`, `mapping_conflict`).
+    /// `invalid_transition`, `concurrent_change`, `mapping_conflict`).
     #[error("{detail}")]
     Conflict {
         /// The machine-readable code.

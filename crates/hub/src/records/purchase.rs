@@ -295,7 +295,8 @@ const TRANSITION_RETRIES: usize = 3;
 /// order's state. The order as it is after the change.
 ///
 /// Errors: 409 `invalid_transition` naming both states when the order's state (re-read
-/// after a concurrent change) cannot go to `to`.
+/// after a concurrent change) cannot go to `to`; 409 `concurrent_change` when it still
+/// could but lost every one of a few compare-and-sets to concurrent changes.
 #[tracing::instrument(skip_all, fields(order = %order.id, to = %to), err(level = "info"))]
 pub async fn transition(
     db: &Db,
@@ -314,6 +315,16 @@ pub async fn transition(
         }
         drop(tx);
         order = reread(db, &order.id).await?;
+    }
+    if order.state.can_go_to(to) {
+        return Err(RecordError::Conflict {
+            code: "concurrent_change",
+            detail: format!(
+                "supplier order {} changed state concurrently {TRANSITION_RETRIES} times; \
+                 it is {} now, try again",
+                order.id, order.state
+            ),
+        });
     }
     Err(RecordError::Conflict {
         code: "invalid_transition",
