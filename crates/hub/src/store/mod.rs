@@ -12,9 +12,12 @@ pub mod calls;
 pub mod catalog;
 pub mod holds;
 pub mod jobs;
+pub mod members;
 pub mod orders;
+pub mod pos;
 pub mod retention;
 pub mod stock;
+pub mod supplier_orders;
 pub mod sync_runs;
 pub mod systems;
 

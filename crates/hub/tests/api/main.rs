@@ -19,6 +19,7 @@ mod limits;
 mod metrics;
 mod operations;
 mod orders;
+mod records;
 mod store;
 mod sync;
 mod systems;
