@@ -25,9 +25,10 @@ pub const MAX_ORDER_CODE: usize = 64;
 /// The longest address (`address`), in characters.
 pub const MAX_ADDRESS: usize = 200;
 
-/// The pattern of one product code in a comma-separated list: a product code
-/// ([`haier::ProductCode`]: no whitespace, no control character) without a comma.
-const LISTED_CODE_PATTERN: &str = r"^[^,\s\u0000-\u001f\u007f-\u009f]+$";
+/// The pattern of a product code the tools look up: 1 to 50 of `A-Z a-z 0-9 - _ .`
+/// (the supplier's codes are letters and digits). So a list of [`MAX_CODES`] codes
+/// always fits the request-target limit, which percent-encoded text could overrun.
+const TOOL_CODE_PATTERN: &str = "^[A-Za-z0-9._-]+$";
 
 /// The schema of the `codes` parameter: 1 to [`MAX_CODES`] product codes, sent
 /// comma-separated (`style: form`, `explode: false`).
@@ -42,7 +43,7 @@ impl utoipa::PartialSchema for ProductCodeList {
                     .schema_type(Type::String)
                     .min_length(Some(1))
                     .max_length(Some(haier::ProductCode::MAX_LEN))
-                    .pattern(Some(LISTED_CODE_PATTERN)),
+                    .pattern(Some(TOOL_CODE_PATTERN)),
             )
             .min_items(Some(1))
             .max_items(Some(MAX_CODES))
@@ -65,6 +66,20 @@ fn shown(text: &str) -> String {
     text.chars().take(40).collect()
 }
 
+/// A product code as the tools take it: 1 to 50 of `A-Z a-z 0-9 - _ .`, as given.
+fn tool_code(text: &str) -> Result<haier::ProductCode, String> {
+    let ok = text
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if !ok || text.is_empty() || text.len() > haier::ProductCode::MAX_LEN {
+        return Err(format!(
+            "a product code is 1 to {} of A-Z a-z 0-9 - _ .",
+            haier::ProductCode::MAX_LEN
+        ));
+    }
+    haier::ProductCode::parse(text).map_err(|e| e.to_string())
+}
+
 /// The `codes` parameter: 1 to [`MAX_CODES`] product codes separated by commas, each
 /// taken as given (an empty item, or one with whitespace, is refused, not skipped or
 /// trimmed).
@@ -80,7 +95,7 @@ fn codes(query: &HashMap<String, String>) -> Result<Vec<haier::ProductCode>, Api
         .into_iter()
         .enumerate()
         .map(|(i, c)| {
-            haier::ProductCode::parse(c).map_err(|e| {
+            tool_code(c).map_err(|e| {
                 ApiError::InvalidParameter(format!("codes: item {} {:?}: {e}", i + 1, shown(c)))
             })
         })
@@ -166,7 +181,7 @@ fn items<T: serde::Serialize>(value: T) -> Json<serde_json::Value> {
 #[utoipa::path(get, path = "/systems/{id}/supplier/products", operation_id = "supplier_products", tag = "systems",
     params(
         ("id" = String, Path, description = "Supplier system id (sys_…)"),
-        ("codes" = inline(ProductCodeList), Query, style = Form, explode = false, description = "1 to 100 product codes, comma-separated, each as given (no whitespace, no empty item)")
+        ("codes" = inline(ProductCodeList), Query, style = Form, explode = false, description = "1 to 100 product codes, comma-separated, each 1 to 50 of `A-Z a-z 0-9 - _ .` as given (no empty item)")
     ),
     responses(
         (status = 200, description = "`{items, bad}`: the records read (vendor field names), and those that could not be", body = Object),
@@ -191,7 +206,7 @@ pub async fn supplier_products(
 #[utoipa::path(get, path = "/systems/{id}/supplier/prices", operation_id = "supplier_prices", tag = "systems",
     params(
         ("id" = String, Path, description = "Supplier system id (sys_…)"),
-        ("codes" = inline(ProductCodeList), Query, style = Form, explode = false, description = "1 to 100 product codes, comma-separated, each as given (no whitespace, no empty item)")
+        ("codes" = inline(ProductCodeList), Query, style = Form, explode = false, description = "1 to 100 product codes, comma-separated, each 1 to 50 of `A-Z a-z 0-9 - _ .` as given (no empty item)")
     ),
     responses(
         (status = 200, description = "`{items}`: the supplier's answer", body = Object),
@@ -217,7 +232,7 @@ pub async fn supplier_prices(
 #[utoipa::path(get, path = "/systems/{id}/supplier/stock", operation_id = "supplier_stock", tag = "systems",
     params(
         ("id" = String, Path, description = "Supplier system id (sys_…)"),
-        ("code" = String, Query, min_length = 1, max_length = 50, pattern = r"^[^\s\u0000-\u001f\u007f-\u009f]+$", description = "Product code, as given (no whitespace)"),
+        ("code" = String, Query, min_length = 1, max_length = 50, pattern = "^[A-Za-z0-9._-]+$", description = "Product code: 1 to 50 of `A-Z a-z 0-9 - _ .`, as given"),
         ("county" = Option<crate::input::CountyCode>, Query, description = "The county (a GB/T 2260 stock region); give `county` or `address`, not both"),
         ("address" = Option<String>, Query, min_length = 1, max_length = 200, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$", description = "An address (1 to 200 characters, not blank), resolved to its county")
     ),
@@ -235,7 +250,7 @@ pub async fn supplier_stock(
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let code = param(&query, "code")?;
-    let code = haier::ProductCode::parse(code)
+    let code = tool_code(code)
         .map_err(|e| ApiError::InvalidParameter(format!("code: {:?}: {e}", shown(code))))?;
     let county = match (query.get("county"), query.get("address")) {
         (Some(c), None) => crate::input::CountyCode::parse(c)
