@@ -89,6 +89,67 @@ pub const NON_BLANK_PATTERN: &str = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-
 /// The OpenAPI `pattern` of a [`Text`] that may be empty: no control character.
 pub const NO_CONTROL_PATTERN: &str = r"^[^\u0000-\u001f\u007f-\u009f]*$";
 
+/// Deserialises a JSON object into `T`, refusing an array (serde would otherwise read a
+/// struct from an array of its fields in order, which the document does not allow).
+pub fn object<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: serde::de::DeserializeOwned,
+{
+    let value = serde_json::Value::deserialize(deserializer)?;
+    if !value.is_object() {
+        return Err(serde::de::Error::custom(format!(
+            "expected an object, got {}",
+            kind_of(&value)
+        )));
+    }
+    from_object(value).map_err(serde::de::Error::custom)
+}
+
+/// `T` from a JSON object; an error names the field (`interval_minutes: …`).
+fn from_object<T: serde::de::DeserializeOwned>(value: serde_json::Value) -> Result<T, String> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        if path == "." {
+            e.inner().to_string()
+        } else {
+            format!("{path}: {}", e.inner())
+        }
+    })
+}
+
+/// As [`object`], for an optional object (null is none).
+pub fn opt_object<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: serde::de::DeserializeOwned,
+{
+    let value = serde_json::Value::deserialize(deserializer)?;
+    if value.is_null() {
+        return Ok(None);
+    }
+    if !value.is_object() {
+        return Err(serde::de::Error::custom(format!(
+            "expected an object, got {}",
+            kind_of(&value)
+        )));
+    }
+    from_object(value)
+        .map(Some)
+        .map_err(serde::de::Error::custom)
+}
+
+fn kind_of(value: &serde_json::Value) -> &'static str {
+    match value {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
+    }
+}
+
 /// A name as given: 1 to `MAX` characters (Unicode scalar values), no control character
 /// (Unicode category Cc), and no whitespace at either end, so that it is never blank and
 /// two names that look alike are alike. Surrounding whitespace is refused, not trimmed.

@@ -106,7 +106,7 @@ pub struct SystemInput {
     #[serde(default = "empty_object")]
     pub settings: serde_json::Value,
     /// Sync settings.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::input::object")]
     pub sync: SyncSettings,
     /// Secrets, name → value: write-only. On a PUT, absent keeps those set.
     #[serde(default)]
@@ -375,6 +375,7 @@ pub struct SystemPatch {
     #[schema(schema_with = patch_settings_schema)]
     pub settings: Option<serde_json::Value>,
     /// New sync settings.
+    #[serde(default, deserialize_with = "crate::input::opt_object")]
     pub sync: Option<SyncSettings>,
     /// Secrets to set (a value) or remove (null).
     #[serde(default)]

@@ -266,6 +266,10 @@ pub fn check_settings(
     settings: &serde_json::Value,
 ) -> Result<serde_json::Value, String> {
     let bad = |e: serde_json::Error| format!("settings: {e}");
+    if !settings.is_object() {
+        // serde would read a struct from an array too.
+        return Err("settings must be an object".to_owned());
+    }
     let url_ok = |u: &str| u.starts_with("http://") || u.starts_with("https://");
     match kind {
         Kind::Supplier => {

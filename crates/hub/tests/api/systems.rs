@@ -486,6 +486,34 @@ async fn bad_input_is_named(db: &Db) {
         (
             Method::PATCH,
             one.clone(),
+            Some(json!({"settings": ["haier"]})),
+            422,
+            "settings must be an object",
+        ),
+        (
+            Method::POST,
+            "/api/v1/systems".into(),
+            Some(json!({"name": "x", "kind": "erp", "settings": [null]})),
+            422,
+            "settings must be an object",
+        ),
+        (
+            Method::PATCH,
+            one.clone(),
+            Some(json!({"sync": [[], 5]})),
+            422,
+            "expected an object",
+        ),
+        (
+            Method::POST,
+            "/api/v1/systems".into(),
+            Some(json!({"name": "x", "kind": "erp", "sync": [["370212"]]})),
+            422,
+            "expected an object",
+        ),
+        (
+            Method::PATCH,
+            one.clone(),
             Some(json!({"name": "h "})),
             422,
             "whitespace",
@@ -845,6 +873,8 @@ async fn operator_tools_read_the_supplier(db: &Db) {
         ),
         (&format!("/stock?code=%20{code}&county=370212"), "code"),
         (&format!("/stock?code={code}&county=370200"), "county"),
+        (&format!("/products?codes={code},%C3%A9"), "item 2"),
+        (&format!("/stock?code={code}%2B&county=370212"), "code"),
         (&format!("/stock?code={code}&address=%20"), "address"),
     ] {
         let (status, body) = call(&app, Method::GET, &format!("{base}{query}"), None).await;
