@@ -526,6 +526,13 @@ async fn bad_input_is_named(db: &Db) {
             "sys_nope",
         ),
         (Method::DELETE, format!("{one}?hard=yes"), None, 400, "hard"),
+        (
+            Method::GET,
+            "/api/v1/systems/%FF".into(),
+            None,
+            400,
+            "UTF-8",
+        ),
     ];
     for (method, path, body, want, names) in cases {
         let (status, resp) = call(&app, method.clone(), &path, body).await;
