@@ -95,6 +95,15 @@ pub enum ApiError {
     /// 404 `not_found`: no such resource.
     #[error("{0}")]
     NotFound(String),
+    /// 404 with a specific code (`address_unresolved`): what a query names does not
+    /// exist.
+    #[error("{detail}")]
+    NotFoundWith {
+        /// The machine-readable code.
+        code: &'static str,
+        /// What was not found.
+        detail: String,
+    },
     /// 405 `method_not_allowed`: the route exists, not with this method.
     #[error("{0}")]
     MethodNotAllowed(String),
@@ -177,6 +186,7 @@ impl ApiError {
             ApiError::Forbidden { code, .. } => (StatusCode::FORBIDDEN, code),
             ApiError::TooManyRequests { code, .. } => (StatusCode::TOO_MANY_REQUESTS, code),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            ApiError::NotFoundWith { code, .. } => (StatusCode::NOT_FOUND, code),
             ApiError::BadGateway { code, .. } => (StatusCode::BAD_GATEWAY, code),
             ApiError::GatewayTimeout(_) => (StatusCode::GATEWAY_TIMEOUT, "supplier_timeout"),
             ApiError::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),

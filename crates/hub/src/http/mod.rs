@@ -125,8 +125,9 @@ struct ApiDoc;
 
 /// Documents the refusals every operation of a kind can answer: 414 and 431 on every
 /// operation ([`server::limit_head`]), 408 and 413 on those that take a body
-/// ([`server::read_body`]), 401 on those behind the bearer token, and 400 / 415 / 422 on
-/// those that take a JSON body ([`body::JsonBody`]).
+/// ([`server::read_body`]), 401 on those behind the bearer token, 400 / 415 / 422 on
+/// those that take a JSON body ([`body::JsonBody`]), and 400 on those with a path
+/// parameter, which may not be UTF-8 once percent-decoded ([`body::PathParam`]).
 /// Applied once every route is in the document.
 struct LimitResponses;
 
@@ -162,12 +163,27 @@ impl utoipa::Modify for LimitResponses {
                     .security
                     .as_ref()
                     .is_some_and(|requirements| !requirements.is_empty());
+                let mut path_parameter = false;
                 for parameter in operation.parameters.iter_mut().flatten() {
                     if let utoipa::openapi::RefOr::T(parameter) = parameter {
                         non_empty_query_text(parameter);
+                        path_parameter |=
+                            parameter.parameter_in == utoipa::openapi::path::ParameterIn::Path;
                     }
                 }
                 let responses = &mut operation.responses.responses;
+                if path_parameter {
+                    let unreadable = "a path parameter that cannot be read (not UTF-8 once \
+                                      percent-decoded)";
+                    let description = if json_body {
+                        format!("The body is not JSON, or {unreadable}")
+                    } else {
+                        format!("A{}", &unreadable[1..])
+                    };
+                    responses
+                        .entry("400".to_owned())
+                        .or_insert_with(|| error(&description).into());
+                }
                 if bearer {
                     responses.entry("401".to_owned()).or_insert_with(|| {
                         error("No bearer token, or not the configured one").into()

@@ -668,6 +668,20 @@ async fn bad_input_is_named(db: &Db) {
             "invalid type",
         ),
         (
+            Method::POST,
+            "/api/v1/users",
+            Some(json!(["c", "a long enough password", "staff"])),
+            422,
+            "a JSON object",
+        ),
+        (
+            Method::PATCH,
+            &user_path,
+            Some(json!([null, true, null])),
+            422,
+            "a JSON object",
+        ),
+        (
             Method::PATCH,
             &user_path,
             Some(json!({"role": "owner"})),
