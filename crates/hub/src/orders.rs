@@ -25,6 +25,7 @@ use crate::store::orders::{
     lines_of_order, lines_of_order_in, lock_order_in, transition_order, transition_supplier_status,
 };
 use crate::store::{Db, StoreError, new_id};
+use crate::systems::live::LiveSupplier;
 use crate::types::{Money, UtcTime};
 
 pub use crate::catalog::SOURCE_LOCAL;
@@ -159,6 +160,10 @@ pub enum OrderError {
     /// is known.
     #[error("the supplier's stock could not be checked: {0}")]
     SupplierUnavailable(String),
+    /// 502 `supplier_auth_failed`: the supplier refused our credentials while the stock
+    /// was checked (the supplier settings need fixing; retrying will not help).
+    #[error("the supplier refused our credentials: {0}")]
+    SupplierAuth(String),
     /// 500: the store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -213,17 +218,18 @@ pub struct OrderView {
 pub struct OrderService {
     db: Db,
     resolver: Arc<region::Resolver>,
-    supplier: Option<Arc<haier::OpenPlatform>>,
+    supplier: LiveSupplier,
     config: OrdersConfig,
 }
 
 impl OrderService {
     /// A service over `db`, resolving addresses with `resolver` and reading regional stock
-    /// through `supplier` (checkouts of supplier products fail without it).
+    /// through the Open Platform client `supplier` holds at the time of each check
+    /// (checkouts of supplier products fail without one).
     pub fn new(
         db: Db,
         resolver: Arc<region::Resolver>,
-        supplier: Option<Arc<haier::OpenPlatform>>,
+        supplier: LiveSupplier,
         config: OrdersConfig,
     ) -> Self {
         OrderService {
@@ -387,9 +393,15 @@ impl OrderService {
         {
             return Ok(());
         }
-        let supplier = self.supplier.as_ref().ok_or_else(|| {
-            OrderError::SupplierUnavailable("no supplier is configured".to_owned())
-        })?;
+        let supplier = self
+            .supplier
+            .current()
+            .await
+            .open_platform
+            .clone()
+            .ok_or_else(|| {
+                OrderError::SupplierUnavailable("no supplier is configured".to_owned())
+            })?;
         let started = std::time::Instant::now();
         let result = supplier.stock(code, county).await;
         let mut call = crate::calllog::SupplierCall::ended(
@@ -403,7 +415,10 @@ impl OrderService {
             call = call.response(serde_json::json!({"total": r.total()}).to_string());
         }
         crate::calllog::record(&self.db, call).await?;
-        let reply = result.map_err(|e| OrderError::SupplierUnavailable(e.to_string()))?;
+        let reply = result.map_err(|e| match e {
+            haier::Error::Auth { .. } => OrderError::SupplierAuth(e.to_string()),
+            _ => OrderError::SupplierUnavailable(e.to_string()),
+        })?;
         let total = i64::try_from(reply.total()).unwrap_or(i64::MAX);
         let mut tx = self.db.begin().await?;
         refresh_pool(&mut tx, sku, county, total, UtcTime::now()).await?;

@@ -26,6 +26,7 @@ use crate::orders::OrderService;
 use crate::store::Db;
 use crate::store::sync_runs::SyncRun;
 use crate::sync::{RunKind, SyncOptions, Syncer};
+use crate::systems::live::{LiveOptions, LiveSupplier, SupplierSettings};
 use crate::types::UtcTime;
 
 /// supplyhub: mirrors a supplier's catalog, prices and regional stock, and serves them.
@@ -381,25 +382,27 @@ async fn serve_command(config_file: Option<PathBuf>, args: ServeArgs) -> anyhow:
             .context("cannot register the sandbox as a supplier system")?;
         tracing::info!(system = %id, "the sandbox is registered as the active supplier system");
     }
-    let mut config = config;
-    if let Some((id, name)) =
-        crate::systems::apply_active_supplier(&db, &key_ring, &mut config).await?
-    {
-        println!("supplier settings from the active supplier system {name} ({id})");
-    }
     let listen = args.listen.unwrap_or(config.listen);
     let listener = TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
     let addr = listener.local_addr()?;
     let log = CallLog::start(db.clone(), calllog::OPEN_PLATFORM);
-    let supplier = open_platform(&config, &log)?;
-    let ylh = match config.ylh.clone() {
-        Some(c) => Some(Arc::new(
-            haier::Ylh::new(c).context("the YLH client configuration is invalid")?,
-        )),
-        None => None,
-    };
+    // The supplier's clients follow the active supplier system while serving (else the
+    // configuration's [haier], [ylh] and [haier_callback]).
+    let supplier = LiveSupplier::from_registry(
+        db.clone(),
+        Arc::clone(&key_ring),
+        SupplierSettings::from_config(&config),
+        LiveOptions {
+            log: Some(log.clone()),
+            ..LiveOptions::default()
+        },
+    )
+    .await?;
+    if let Some((id, name)) = &supplier.snapshot().system {
+        println!("supplier settings from the active supplier system {name} ({id})");
+    }
     let resolver = Arc::new(::region::Resolver::new(config.region.clone())?);
     let orders = OrderService::new(
         db.clone(),
@@ -414,9 +417,7 @@ async fn serve_command(config_file: Option<PathBuf>, args: ServeArgs) -> anyhow:
         admin_token: config.admin_token.clone().map(Arc::new),
         access: crate::access::AccessState::new(config.access.clone(), enforced),
         resolver,
-        callback: config.haier_callback.clone().map(Arc::new),
         orders: orders.clone(),
-        ylh: ylh.clone(),
         supplier: supplier.clone(),
         http: config.http,
         secrets: Arc::clone(&key_ring),
@@ -434,8 +435,13 @@ async fn serve_command(config_file: Option<PathBuf>, args: ServeArgs) -> anyhow:
     // pool is closed only once they are done (or the grace period is over).
     let mut tasks = tokio::task::JoinSet::new();
     tasks.spawn(
-        Worker::new(db.clone(), ylh, config.orders.clone(), owner.clone())
-            .run(Duration::from_millis(200), shutdown.clone()),
+        Worker::new(
+            db.clone(),
+            supplier.clone(),
+            config.orders.clone(),
+            owner.clone(),
+        )
+        .run(Duration::from_millis(200), shutdown.clone()),
     );
     tasks.spawn(sweep_expired_holds(orders, shutdown.clone()));
     tasks.spawn(crate::retention::run(
@@ -467,7 +473,7 @@ async fn serve_command(config_file: Option<PathBuf>, args: ServeArgs) -> anyhow:
             "sandbox supplier at {}; running a full sync…",
             sb.base_url()
         );
-        let syncer = syncer(&config, &db, supplier.clone())?;
+        let syncer = syncer(&config, &db, supplier.current().await.open_platform.clone())?;
         let opts = sync_options(
             &config,
             &SyncArgs {

@@ -157,6 +157,10 @@ impl From<crate::orders::OrderError> for ApiError {
             },
             E::NotFound(_) => ApiError::NotFound(detail),
             E::SupplierUnavailable(_) => ApiError::Unavailable(detail),
+            E::SupplierAuth(_) => ApiError::BadGateway {
+                code: "supplier_auth_failed",
+                detail,
+            },
             E::Store(s) => s.into(),
         }
     }

@@ -32,6 +32,7 @@ use crate::store::orders::{self, Order};
         (status = 400, description = "Not JSON", body = ErrorBody),
         (status = 409, description = "Not enough stock, or the order number exists with other content", body = ErrorBody),
         (status = 422, description = "Invalid order, or an address that resolves to no county", body = ErrorBody),
+        (status = 502, description = "The supplier refused our credentials while its stock was checked (`supplier_auth_failed`): the active supplier system's settings need fixing", body = ErrorBody),
         (status = 503, description = "The supplier's stock could not be checked", body = ErrorBody)
     ))]
 pub async fn create_order(
@@ -457,7 +458,8 @@ pub async fn order_logistics(
     PathParam(id): PathParam<String>,
 ) -> Result<Json<LogisticsView>, ApiError> {
     let (order, no) = pushed_order(&state, &id).await?;
-    let ylh = state.ylh.clone().ok_or_else(|| {
+    let supplier = state.supplier.current().await;
+    let ylh = supplier.ylh.clone().ok_or_else(|| {
         ApiError::Unavailable("the YLH order centre is not configured".to_owned())
     })?;
     let started = std::time::Instant::now();
@@ -471,7 +473,7 @@ pub async fn order_logistics(
     .request(serde_json::json!([no]));
     record(&state, &order, call).await?;
     let store = store.map_err(|e| supplier_error(&e))?;
-    let open_platform = match &state.supplier {
+    let open_platform = match &supplier.open_platform {
         Some(op) => {
             let started = std::time::Instant::now();
             let h4 = op.logistics(&no, None, None).await;
@@ -503,7 +505,7 @@ pub async fn order_delivery_photos(
     PathParam(id): PathParam<String>,
 ) -> Result<Json<DeliveryPhotosView>, ApiError> {
     let (order, no) = pushed_order(&state, &id).await?;
-    let ylh = state.ylh.clone().ok_or_else(|| {
+    let ylh = state.supplier.current().await.ylh.clone().ok_or_else(|| {
         ApiError::Unavailable("the YLH order centre is not configured".to_owned())
     })?;
     let started = std::time::Instant::now();

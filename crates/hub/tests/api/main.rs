@@ -15,6 +15,7 @@ mod helpers;
 mod http;
 mod input;
 mod limits;
+mod live;
 mod operations;
 mod orders;
 mod store;
