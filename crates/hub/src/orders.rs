@@ -213,6 +213,46 @@ pub struct OrderView {
     pub holds: Vec<Hold>,
 }
 
+/// Who asks for an order operation, as far as orders care: the principal recorded as the
+/// creator of the orders it makes, and whether it may only see and act on those (the
+/// `storefront` role). Other roles see every order the permission table lets them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Requester {
+    /// The API key (`key_…`) or user (`usr_…`) id; `None` for the bootstrap admin token
+    /// or a hub open to all.
+    pub principal_id: Option<String>,
+    /// Only its own orders exist for it.
+    pub own_orders_only: bool,
+}
+
+impl Requester {
+    /// The requester a caller is.
+    pub fn of(principal: &crate::access::Principal) -> Requester {
+        use crate::access::Principal as P;
+        let principal_id = match principal {
+            P::User { id, .. } | P::ApiKey { id, .. } => Some(id.clone()),
+            P::AdminToken | P::Open => None,
+        };
+        Requester {
+            principal_id,
+            own_orders_only: principal.role() == crate::access::Role::Storefront,
+        }
+    }
+
+    /// Whether `order` exists for this requester.
+    pub fn sees(&self, order: &Order) -> bool {
+        !self.own_orders_only
+            || (order.created_by.is_some() && order.created_by == self.principal_id)
+    }
+
+    /// The creator a listing is narrowed to: the requester itself when it sees its own
+    /// orders only (a requester with no id then matches none), else every order.
+    pub fn list_filter(&self) -> Option<&str> {
+        self.own_orders_only
+            .then(|| self.principal_id.as_deref().unwrap_or(""))
+    }
+}
+
 /// Checkout and order operations.
 #[derive(Clone)]
 pub struct OrderService {
@@ -258,10 +298,11 @@ impl OrderService {
         &self,
         input: &CreateOrderInput,
         fresh: bool,
+        requester: &Requester,
     ) -> Result<Created, OrderError> {
         let hash = request_hash(input);
         if let Some(existing) = get_order_by_number(&self.db, &input.order_number).await? {
-            return self.same_request(existing, &hash);
+            return self.same_request(existing, &hash, requester);
         }
         let checked = self.check(input)?;
 
@@ -296,7 +337,14 @@ impl OrderService {
         let expires =
             UtcTime::from_micros(now.as_micros() + secs_to_micros(self.config.hold_ttl_secs))
                 .unwrap_or(now);
-        let order = new_order(input, &checked, &hash, now, expires);
+        let order = new_order(
+            input,
+            &checked,
+            &hash,
+            now,
+            expires,
+            requester.principal_id.as_deref(),
+        );
         let mut tx = self.db.begin().await?;
         if let Err(e) = insert_order(&mut tx, &order).await {
             drop(tx);
@@ -304,7 +352,7 @@ impl OrderService {
                 // A concurrent create of the same number won.
                 StoreError::Conflict(_) => {
                     match get_order_by_number(&self.db, &input.order_number).await? {
-                        Some(existing) => self.same_request(existing, &hash),
+                        Some(existing) => self.same_request(existing, &hash, requester),
                         None => Err(OrderError::Duplicate(input.order_number.clone())),
                     }
                 }
@@ -365,8 +413,15 @@ impl OrderService {
         })
     }
 
-    fn same_request(&self, existing: Order, hash: &str) -> Result<Created, OrderError> {
-        if existing.request_hash == hash {
+    /// A create of an order number that exists: the same request again answers the
+    /// order, unless the requester may not see it (another storefront's number).
+    fn same_request(
+        &self,
+        existing: Order,
+        hash: &str,
+        requester: &Requester,
+    ) -> Result<Created, OrderError> {
+        if existing.request_hash == hash && requester.sees(&existing) {
             Ok(Created {
                 order: existing,
                 created: false,
@@ -843,6 +898,7 @@ fn new_order(
     hash: &str,
     now: UtcTime,
     expires: UtcTime,
+    created_by: Option<&str>,
 ) -> Order {
     let total_qty = checked.lines.iter().map(|l| l.quantity).sum();
     let total_amount = checked
@@ -895,6 +951,7 @@ fn new_order(
         updated_at: now,
         paid_at: None,
         cancelled_at: None,
+        created_by: created_by.map(str::to_owned),
     }
 }
 

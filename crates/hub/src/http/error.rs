@@ -95,6 +95,10 @@ pub enum ApiError {
     /// 404 `not_found`: no such resource.
     #[error("{0}")]
     NotFound(String),
+    /// 404 `order_not_found`: no such order, or one the caller may not see (a storefront
+    /// sees only the orders it created): the two answer alike.
+    #[error("{0}")]
+    OrderNotFound(String),
     /// 405 `method_not_allowed`: the route exists, not with this method.
     #[error("{0}")]
     MethodNotAllowed(String),
@@ -155,7 +159,7 @@ impl From<crate::orders::OrderError> for ApiError {
                 code: "invalid_state",
                 detail,
             },
-            E::NotFound(_) => ApiError::NotFound(detail),
+            E::NotFound(_) => ApiError::OrderNotFound(detail),
             E::SupplierUnavailable(_) => ApiError::Unavailable(detail),
             E::SupplierAuth(_) => ApiError::BadGateway {
                 code: "supplier_auth_failed",
@@ -181,6 +185,7 @@ impl ApiError {
             ApiError::Forbidden { code, .. } => (StatusCode::FORBIDDEN, code),
             ApiError::TooManyRequests { code, .. } => (StatusCode::TOO_MANY_REQUESTS, code),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            ApiError::OrderNotFound(_) => (StatusCode::NOT_FOUND, "order_not_found"),
             ApiError::BadGateway { code, .. } => (StatusCode::BAD_GATEWAY, code),
             ApiError::GatewayTimeout(_) => (StatusCode::GATEWAY_TIMEOUT, "supplier_timeout"),
             ApiError::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),

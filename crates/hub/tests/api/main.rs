@@ -18,6 +18,7 @@ mod limits;
 mod live;
 mod operations;
 mod orders;
+mod owners;
 mod store;
 mod sync;
 mod systems;

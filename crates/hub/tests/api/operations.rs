@@ -79,6 +79,7 @@ fn order(id: &str, status: &str, updated_at: UtcTime) -> Order {
         updated_at,
         paid_at: None,
         cancelled_at: None,
+        created_by: None,
     }
 }
 
@@ -166,7 +167,7 @@ async fn an_orders_calls_are_paged(db: &Db) {
     let (status, body) = app.get("/api/v1/orders/ord_x/calls").await;
     assert_eq!(
         (status, body["code"].as_str()),
-        (404, Some("not_found")),
+        (404, Some("order_not_found")),
         "{body}"
     );
     let (status, body) = app.get("/api/v1/orders/ord_a/calls?after=abc").await;
