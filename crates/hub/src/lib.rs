@@ -23,3 +23,4 @@ pub mod store;
 pub mod sync;
 pub mod systems;
 pub mod types;
+pub mod webhooks;

@@ -54,6 +54,7 @@ enum Cleanup {
 
 impl TestDb {
     pub async fn sqlite() -> TestDb {
+        crate::leaks::install();
         let dir = tempfile::tempdir().expect("temp dir");
         let url = format!("sqlite://{}", dir.path().join("hub.db").display());
         let db = Db::connect(&url).await.expect("open sqlite");
@@ -66,6 +67,7 @@ impl TestDb {
     }
 
     pub async fn postgres() -> TestDb {
+        crate::leaks::install();
         let admin = postgres_admin_url();
         let name = format!("supplyhub_test_{}", uuid::Uuid::now_v7().simple());
         let admin_db = Db::connect(&admin)
@@ -87,6 +89,7 @@ impl TestDb {
     }
 
     pub async fn cleanup(self) {
+        crate::leaks::assert_clean();
         self.db.close().await;
         match self.cleanup {
             Cleanup::File(dir) => drop(dir),
@@ -162,12 +165,14 @@ impl TestSandbox {
     }
 
     pub async fn start_with(config: sandbox::SandboxConfig) -> TestSandbox {
+        crate::leaks::install();
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind sandbox");
         let sandbox = sandbox::start(config, listener)
             .await
             .expect("start sandbox");
+        crate::leaks::learn_settings(&sandbox.env());
         TestSandbox {
             sandbox,
             http: reqwest::Client::new(),
@@ -316,11 +321,18 @@ impl TestSandbox {
     }
 }
 
-/// The hub's HTTP API served on 127.0.0.1:0 over a database.
+/// The hub's HTTP API served on 127.0.0.1:0 over a database, behind the secret guard
+/// ([`crate::leaks`]): a test fails when its hub answered or logged a secret.
 pub struct TestApp {
     pub base: String,
     pub http: reqwest::Client,
     token: Option<String>,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        crate::leaks::assert_clean();
+    }
 }
 
 impl TestApp {
@@ -356,14 +368,10 @@ impl TestApp {
         http: supplyhub::http::HttpConfig,
     ) -> TestApp {
         state.http = http;
-        // Server-side errors show in the failing test's output.
-        let _ = tracing_subscriber::fmt()
-            .with_test_writer()
-            .with_env_filter("supplyhub=warn")
-            .try_init();
+        crate::leaks::install();
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind app");
         let addr = listener.local_addr().expect("addr");
-        let app = router(state);
+        let app = router(state).layer(axum::middleware::from_fn(crate::leaks::guard));
         tokio::spawn(supplyhub::http::serve(
             listener,
             app,

@@ -14,6 +14,7 @@ mod crash;
 mod helpers;
 mod http;
 mod input;
+mod leaks;
 mod limits;
 mod live;
 mod operations;

@@ -1,0 +1,4 @@
+//! Webhooks: signed deliveries from external systems (in) and to them (out), on the
+//! Standard Webhooks scheme.
+
+pub mod signature;
