@@ -365,7 +365,57 @@ async fn callbacks_follow_the_callback_secret(db: &Db) {
     assert_eq!(hub.order(&id).await["supplier_status"], "confirmed");
 }
 
+/// Calls made through the clients stay attributed across a rebuild: a sync run's calls
+/// before and after a change of the active system are all recorded under the run, by
+/// the one call log every client built reports to.
+async fn rebuilt_clients_report_to_the_same_call_log(db: &Db) {
+    let hub = hub(db).await;
+    let log = supplyhub::calllog::CallLog::start(db.clone(), supplyhub::calllog::OPEN_PLATFORM);
+    let logged = LiveSupplier::from_registry(
+        db.clone(),
+        Arc::clone(&hub.ring),
+        SupplierSettings::default(),
+        LiveOptions {
+            log: Some(log.clone()),
+            retry_delays: Some((Duration::from_millis(5), Duration::from_millis(50))),
+            check_every: Some(Duration::ZERO),
+        },
+    )
+    .await
+    .unwrap();
+    let code = haier::ProductCode::parse(&hub.sku).unwrap();
+    let stock = || async {
+        let client = logged.current().await.open_platform.clone().unwrap();
+        supplyhub::calllog::in_sync_run("run_live".to_owned(), client.stock(&code, COUNTY)).await
+    };
+    stock().await.unwrap();
+    hub.patch_secret("client_secret", "a-wrong-client-secret")
+        .await;
+    assert!(matches!(
+        stock().await.unwrap_err(),
+        haier::Error::Auth { .. }
+    ));
+    log.flush().await;
+    let calls = supplyhub::store::calls::calls_of_sync_run(db, "run_live", None, 100)
+        .await
+        .unwrap();
+    let seen: Vec<(String, String)> = calls
+        .iter()
+        .map(|c| (c.call.endpoint.clone(), c.call.outcome.clone()))
+        .collect();
+    assert!(
+        seen.contains(&("h3_stock".to_owned(), "ok".to_owned())),
+        "the first client's call: {seen:?}"
+    );
+    assert!(
+        seen.iter().any(|(e, o)| e == "token" && o == "auth"),
+        "the rebuilt client's refused token call: {seen:?}"
+    );
+    assert!(calls.iter().all(|c| c.call.system == "haier_open_platform"));
+}
+
 on_both_backends! {
+    rebuilt_clients_report_to_the_same_call_log => rebuilt_clients_report_to_the_same_call_log;
     checkout_follows_the_open_platform_secret => checkout_follows_the_open_platform_secret;
     the_push_follows_the_ylh_credentials => the_push_follows_the_ylh_credentials;
     callbacks_follow_the_callback_secret => callbacks_follow_the_callback_secret;
