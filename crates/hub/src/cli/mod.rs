@@ -304,7 +304,7 @@ async fn sync_command(config: Config, args: SyncArgs) -> anyhow::Result<ExitCode
     let db = open_db(&config).await?;
     end_abandoned_runs(&db).await?;
     let log = CallLog::start(db.clone(), calllog::OPEN_PLATFORM);
-    let syncer = syncer(&config, &db, open_platform(&config, &log)?)?;
+    let syncer = syncer(&config, &db, sync_client(&config, &db, &log).await?)?;
     let opts = sync_options(&config, &args);
     // SIGTERM or Ctrl-C ends the run as failed ("interrupted by shutdown"), recorded.
     let shutdown = CancellationToken::new();
@@ -328,6 +328,43 @@ async fn sync_command(config: Config, args: SyncArgs) -> anyhow::Result<ExitCode
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// The Open Platform client `supplyhub sync` reads through: that of the active supplier
+/// system, as `serve` uses, else the configuration's. Without the secret key an active
+/// system's secrets cannot be opened, which is an error rather than a silent fallback.
+async fn sync_client(
+    config: &Config,
+    db: &Db,
+    log: &Arc<CallLog>,
+) -> anyhow::Result<Option<Arc<haier::OpenPlatform>>> {
+    let ring = match access::key_ring(config, false) {
+        Ok(ring) => ring,
+        Err(e) if config.secret_key.is_some() => return Err(e),
+        Err(no_key) => {
+            if let Some((id, _)) = crate::store::systems::active_supplier_revision(db).await? {
+                return Err(no_key.context(format!(
+                    "the active supplier system {id} is sealed with the secret key"
+                )));
+            }
+            return open_platform(config, log);
+        }
+    };
+    let live = LiveSupplier::from_registry(
+        db.clone(),
+        Arc::new(ring),
+        SupplierSettings::from_config(config),
+        LiveOptions {
+            log: Some(log.clone()),
+            ..LiveOptions::default()
+        },
+    )
+    .await?;
+    let clients = live.snapshot();
+    if let Some((id, name)) = &clients.system {
+        eprintln!("supplier settings from the active supplier system {name} ({id})");
+    }
+    Ok(clients.open_platform.clone())
 }
 
 fn print_run(run: &SyncRun) {

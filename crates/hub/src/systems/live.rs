@@ -271,7 +271,9 @@ impl Registry {
         let mut system = None;
         let revision = match &row {
             Some(row) => {
-                let secrets = super::http::open_with(&self.ring, row)?;
+                let secrets = super::http::open_with(&self.ring, row).map_err(|e| {
+                    anyhow::anyhow!("the active supplier system {} ({}): {e}", row.name, row.id)
+                })?;
                 let json: serde_json::Value = serde_json::from_str(&row.settings)?;
                 let (op, ylh, callback) = super::haier_configs(&json, &secrets).map_err(|e| {
                     anyhow::anyhow!("the active supplier system {} ({}): {e}", row.name, row.id)
