@@ -191,6 +191,7 @@ impl Worker {
             )
             .await?;
             tx.commit().await?;
+            crate::metrics::job_attempt(&job.kind, "lease_lost");
             warn!(job = %job.id, "lease lost before the attempt ended; another worker has the job");
             return Ok(());
         }
@@ -219,6 +220,7 @@ impl Worker {
             .await?;
         }
         tx.commit().await?;
+        crate::metrics::job_attempt(&job.kind, outcome);
         if status == JobStatus::Dead {
             warn!(job = %job.id, kind = %job.kind, detail = %detail, "job dead-lettered");
         }

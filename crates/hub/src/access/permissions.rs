@@ -103,6 +103,8 @@ const fn rule(method: &'static str, path: &'static str, allow: Allow) -> Rule {
 /// Every route of the hub and who may call it.
 pub const RULES: &[Rule] = &[
     rule("GET", "/healthz", Allow::Public),
+    rule("GET", "/readyz", Allow::Public),
+    rule("GET", "/metrics", Allow::Roles(OPERATORS)),
     rule("GET", "/openapi.json", Allow::Public),
     rule("GET", "/docs", Allow::Public),
     rule("GET", "/docs/app.js", Allow::Public),

@@ -37,6 +37,10 @@ pub struct Cli {
     /// variables `SUPPLYHUB_…` override it (`__` nests: `SUPPLYHUB_HAIER__BASE_URL`).
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// Log line format on standard error: `text` or `json` (one object a line). Overrides
+    /// the `[log] format` setting.
+    #[arg(long, global = true, value_name = "FORMAT", value_parser = parse_log_format)]
+    pub log_format: Option<LogFormat>,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -104,6 +108,17 @@ pub struct SyncArgs {
     pub json: bool,
 }
 
+fn parse_log_format(s: &str) -> Result<LogFormat, String> {
+    match s {
+        "text" => Ok(LogFormat::Text),
+        "json" => Ok(LogFormat::Json),
+        other => Err(format!("the log format is text or json, not {other:?}")),
+    }
+}
+
+/// The `--log-format` of the command line, when given.
+static LOG_FORMAT: std::sync::OnceLock<LogFormat> = std::sync::OnceLock::new();
+
 fn parse_product_code(s: &str) -> Result<haier::ProductCode, String> {
     haier::ProductCode::parse(s.trim()).map_err(|e| e.to_string())
 }
@@ -115,6 +130,9 @@ fn parse_county(s: &str) -> Result<String, String> {
 /// Parses the command line and runs the command; the process exit code.
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(format) = cli.log_format {
+        let _ = LOG_FORMAT.set(format);
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -190,6 +208,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
 
 fn init_tracing(format: LogFormat, default_level: &str) {
     use tracing_subscriber::EnvFilter;
+    let format = LOG_FORMAT.get().copied().unwrap_or(format);
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new(format!("{default_level},sqlx=warn")));
     // Colour codes only for a terminal: a file or a pipe gets plain text.
@@ -458,6 +477,7 @@ async fn serve_command(config_file: Option<PathBuf>, args: ServeArgs) -> anyhow:
         supplier: supplier.clone(),
         http: config.http,
         secrets: Arc::clone(&key_ring),
+        shutdown: shutdown.clone(),
     };
     if let Some(sb) = &sandbox {
         sb.set_callback_url(format!("http://{addr}/callbacks/haier"));
@@ -506,10 +526,7 @@ async fn serve_command(config_file: Option<PathBuf>, args: ServeArgs) -> anyhow:
     });
 
     if let Some(sb) = &sandbox {
-        eprintln!(
-            "sandbox supplier at {}; running a full sync…",
-            sb.base_url()
-        );
+        tracing::info!(url = %sb.base_url(), "sandbox supplier started; running a full sync");
         let syncer = syncer(&config, &db, supplier.current().await.open_platform.clone())?;
         let opts = sync_options(
             &config,

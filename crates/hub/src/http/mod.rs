@@ -62,6 +62,8 @@ pub struct AppState {
     pub supplier: crate::systems::live::LiveSupplier,
     /// Request limits and timeouts (`[http]`).
     pub http: HttpConfig,
+    /// Cancelled when the instance begins to shut down (`/readyz` then answers 503).
+    pub shutdown: tokio_util::sync::CancellationToken,
 }
 
 impl AppState {
@@ -84,6 +86,7 @@ impl AppState {
             resolver,
             supplier,
             http: HttpConfig::default(),
+            shutdown: tokio_util::sync::CancellationToken::new(),
         }
     }
 
@@ -303,6 +306,8 @@ fn document_access(mut doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenAp
 fn api_router() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(health))
+        .routes(routes!(ready))
+        .routes(routes!(metrics))
         .routes(routes!(callbacks::haier_callback))
         .nest(
             "/api/v1",
@@ -379,6 +384,7 @@ pub fn router(state: AppState) -> Router {
                 async move { Json(doc.as_ref().clone()) }
             }),
         )
+        .route_layer(middleware::from_fn(crate::metrics::route_layer))
         // The audit layer runs inside the authorization layer, which finds the caller.
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
@@ -407,45 +413,98 @@ pub fn router(state: AppState) -> Router {
             server::limit_head,
         ))
         .layer(middleware::from_fn(error::json_errors))
+        // Counts every request, refused ones included, by the route it matched.
+        .layer(middleware::from_fn(crate::metrics::http_layer))
         .with_state(state)
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(request_log::layer())
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
 }
 
-/// Health of the service.
+/// Liveness: the process serves requests.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Health {
-    /// `ok`, or `degraded` when the database does not answer.
+    /// Always `ok`.
+    pub status: &'static str,
+}
+
+/// Liveness: answers while the process serves requests, whatever the state of the
+/// database (a restart would not mend it; see `/readyz`).
+#[utoipa::path(get, path = "/healthz", operation_id = "health", tag = "meta",
+    responses((status = 200, description = "Alive", body = Health)))]
+async fn health() -> Json<Health> {
+    Json(Health { status: "ok" })
+}
+
+/// Readiness of the instance to take traffic.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Readiness {
+    /// `ready`, or `not_ready` when any of the checks below fails.
     pub status: &'static str,
     /// `ok` or `unavailable`.
     pub database: &'static str,
+    /// `current`, `pending` (this binary carries migrations the database lacks) or
+    /// `unknown` (the database did not answer).
+    pub migrations: &'static str,
+    /// Migrations this binary carries that the database has not applied.
+    pub pending_migrations: Option<usize>,
+    /// Whether the instance has begun to shut down.
+    pub shutting_down: bool,
 }
 
-/// Liveness and database reachability.
-#[utoipa::path(get, path = "/healthz", operation_id = "health", tag = "meta",
+/// Readiness: the database answers, its schema is current, and the instance is not
+/// shutting down. A load balancer sends traffic only to instances that answer 200.
+#[utoipa::path(get, path = "/readyz", operation_id = "ready", tag = "meta",
     responses(
-        (status = 200, description = "Healthy", body = Health),
-        (status = 503, description = "The database does not answer", body = Health)
+        (status = 200, description = "Ready", body = Readiness),
+        (status = 503, description = "Not ready: the body says which check failed", body = Readiness)
     ))]
-async fn health(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
-    match state.db.ping().await {
-        Ok(()) => (
-            StatusCode::OK,
-            Json(Health {
-                status: "ok",
-                database: "ok",
-            }),
-        ),
+async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
+    let pending = state.db.pending_migrations().await;
+    let shutting_down = state.shutdown.is_cancelled();
+    let (database, migrations, pending_migrations) = match pending {
+        Ok(0) => ("ok", "current", Some(0)),
+        Ok(n) => ("ok", "pending", Some(n)),
         Err(e) => {
-            tracing::warn!(error = ?e, "health check: database unavailable");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                Json(Health {
-                    status: "degraded",
-                    database: "unavailable",
-                }),
-            )
+            tracing::warn!(error = ?e, "readiness: database unavailable");
+            ("unavailable", "unknown", None)
         }
+    };
+    let ready = database == "ok" && migrations == "current" && !shutting_down;
+    let body = Readiness {
+        status: if ready { "ready" } else { "not_ready" },
+        database,
+        migrations,
+        pending_migrations,
+        shutting_down,
+    };
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Json(body))
+}
+
+/// The hub's metrics in the Prometheus text format (see [`crate::metrics`] for every
+/// name and label). Scrape with a bearer API key of an operator role.
+#[utoipa::path(get, path = "/metrics", operation_id = "metrics", tag = "meta",
+    responses((status = 200, description = "Prometheus text format 0.0.4",
+        content_type = "text/plain; version=0.0.4; charset=utf-8", body = String)))]
+async fn metrics(State(state): State<AppState>) -> impl axum::response::IntoResponse {
+    // The breakers of the clients in use now.
+    let supplier = state.supplier.snapshot();
+    if let Some(client) = &supplier.open_platform {
+        crate::metrics::supplier_breaker(crate::calllog::OPEN_PLATFORM, client.breaker_state());
     }
+    if let Some(client) = &supplier.ylh {
+        crate::metrics::supplier_breaker(crate::calllog::YLH, client.breaker_state());
+    }
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        crate::metrics::render(&state.db).await,
+    )
 }

@@ -323,7 +323,11 @@ impl Registry {
         };
         let ylh = match settings.ylh {
             Some(c) => {
-                let mut b = haier::Ylh::builder(c);
+                // Its calls are recorded whole, with their order, by their callers; each
+                // attempt is counted in the metrics.
+                let mut b = haier::Ylh::builder(c).observer(Arc::new(
+                    crate::metrics::SupplierAttempts(crate::calllog::YLH),
+                ));
                 if let Some((min, max)) = self.retry_delays {
                     b = b.retry_delays(min, max);
                 }

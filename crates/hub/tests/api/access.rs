@@ -21,6 +21,8 @@ const ADMIN_TOKEN: &str = "bootstrap-admin-token-7f3a";
 /// F storefront; `public` needs no credentials; `any` is any authenticated caller.
 const MATRIX: &str = "
 GET    /healthz                                    public
+GET    /readyz                                     public
+GET    /metrics                                    A S W C T
 GET    /openapi.json                               public
 GET    /docs                                       public
 GET    /docs/app.js                                public

@@ -429,3 +429,46 @@ impl TestApp {
         self.get(&format!("/api/v1/sync-runs/{id}")).await
     }
 }
+
+/// The Python of `scripts/python-venv.sh`, with the official Standard Webhooks library and
+/// the Prometheus client's parser installed (on first use).
+pub fn python() -> std::path::PathBuf {
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/python-venv.sh");
+    let out = std::process::Command::new(&script)
+        .output()
+        .expect("run scripts/python-venv.sh");
+    assert!(
+        out.status.success(),
+        "scripts/python-venv.sh failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::path::PathBuf::from(String::from_utf8(out.stdout).expect("path").trim())
+}
+
+/// Runs `code` with the venv's Python, `input` on its standard input; its standard
+/// output.
+pub fn run_python(code: &str, input: &[u8]) -> String {
+    use std::io::Write as _;
+    let mut child = std::process::Command::new(python())
+        .arg("-c")
+        .arg(code)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start python");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input)
+        .expect("write to python");
+    let out = child.wait_with_output().expect("python ran");
+    assert!(
+        out.status.success(),
+        "python failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("utf-8")
+}

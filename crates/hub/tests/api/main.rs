@@ -17,6 +17,7 @@ mod input;
 mod leaks;
 mod limits;
 mod live;
+mod metrics;
 mod operations;
 mod orders;
 mod owners;
