@@ -56,14 +56,13 @@ pub struct AppState {
     pub secrets: Arc<crate::systems::crypto::KeyRing>,
     /// The address resolver, built once from `[region]`.
     pub resolver: Arc<region::Resolver>,
-    /// The supplier's callback credentials; callbacks are refused without them.
-    pub callback: Option<Arc<crate::config::CallbackConfig>>,
     /// Checkout and orders.
     pub orders: crate::orders::OrderService,
-    /// The YLH order centre, for live logistics and photos.
-    pub ylh: Option<Arc<haier::Ylh>>,
-    /// The Haier Open Platform, for live logistics (H4).
-    pub supplier: Option<Arc<haier::OpenPlatform>>,
+    /// The supplier as it is now: the Open Platform (live logistics, H4), the YLH order
+    /// centre (live logistics and photos) and the callback credentials (callbacks are
+    /// refused without them), following the active supplier system. The registry
+    /// refreshes it after each change of a system.
+    pub supplier: crate::systems::live::LiveSupplier,
     /// Request limits and timeouts (`[http]`).
     pub http: HttpConfig,
     /// Cancelled when the instance begins to shut down (`/readyz` then answers 503).
@@ -75,11 +74,12 @@ impl AppState {
     /// fields as needed.
     pub fn new(db: Db) -> AppState {
         let resolver = Arc::new(region::Resolver::default());
+        let supplier = crate::systems::live::LiveSupplier::none();
         AppState {
             orders: crate::orders::OrderService::new(
                 db.clone(),
                 Arc::clone(&resolver),
-                None,
+                supplier.clone(),
                 crate::config::OrdersConfig::default(),
             ),
             db,
@@ -87,12 +87,22 @@ impl AppState {
             access: crate::access::AccessState::default(),
             secrets: Arc::new(crate::systems::crypto::KeyRing::ephemeral()),
             resolver,
-            callback: None,
-            ylh: None,
-            supplier: None,
+            supplier,
             http: HttpConfig::default(),
             shutdown: tokio_util::sync::CancellationToken::new(),
         }
+    }
+
+    /// This state with `supplier` as its supplier, for the order service too.
+    pub fn with_supplier(mut self, supplier: crate::systems::live::LiveSupplier) -> AppState {
+        self.orders = crate::orders::OrderService::new(
+            self.db.clone(),
+            Arc::clone(&self.resolver),
+            supplier.clone(),
+            self.orders.config().clone(),
+        );
+        self.supplier = supplier;
+        self
     }
 }
 
@@ -522,10 +532,12 @@ async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
     responses((status = 200, description = "Prometheus text format 0.0.4",
         content_type = "text/plain; version=0.0.4; charset=utf-8", body = String)))]
 async fn metrics(State(state): State<AppState>) -> impl axum::response::IntoResponse {
-    if let Some(client) = &state.supplier {
+    // The breakers of the clients in use now.
+    let supplier = state.supplier.snapshot();
+    if let Some(client) = &supplier.open_platform {
         crate::metrics::supplier_breaker(crate::calllog::OPEN_PLATFORM, client.breaker_state());
     }
-    if let Some(client) = &state.ylh {
+    if let Some(client) = &supplier.ylh {
         crate::metrics::supplier_breaker(crate::calllog::YLH, client.breaker_state());
     }
     (

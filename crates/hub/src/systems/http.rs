@@ -492,6 +492,14 @@ fn name_taken(name: &str) -> impl FnOnce(StoreError) -> ApiError + '_ {
     }
 }
 
+/// After a write to a supplier system: the hub's live supplier clients follow at once
+/// when the active supplier system changed (other instances notice within seconds).
+async fn follow_change(state: &AppState, kind: Kind) {
+    if kind == Kind::Supplier {
+        state.supplier.refresh().await;
+    }
+}
+
 /// Registers a system.
 #[utoipa::path(post, path = "/systems", operation_id = "create_system", tag = "systems",
     request_body = SystemInput,
@@ -535,6 +543,7 @@ pub async fn create_system(
         .await
         .map_err(name_taken(&name))?;
     let system = System::try_from(row)?;
+    follow_change(&state, system.kind).await;
     let entry = AuditEntry::new("system.create", &system.id, None::<&System>, Some(&system));
     Ok(with_entry((StatusCode::CREATED, Json(system)), entry))
 }
@@ -634,12 +643,16 @@ async fn save(
         return Err(ApiError::NotFound(format!("no system {:?}", row.id)));
     }
     let after = System::try_from(load(state, &row.id).await?)?;
+    follow_change(state, after.kind).await;
     let entry = AuditEntry::new(action, &after.id, Some(&before), Some(&after));
     Ok(with_entry(Json(after), entry))
 }
 
 /// Replaces a system's name, status, settings and sync settings; its secrets when
-/// `secrets` is given (absent keeps them).
+/// `secrets` is given (absent keeps them). A change to the active Haier supplier system
+/// (or of which one is active) takes effect on the hub's next supplier call — checkout's
+/// stock checks, the outbox's pushes, live logistics, callback verification — without a
+/// restart; other instances sharing the database follow within seconds.
 #[utoipa::path(put, path = "/systems/{id}", operation_id = "replace_system", tag = "systems",
     params(("id" = String, Path, description = "System id (sys_…)")),
     request_body = SystemInput,
@@ -677,7 +690,8 @@ pub async fn replace_system(
 }
 
 /// Changes what is given: name, status, settings (merge patch), sync, secrets (null
-/// removes one).
+/// removes one). As with a PUT, a change to the active supplier system takes effect on
+/// the hub's next supplier call, without a restart.
 #[utoipa::path(patch, path = "/systems/{id}", operation_id = "update_system", tag = "systems",
     params(("id" = String, Path, description = "System id (sys_…)")),
     request_body = SystemPatch,
@@ -788,10 +802,12 @@ pub async fn delete_system(
     if has_records {
         store::archive(&state.db, &id).await?;
         let after = System::try_from(load(&state, &id).await?)?;
+        follow_change(&state, after.kind).await;
         let entry = AuditEntry::new("system.archive", &id, Some(&before), Some(&after));
         return Ok(with_entry(Json(after), entry));
     }
     store::delete(&state.db, &id).await?;
+    follow_change(&state, before.kind).await;
     let entry = AuditEntry::new("system.delete", &id, Some(&before), None::<&System>);
     Ok(with_entry(StatusCode::NO_CONTENT.into_response(), entry))
 }
@@ -951,6 +967,7 @@ pub async fn test_system(
     )
     .await?;
     let system = System::try_from(load(&state, &id).await?)?;
+    follow_change(&state, system.kind).await;
     let entry = AuditEntry::new("system.test", &id, Some(&before), Some(&system));
     Ok(with_entry(Json(Tested { system, result }), entry))
 }

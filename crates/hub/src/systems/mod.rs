@@ -4,6 +4,7 @@
 
 pub mod crypto;
 pub mod http;
+pub mod live;
 pub mod runs;
 pub mod supplier;
 
@@ -458,32 +459,4 @@ pub fn supplier_from_env(
         settings.insert(section.to_owned(), serde_json::Value::Object(fields));
     }
     (serde_json::Value::Object(settings), secrets)
-}
-
-/// The hub's supplier settings: those of the active Haier supplier system when one
-/// exists (its Open Platform, YLH and callback sections, each one it sets replacing the
-/// configuration's), else the configuration's. The id and name of the system used.
-pub async fn apply_active_supplier(
-    db: &crate::store::Db,
-    ring: &crypto::KeyRing,
-    config: &mut crate::config::Config,
-) -> anyhow::Result<Option<(String, String)>> {
-    let Some(row) = crate::store::systems::active_supplier(db).await? else {
-        return Ok(None);
-    };
-    let secrets = http::open_with(ring, &row)?;
-    let settings: serde_json::Value = serde_json::from_str(&row.settings)?;
-    let (op, ylh, callback) = haier_configs(&settings, &secrets).map_err(|e| {
-        anyhow::anyhow!("the active supplier system {} ({}): {e}", row.name, row.id)
-    })?;
-    if let Some(op) = op {
-        config.haier = Some(op);
-    }
-    if let Some(ylh) = ylh {
-        config.ylh = Some(ylh);
-    }
-    if let Some(callback) = callback {
-        config.haier_callback = Some(callback);
-    }
-    Ok(Some((row.id, row.name)))
 }

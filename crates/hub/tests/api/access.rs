@@ -57,9 +57,9 @@ POST   /api/v1/products/{code}/stock-adjustments   A S W
 GET    /api/v1/products/{code}/stock-pool          A S W C T F
 GET    /api/v1/regions/resolve                     A S W C T F
 POST   /api/v1/orders                              A S F
-GET    /api/v1/orders                              A S W C T
+GET    /api/v1/orders                              A S W C T F
 GET    /api/v1/orders/{id}                         A S W C T F
-GET    /api/v1/orders/{id}/calls                   A S W C T
+GET    /api/v1/orders/{id}/calls                   A S W C T F
 POST   /api/v1/orders/{id}/pay                     A S F
 POST   /api/v1/orders/{id}/cancel                  A S F
 POST   /api/v1/orders/{id}/reschedule              A S F

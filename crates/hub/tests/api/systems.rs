@@ -1367,9 +1367,10 @@ async fn no_secret_in_any_answer_or_log_line() {
 /// The hub's supplier settings come from the active supplier system when one exists,
 /// else from the configuration.
 async fn the_active_supplier_system_sets_the_hubs_supplier(db: &Db) {
+    use supplyhub::systems::live::{LiveOptions, LiveSupplier, SupplierSettings};
     let sandbox = crate::helpers::TestSandbox::start(5, 2).await;
-    let ring = KeyRing::ephemeral();
-    let mut config = supplyhub::config::Config::from_settings(&[
+    let ring = Arc::new(KeyRing::ephemeral());
+    let config = supplyhub::config::Config::from_settings(&[
         (
             "SUPPLYHUB_HAIER__BASE_URL".to_owned(),
             "http://127.0.0.1:9/configured".to_owned(),
@@ -1390,44 +1391,66 @@ async fn the_active_supplier_system_sets_the_hubs_supplier(db: &Db) {
         ),
     ])
     .unwrap();
-    let used = supplyhub::systems::apply_active_supplier(db, &ring, &mut config)
-        .await
-        .unwrap();
-    assert!(used.is_none());
-    assert_eq!(config.haier.as_ref().unwrap().client_id, "configured");
+    let live = |check_every| {
+        LiveSupplier::from_registry(
+            db.clone(),
+            Arc::clone(&ring),
+            SupplierSettings::from_config(&config),
+            LiveOptions {
+                check_every: Some(check_every),
+                ..LiveOptions::default()
+            },
+        )
+    };
+    let before = live(std::time::Duration::ZERO).await.unwrap();
+    let clients = before.current().await;
+    assert!(clients.system.is_none());
+    let op = clients.open_platform.clone().unwrap();
+    assert_eq!(op.config().client_id, "configured");
+    assert!(clients.ylh.is_none() && clients.callback.is_none());
+    // Asked again with nothing changed, the same client (its token, limiter, breaker).
+    assert!(Arc::ptr_eq(
+        &op,
+        before.current().await.open_platform.as_ref().unwrap()
+    ));
 
     let id =
         supplyhub::systems::http::register_supplier(db, &ring, "sandbox", &sandbox.sandbox.env())
             .await
             .unwrap();
-    let used = supplyhub::systems::apply_active_supplier(db, &ring, &mut config)
-        .await
-        .unwrap();
-    assert_eq!(used, Some((id.clone(), "sandbox".to_owned())));
-    let haier = config.haier.clone().unwrap();
-    assert!(
-        haier.base_url.starts_with(&sandbox.sandbox.base_url()),
-        "{}",
-        haier.base_url
-    );
-    assert_ne!(
-        secrecy::ExposeSecret::expose_secret(&haier.client_secret),
-        "configured-secret"
-    );
-    assert!(config.ylh.is_some() && config.haier_callback.is_some());
-    // The settings work: a client built from them reads the sandbox.
-    let client = haier::OpenPlatform::new(haier).unwrap();
-    assert!(!client.balance().await.unwrap().is_empty());
+    // Another holder built now reads it; the first notices it at its next check.
+    for holder in [live(std::time::Duration::ZERO).await.unwrap(), before] {
+        let clients = holder.current().await;
+        assert_eq!(clients.system, Some((id.clone(), "sandbox".to_owned())));
+        let haier = clients.open_platform.clone().unwrap();
+        assert!(
+            haier
+                .config()
+                .base_url
+                .starts_with(&sandbox.sandbox.base_url()),
+            "{}",
+            haier.config().base_url
+        );
+        assert_ne!(
+            secrecy::ExposeSecret::expose_secret(&haier.config().client_secret),
+            "configured-secret"
+        );
+        assert!(clients.ylh.is_some() && clients.callback.is_some());
+        // The settings work: the client reads the sandbox.
+        assert!(!haier.balance().await.unwrap().is_empty());
+    }
     // An inactive system is not used.
     supplyhub::store::systems::record_test(db, &id, "inactive", "{}", None)
         .await
         .unwrap();
-    let mut fresh = supplyhub::config::Config::from_settings(&[]).unwrap();
-    assert!(
-        supplyhub::systems::apply_active_supplier(db, &ring, &mut fresh)
-            .await
-            .unwrap()
-            .is_none()
-    );
-    assert!(fresh.haier.is_none());
+    let none = LiveSupplier::from_registry(
+        db.clone(),
+        Arc::clone(&ring),
+        SupplierSettings::default(),
+        LiveOptions::default(),
+    )
+    .await
+    .unwrap();
+    let clients = none.current().await;
+    assert!(clients.system.is_none() && clients.open_platform.is_none());
 }
