@@ -18,7 +18,6 @@
 //! either way it holds the order exactly once. A worker that dies mid-push loses its
 //! lease; the job is claimed again (counting as an attempt) and reconciles the same way.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use haier::ylh::{CreateOrderRequest, CreateOutcome, OrderItem, Ylh};
@@ -36,6 +35,7 @@ use crate::store::orders::{
     Order, get_order, get_order_in, lines_of_order, set_order_times, transition_supplier_status,
 };
 use crate::store::{Db, StoreError};
+use crate::systems::live::LiveSupplier;
 use crate::types::UtcTime;
 use crate::webhooks::outbound::Deliverer;
 
@@ -67,25 +67,26 @@ pub enum Verdict {
 #[derive(Clone)]
 pub struct Worker {
     db: Db,
-    ylh: Option<Arc<Ylh>>,
+    supplier: LiveSupplier,
     config: OrdersConfig,
     owner: String,
     clock: Clock,
-    webhooks: Option<Arc<Deliverer>>,
+    webhooks: Option<std::sync::Arc<Deliverer>>,
 }
 
 impl Worker {
-    /// A worker over `db` talking to the YLH order centre through `ylh` (jobs fail
-    /// transiently without it), identified as `owner` in leases.
+    /// A worker over `db` talking to the YLH order centre through the client `supplier`
+    /// holds when each job runs (jobs fail transiently without one), identified as
+    /// `owner` in leases.
     pub fn new(
         db: Db,
-        ylh: Option<Arc<Ylh>>,
+        supplier: LiveSupplier,
         config: OrdersConfig,
         owner: impl Into<String>,
     ) -> Self {
         Worker {
             db,
-            ylh,
+            supplier,
             config,
             owner: owner.into(),
             clock: Clock::system(),
@@ -101,7 +102,7 @@ impl Worker {
 
     /// The worker delivering outbound webhooks (`webhook.deliver` jobs) with
     /// `deliverer`; without one those jobs wait.
-    pub fn with_webhooks(mut self, deliverer: Arc<Deliverer>) -> Self {
+    pub fn with_webhooks(mut self, deliverer: std::sync::Arc<Deliverer>) -> Self {
         self.webhooks = Some(deliverer);
         self
     }
@@ -299,7 +300,8 @@ impl Worker {
         let Some(order) = get_order(&self.db, order_id).await? else {
             return Ok(Verdict::Dead(format!("no order {order_id}")));
         };
-        let Some(ylh) = self.ylh.clone() else {
+        // The client of the supplier settings in force now.
+        let Some(ylh) = self.supplier.current().await.ylh.clone() else {
             return Ok(Verdict::Retry(
                 "the YLH order centre is not configured".to_owned(),
             ));

@@ -18,6 +18,7 @@ pub mod input;
 pub mod jobs;
 pub mod metrics;
 pub mod orders;
+pub mod records;
 pub mod retention;
 pub mod status;
 pub mod stock;

@@ -180,9 +180,14 @@ impl Hub {
         let app = TestApp::spawn_state(state, None).await;
         let clock = Clock::system();
         let deliverer = Deliverer::new(db.clone(), ring, settings(strict), clock.clone()).unwrap();
-        let worker = Worker::new(db.clone(), None, OrdersConfig::default(), "webhook-worker")
-            .with_clock(clock.clone())
-            .with_webhooks(Arc::new(deliverer));
+        let worker = Worker::new(
+            db.clone(),
+            supplyhub::systems::live::LiveSupplier::none(),
+            OrdersConfig::default(),
+            "webhook-worker",
+        )
+        .with_clock(clock.clone())
+        .with_webhooks(Arc::new(deliverer));
         Hub { app, worker, clock }
     }
 
