@@ -166,9 +166,25 @@ pub async fn emit(
     event_type: EventType,
     payload: serde_json::Value,
 ) -> StoreResult<Option<String>> {
+    emit_from(tx, event_type, payload, None).await
+}
+
+/// Like [`emit`], for a change that came from external system `origin`: its own
+/// endpoints are left out, so a system is never sent back what it just sent (a member
+/// system's update reaches the other subscribers, not itself: no echo, no loop).
+///
+/// # Errors
+/// A store error; the caller's transaction should then be rolled back with its change.
+pub async fn emit_from(
+    tx: &mut Tx,
+    event_type: EventType,
+    payload: serde_json::Value,
+    origin: Option<&str>,
+) -> StoreResult<Option<String>> {
     let subscribed: Vec<(String, String)> = store::enabled_endpoints_in(tx)
         .await?
         .into_iter()
+        .filter(|(_, system, _)| origin != Some(system.as_str()))
         .filter(|(_, _, types)| {
             serde_json::from_str::<Vec<EventType>>(types)
                 .is_ok_and(|types| types.contains(&event_type))

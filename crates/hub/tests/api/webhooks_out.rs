@@ -941,7 +941,166 @@ async fn supplier_status_changes_are_emitted_with_the_change(db: &Db) {
     assert_eq!(event["data"]["retail_order_no"], "SO.1");
 }
 
+/// The records' changes reach every subscribed system but the one they came from, with
+/// the change: `member.updated` (the bidirectional member sync: an update from one member
+/// system reaches the other and the ERP, never its sender), `pos.transaction.recorded`
+/// and `supplier_order.state_changed`; a repeated update emits nothing.
+async fn records_changes_reach_the_other_subscribers(db: &Db) {
+    let hub = Hub::start(db, false).await;
+    let erp_rx = Receiver::start(&hub.clock, 200).await;
+    let crm_rx = Receiver::start(&hub.clock, 200).await;
+    let loyalty_rx = Receiver::start(&hub.clock, 200).await;
+    let erp = hub.system("ERP", "erp").await;
+    let crm = hub.system("CRM", "member").await;
+    let loyalty = hub.system("Loyalty", "member").await;
+    let pos = hub.system("Till", "pos").await;
+    let (status, sup) = hub
+        .app
+        .post(
+            "/api/v1/systems",
+            json!({"name": "Haier B2B", "kind": "supplier", "settings": {"vendor": "haier"}}),
+        )
+        .await;
+    assert_eq!(status, 201, "{sup}");
+    let sup = sup["id"].as_str().unwrap().to_owned();
+    let all = [
+        "member.updated",
+        "pos.transaction.recorded",
+        "supplier_order.state_changed",
+    ];
+    let (_, secret) = hub.endpoint(&erp, &erp_rx.url, &all).await;
+    erp_rx.trust(&[&secret]);
+    let (_, secret) = hub.endpoint(&crm, &crm_rx.url, &["member.updated"]).await;
+    crm_rx.trust(&[&secret]);
+    let (_, secret) = hub
+        .endpoint(&loyalty, &loyalty_rx.url, &["member.updated"])
+        .await;
+    loyalty_rx.trust(&[&secret]);
+
+    let update = json!({"external_id": "M1", "version": 1, "name": "王芳",
+        "mobile": "13812345678", "level": "gold", "points": 10, "balance": "1.50"});
+    let (status, body) = hub
+        .app
+        .post(&format!("/api/v1/members/{crm}/sync"), update.clone())
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let member_id = body["member"]["id"].as_str().unwrap().to_owned();
+    let (status, body) = hub
+        .app
+        .post(&format!("/api/v1/members/{crm}/sync"), update)
+        .await;
+    assert_eq!(
+        (status, body["outcome"].as_str()),
+        (200, Some("already_recorded"))
+    );
+    let (status, body) = hub
+        .app
+        .post(
+            &format!("/api/v1/members/{loyalty}/sync"),
+            json!({"external_id": "L-9", "member_id": member_id, "version": 1,
+                "name": "王芳", "level": "platinum", "points": 99}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let (status, body) = hub
+        .app
+        .post(
+            &format!("/api/v1/pos/{pos}/transactions"),
+            json!({"external_id": "S1", "kind": "sale", "occurred_at": "2026-11-30T10:15:00+08:00",
+                "lines": [{"sku": "SKU-A", "name": "A", "quantity": 2, "unit_price": "100.00"}],
+                "total": "200.00"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let (status, order) = hub
+        .app
+        .post(
+            &format!("/api/v1/supplier-orders/{sup}"),
+            json!({"external_id": "PO-1", "total": "2999.00",
+                "lines": [{"sku": "BCD-470", "name": "冰箱", "quantity": 1, "unit_price": "2999.00"}]}),
+        )
+        .await;
+    assert_eq!(status, 201, "{order}");
+    let (status, body) = hub
+        .app
+        .post(
+            &format!(
+                "/api/v1/supplier-orders/{}/transitions",
+                order["id"].as_str().unwrap()
+            ),
+            json!({"to": "confirmed"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    while hub.work().await > 0 {}
+
+    let events = |rx: &Receiver| -> Vec<Value> {
+        rx.got()
+            .iter()
+            .map(|r| {
+                assert!(r.verified, "every delivery is signed");
+                serde_json::from_slice(&r.body).unwrap()
+            })
+            .collect()
+    };
+    let erp_events = events(&erp_rx);
+    let mut types: Vec<&str> = erp_events
+        .iter()
+        .map(|e| e["type"].as_str().unwrap())
+        .collect();
+    types.sort_unstable();
+    assert_eq!(
+        types,
+        [
+            "member.updated",
+            "member.updated",
+            "pos.transaction.recorded",
+            "supplier_order.state_changed",
+            "supplier_order.state_changed"
+        ],
+        "{erp_events:?}"
+    );
+    let states: Vec<(Value, Value)> = erp_events
+        .iter()
+        .filter(|e| e["type"] == "supplier_order.state_changed")
+        .map(|e| (e["data"]["from"].clone(), e["data"]["to"].clone()))
+        .collect();
+    assert!(
+        states.contains(&(Value::Null, json!("pending"))),
+        "{states:?}"
+    );
+    assert!(
+        states.contains(&(json!("pending"), json!("confirmed"))),
+        "{states:?}"
+    );
+    let sale = erp_events
+        .iter()
+        .find(|e| e["type"] == "pos.transaction.recorded")
+        .unwrap();
+    assert_eq!(
+        (&sale["data"]["external_id"], &sale["data"]["total"]),
+        (&json!("S1"), &json!("200.00"))
+    );
+    // Each member system hears the other's update of the same member, not its own.
+    let crm_events = events(&crm_rx);
+    assert_eq!(crm_events.len(), 1, "{crm_events:?}");
+    assert_eq!(
+        crm_events[0]["data"]["source"]["system_id"],
+        loyalty.as_str()
+    );
+    assert_eq!(crm_events[0]["data"]["member_id"], member_id.as_str());
+    assert_eq!(crm_events[0]["data"]["level"], "platinum");
+    let loyalty_events = events(&loyalty_rx);
+    assert_eq!(loyalty_events.len(), 1, "{loyalty_events:?}");
+    assert_eq!(
+        loyalty_events[0]["data"]["source"]["system_id"],
+        crm.as_str()
+    );
+    assert_eq!(loyalty_events[0]["data"]["mobile"], "13812345678");
+}
+
 crate::on_both_backends! {
+    records_changes_reach_the_other_subscribers => records_changes_reach_the_other_subscribers;
     supplier_status_changes_are_emitted_with_the_change => supplier_status_changes_are_emitted_with_the_change;
     retries_on_the_schedule_then_dead_then_retry_by_hand => retries_on_the_schedule_then_dead_then_retry_by_hand;
     gone_disables_the_endpoint_and_tells_of_it => gone_disables_the_endpoint_and_tells_of_it;
