@@ -84,6 +84,7 @@ impl Worker {
         config: OrdersConfig,
         owner: impl Into<String>,
     ) -> Self {
+        crate::metrics::handle();
         Worker {
             db,
             supplier,

@@ -424,6 +424,8 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 
 /// The application: every route with its middleware.
 pub fn router(state: AppState) -> Router {
+    // The recorder exists before anything counts: a count made earlier would be lost.
+    crate::metrics::handle();
     let (router, mut openapi) = api_router().split_for_parts();
     utoipa::Modify::modify(&LimitResponses, &mut openapi);
     let openapi = Arc::new(document_access(openapi));
