@@ -68,6 +68,9 @@ pub struct Config {
     /// HTTP server limits and timeouts (`[http]`).
     #[serde(default)]
     pub http: crate::http::HttpConfig,
+    /// Inbound webhooks (`[webhooks]`).
+    #[serde(default)]
+    pub webhooks: crate::webhooks::WebhooksConfig,
 }
 
 fn default_shutdown_grace_secs() -> u64 {
@@ -505,6 +508,9 @@ impl Config {
             });
         }
         self.http
+            .validate()
+            .map_err(|(key, detail)| ConfigError::Invalid { key, detail })?;
+        self.webhooks
             .validate()
             .map_err(|(key, detail)| ConfigError::Invalid { key, detail })?;
         if let Some(h) = &self.haier

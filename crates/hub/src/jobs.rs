@@ -1,5 +1,7 @@
-//! The outbox worker: leases due jobs and runs them — the order push (Y1), cancel (Y2)
-//! and reschedule (Y3) — retrying only transient failures, with jittered backoff.
+//! The outbox worker: leases due jobs and runs them by kind — the order push (Y1),
+//! cancel (Y2) and reschedule (Y3), and the processing of inbound webhook events
+//! ([`crate::webhooks::process`]) — retrying only transient failures, with jittered
+//! backoff.
 //!
 //! **Exactly-once push.** The push job is enqueued in the payment's transaction, keyed
 //! by the order (`push_order:{id}`), and sends the order with its `soId`, the supplier's
@@ -202,6 +204,9 @@ impl Worker {
             started,
         )
         .await?;
+        if job.kind == crate::webhooks::process::JOB_KIND {
+            crate::webhooks::process::after_attempt(&mut tx, &job, status, &detail).await?;
+        }
         if status == JobStatus::Dead
             && job.kind == job_kind::PUSH
             && let Some(order_id) = job.payload["order_id"].as_str()
@@ -236,7 +241,18 @@ impl Worker {
         Duration::from_millis((base as f64 * rand::random_range(0.5..1.0)) as u64)
     }
 
+    /// Runs one attempt, dispatched by the job's kind.
     async fn execute(&self, job: &Job) -> Result<Verdict, StoreError> {
+        match job.kind.as_str() {
+            crate::webhooks::process::JOB_KIND => {
+                crate::webhooks::process::execute(&self.db, job).await
+            }
+            _ => self.execute_order_job(job).await,
+        }
+    }
+
+    /// The order jobs: push, cancel, reschedule.
+    async fn execute_order_job(&self, job: &Job) -> Result<Verdict, StoreError> {
         let Some(order_id) = job.payload["order_id"].as_str() else {
             return Ok(Verdict::Dead("the job names no order".to_owned()));
         };

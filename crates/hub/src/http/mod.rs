@@ -39,6 +39,7 @@ pub use server::{HttpConfig, serve};
 use crate::access::http as access;
 use crate::store::Db;
 use crate::systems::http as systems;
+use crate::webhooks::http as webhooks;
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -63,6 +64,8 @@ pub struct AppState {
     pub supplier: Option<Arc<haier::OpenPlatform>>,
     /// Request limits and timeouts (`[http]`).
     pub http: HttpConfig,
+    /// Inbound webhook settings (`[webhooks]`).
+    pub webhooks: crate::webhooks::WebhooksConfig,
 }
 
 impl AppState {
@@ -86,6 +89,7 @@ impl AppState {
             ylh: None,
             supplier: None,
             http: HttpConfig::default(),
+            webhooks: crate::webhooks::WebhooksConfig::default(),
         }
     }
 }
@@ -294,6 +298,7 @@ fn api_router() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(health))
         .routes(routes!(callbacks::haier_callback))
+        .routes(routes!(webhooks::receive_webhook))
         .nest(
             "/api/v1",
             OpenApiRouter::new()
@@ -313,6 +318,16 @@ fn api_router() -> OpenApiRouter<AppState> {
                     systems::delete_system
                 ))
                 .routes(routes!(systems::test_system))
+                .routes(routes!(
+                    webhooks::create_webhook_secret,
+                    webhooks::list_webhook_secrets
+                ))
+                .routes(routes!(webhooks::preview_mapping))
+                .routes(routes!(webhooks::list_webhook_events))
+                .routes(routes!(webhooks::get_webhook_event))
+                .routes(routes!(webhooks::replay_webhook_event))
+                .routes(routes!(webhooks::replay_webhook_events))
+                .routes(routes!(webhooks::list_webhook_refusals))
                 .routes(routes!(crate::systems::supplier::supplier_products))
                 .routes(routes!(crate::systems::supplier::supplier_prices))
                 .routes(routes!(crate::systems::supplier::supplier_stock))

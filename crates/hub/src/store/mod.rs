@@ -17,6 +17,7 @@ pub mod retention;
 pub mod stock;
 pub mod sync_runs;
 pub mod systems;
+pub mod webhooks;
 
 use std::str::FromStr;
 use std::time::Duration;

@@ -103,6 +103,10 @@ pub struct HaierSettings {
     #[serde(default)]
     #[schema(value_type = Option<Object>)]
     pub callback: Option<serde_json::Map<String, serde_json::Value>>,
+    /// How its webhooks' payloads become our canonical records
+    /// ([`crate::webhooks::mapping`]); none: the canonical schema is expected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mapping: Option<crate::webhooks::mapping::Mapping>,
 }
 
 /// Connection settings of the other kinds: where it is, and where it sends webhooks.
@@ -115,6 +119,10 @@ pub struct EndpointSettings {
     /// A webhook-only system: true when it only calls us (signed with its secrets).
     #[serde(default)]
     pub webhook_only: bool,
+    /// How its webhooks' payloads become our canonical records
+    /// ([`crate::webhooks::mapping`]); none: the canonical schema is expected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mapping: Option<crate::webhooks::mapping::Mapping>,
 }
 
 /// The secrets a Haier supplier system may carry, with the setting each one fills.
@@ -193,6 +201,9 @@ pub fn check_settings(
                     }
                 }
             }
+            if let Some(m) = &s.mapping {
+                m.check("settings.mapping")?;
+            }
             serde_json::to_value(s).map_err(bad)
         }
         _ => {
@@ -201,6 +212,9 @@ pub fn check_settings(
                 && !url_ok(u)
             {
                 return Err("settings.base_url must be an http(s) URL".to_owned());
+            }
+            if let Some(m) = &s.mapping {
+                m.check("settings.mapping")?;
             }
             serde_json::to_value(s).map_err(bad)
         }
