@@ -25,6 +25,7 @@ GET    /openapi.json                               public
 GET    /docs                                       public
 GET    /docs/app.js                                public
 POST   /callbacks/haier                            public
+POST   /webhooks/{system_id}                       public
 POST   /api/v1/auth/login                          public
 POST   /api/v1/auth/logout                         any
 GET    /api/v1/auth/me                             any
@@ -43,6 +44,14 @@ PUT    /api/v1/systems/{id}                        A S
 PATCH  /api/v1/systems/{id}                        A S
 DELETE /api/v1/systems/{id}                        A S
 POST   /api/v1/systems/{id}/test                   A S
+GET    /api/v1/systems/{id}/webhook-secrets        A S
+POST   /api/v1/systems/{id}/webhook-secrets        A S
+POST   /api/v1/systems/{id}/mapping/preview        A S
+GET    /api/v1/webhook-events                      A S W C T
+GET    /api/v1/webhook-events/{id}                 A S W C T
+POST   /api/v1/webhook-events/{id}/replay          A S
+POST   /api/v1/webhook-events/replay               A S
+GET    /api/v1/webhook-refusals                    A S W C T
 GET    /api/v1/systems/{id}/supplier/products      A S W
 GET    /api/v1/systems/{id}/supplier/prices        A S W
 GET    /api/v1/systems/{id}/supplier/stock         A S W

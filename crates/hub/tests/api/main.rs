@@ -20,3 +20,4 @@ mod orders;
 mod store;
 mod sync;
 mod systems;
+mod webhooks;
