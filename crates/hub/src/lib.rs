@@ -16,6 +16,7 @@ pub mod http;
 pub mod input;
 pub mod jobs;
 pub mod orders;
+pub mod records;
 pub mod retention;
 pub mod status;
 pub mod stock;

@@ -4,10 +4,11 @@
 //! the system's mapping (none: the body is the record), and applies it to the records
 //! for the system's kind. Applying is idempotent (on the record's external id per
 //! system), so a retry, a replay, or a worker that died mid-attempt changes nothing
-//! twice. A body that is not JSON can never succeed and is dead at once; any other
-//! failure (a mapping that does not fit, a record refused, a refund whose sale has not
-//! arrived yet) is retried with the outbox's backoff until the job's attempts run out,
-//! then dead-lettered with the error. The event's status follows each attempt in the
+//! twice. A body that is not JSON, and a record that conflicts with what is recorded,
+//! can never succeed and are dead at once; any other failure (a mapping that does not
+//! fit, a record refused as invalid, a refund whose sale has not arrived yet) is retried
+//! with the outbox's backoff until the job's attempts run out, then dead-lettered with
+//! the error. The event's status follows each attempt in the
 //! attempt's own transaction ([`after_attempt`]).
 
 use serde_json::Value;
@@ -64,16 +65,23 @@ pub async fn execute(db: &Db, job: &Job) -> Result<Verdict, StoreError> {
     apply_record(db, &system, record).await
 }
 
-/// Applies a canonical record through the records of the system's kind.
+/// Applies a canonical record through the records of the system's kind
+/// ([`crate::records::apply`]). Done with what it came to (JSON); a conflict with what is
+/// recorded (an external id reused with other content, a void of a refunded sale) is
+/// dead at once, as waiting cannot change it; a record refused as invalid, or naming one
+/// not recorded yet (a refund before its sale), and a store failure are retried.
 async fn apply_record(
-    _db: &Db,
+    db: &Db,
     system: &crate::store::systems::SystemRow,
-    _record: Value,
+    record: Value,
 ) -> Result<Verdict, StoreError> {
-    Ok(Verdict::Retry(format!(
-        "records of a {} system cannot be applied yet",
-        system.kind
-    )))
+    use crate::records::RecordError;
+    Ok(match crate::records::apply(db, system, record).await {
+        Ok(applied) => Verdict::Done(serde_json::to_string(&applied).unwrap_or_default()),
+        Err(e @ RecordError::Conflict { .. }) => Verdict::Dead(format!("{}: {e}", e.code())),
+        Err(RecordError::Store(e)) => Verdict::Retry(format!("store: {e}")),
+        Err(e) => Verdict::Retry(format!("{}: {e}", e.code())),
+    })
 }
 
 /// Follows a `webhook.process` job's attempt in its transaction: the event becomes

@@ -481,7 +481,11 @@ async fn a_hundred_concurrent_repeats_are_stored_and_processed_once(db: &Db) {
     let app = Arc::new(spawn(db, small()).await);
     let sys = system(&app, "pos-burst", "pos", json!({})).await;
     let secret = add_secret(&app, &sys).await;
-    let body = br#"{"external_id":"B-1","type":"sale"}"#.to_vec();
+    let body = json!({"external_id": "B-1", "kind": "sale", "occurred_at": "2026-12-01T08:00:00Z",
+        "lines": [{"sku": "K-1", "name": "Kettle", "quantity": 1, "unit_price": "10.00"}],
+        "total": "10.00"})
+    .to_string()
+    .into_bytes();
     let ts = now();
     let sends = (0..100).map(|_| {
         let (app, sys, secret, body) =
@@ -517,7 +521,18 @@ async fn a_hundred_concurrent_repeats_are_stored_and_processed_once(db: &Db) {
         None,
     )
     .await;
-    assert_ne!(event["status"], "received", "{event}");
+    assert_eq!(
+        (event["status"].as_str(), event["attempts"].as_i64()),
+        (Some("processed"), Some(1)),
+        "{event}"
+    );
+    let result: Value = serde_json::from_str(event["result"].as_str().unwrap()).unwrap();
+    assert_eq!(result["outcome"], "created", "{event}");
+    let row = supplyhub::store::pos::by_external_id(db, &sys, "B-1")
+        .await
+        .unwrap()
+        .expect("the sale is recorded");
+    assert_eq!(row.id, result["id"].as_str().unwrap());
 }
 
 async fn futures_join<T: Send + 'static>(
@@ -535,41 +550,68 @@ fn ambiguous_mapping() -> Value {
     json!({"fields": {"external_id": "$.items[*].id"}})
 }
 
-async fn a_failing_event_retries_dies_and_is_replayed(db: &Db) {
-    let app = spawn(db, small()).await;
-    let sys = system(
-        &app,
-        "pos-fail",
-        "pos",
-        json!({"mapping": ambiguous_mapping()}),
-    )
-    .await;
-    let secret = add_secret(&app, &sys).await;
-    let body = br#"{"items":[{"id":"F-1"},{"id":"F-2"}]}"#;
-    let (status, first) = deliver(&app, &sys, &secret, "msg_f1", now(), body).await;
-    assert_eq!(status, 202, "{first}");
-    let (status, second) = deliver(&app, &sys, &secret, "msg_f2", now(), body).await;
-    assert_eq!(status, 202, "{second}");
-    let id = first["id"].as_str().unwrap();
-    drain(db).await;
-    let (_, event) = call(
-        &app,
+/// A POS's own shape of a sale.
+fn foreign_sale(no: &str) -> Vec<u8> {
+    json!({"order": {"no": no, "at": "2026-12-01T08:00:00Z", "shop": "Laoshan",
+        "goods": [{"code": "K-100", "title": "Kettle", "n": 2, "price": "10.00"}],
+        "sum": "20.00"}})
+    .to_string()
+    .into_bytes()
+}
+
+/// The mapping of [`foreign_sale`], its total read from `total_path`.
+fn sale_mapping(total_path: &str) -> Value {
+    json!({"fields": {
+        "external_id": "$.order.no",
+        "kind": {"const": "sale"},
+        "occurred_at": "$.order.at",
+        "store": "$.order.shop",
+        "lines": {"each": "$.order.goods[*]", "fields": {
+            "sku": "$.code", "name": "$.title", "quantity": "$.n", "unit_price": "$.price"}},
+        "total": total_path
+    }})
+}
+
+async fn event(app: &TestApp, id: &str) -> Value {
+    let (status, event) = call(
+        app,
         Method::GET,
         &format!("/api/v1/webhook-events/{id}"),
         None,
     )
     .await;
-    assert_eq!(event["status"], "dead", "{event}");
+    assert_eq!(status, 200, "{event}");
+    event
+}
+
+async fn a_failing_event_retries_dies_and_is_replayed(db: &Db) {
+    let app = spawn(db, small()).await;
+    // The mapping reads the total from a field the POS does not send: the record is
+    // refused on every attempt.
+    let sys = system(
+        &app,
+        "pos-fail",
+        "pos",
+        json!({"mapping": sale_mapping("$.order.total")}),
+    )
+    .await;
+    let secret = add_secret(&app, &sys).await;
+    let (status, first) = deliver(&app, &sys, &secret, "msg_f1", now(), &foreign_sale("F-1")).await;
+    assert_eq!(status, 202, "{first}");
+    let (status, second) =
+        deliver(&app, &sys, &secret, "msg_f2", now(), &foreign_sale("F-2")).await;
+    assert_eq!(status, 202, "{second}");
+    let id = first["id"].as_str().unwrap();
+    drain(db).await;
+    let dead_one = event(&app, id).await;
+    assert_eq!(dead_one["status"], "dead", "{dead_one}");
     assert_eq!(
-        event["attempts"], 3,
-        "three attempts, then the dead letter: {event}"
+        dead_one["attempts"], 3,
+        "three attempts, then the dead letter: {dead_one}"
     );
     assert!(
-        event["last_error"]
-            .as_str()
-            .unwrap()
-            .contains("external_id"),
-        "the error names the field: {event}"
+        dead_one["last_error"].as_str().unwrap().contains("total"),
+        "the error names the field: {dead_one}"
     );
     let (_, dead) = call(
         &app,
@@ -580,73 +622,109 @@ async fn a_failing_event_retries_dies_and_is_replayed(db: &Db) {
     .await;
     assert_eq!(dead["items"].as_array().unwrap().len(), 2, "{dead}");
 
-    // Replay one: queued once however often it is asked.
-    let (status, replayed) = call(
-        &app,
-        Method::POST,
-        &format!("/api/v1/webhook-events/{id}/replay"),
-        None,
-    )
-    .await;
+    // Replay one before the cause is fixed: queued once however often it is asked, and
+    // dead again.
+    let replay = format!("/api/v1/webhook-events/{id}/replay");
+    let (status, replayed) = call(&app, Method::POST, &replay, None).await;
     assert_eq!(
         (status, &replayed["queued"]),
         (202, &json!(true)),
         "{replayed}"
     );
-    let (status, replayed) = call(
-        &app,
-        Method::POST,
-        &format!("/api/v1/webhook-events/{id}/replay"),
-        None,
-    )
-    .await;
+    let (status, replayed) = call(&app, Method::POST, &replay, None).await;
     assert_eq!(
         (status, &replayed["queued"]),
         (200, &json!(false)),
         "{replayed}"
     );
     drain(db).await;
-    let (_, event) = call(
-        &app,
-        Method::GET,
-        &format!("/api/v1/webhook-events/{id}"),
-        None,
-    )
-    .await;
+    let again = event(&app, id).await;
     assert_eq!(
-        (event["attempts"].as_i64(), event["replays"].as_i64()),
-        (Some(6), Some(1)),
-        "{event}"
+        (
+            again["status"].as_str(),
+            again["attempts"].as_i64(),
+            again["replays"].as_i64()
+        ),
+        (Some("dead"), Some(6), Some(1)),
+        "{again}"
     );
 
-    // Bulk: both dead events of the system, received in the range.
+    // Fix the mapping, replay: processed into a record.
+    let (status, fixed) = call(
+        &app,
+        Method::PATCH,
+        &format!("/api/v1/systems/{sys}"),
+        Some(json!({"settings": {"mapping": sale_mapping("$.order.sum")}})),
+    )
+    .await;
+    assert_eq!(status, 200, "{fixed}");
+    let (status, _) = call(&app, Method::POST, &replay, None).await;
+    assert_eq!(status, 202);
+    drain(db).await;
+    let processed = event(&app, id).await;
+    assert_eq!(processed["status"], "processed", "{processed}");
+    assert!(processed["last_error"].is_null(), "{processed}");
+    let result: Value = serde_json::from_str(processed["result"].as_str().unwrap()).unwrap();
+    assert_eq!(result["outcome"], "created", "{processed}");
+    let row = supplyhub::store::pos::by_external_id(db, &sys, "F-1")
+        .await
+        .unwrap()
+        .expect("the sale is recorded");
+    assert_eq!(row.id, result["id"].as_str().unwrap());
+
+    // Bulk: the dead one left.
+    let bulk_path = "/api/v1/webhook-events/replay";
     let (status, bulk) = call(
         &app,
         Method::POST,
-        "/api/v1/webhook-events/replay",
+        bulk_path,
         Some(json!({"system_id": sys, "since": "2000-01-01T00:00:00Z", "status": "dead"})),
     )
     .await;
-    assert_eq!((status, &bulk["queued"]), (202, &json!(2)), "{bulk}");
+    assert_eq!((status, &bulk["queued"]), (202, &json!(1)), "{bulk}");
     let (_, bulk) = call(
         &app,
         Method::POST,
-        "/api/v1/webhook-events/replay",
-        Some(json!({"system_id": sys})),
+        bulk_path,
+        Some(json!({"system_id": sys, "status": "dead"})),
     )
     .await;
     assert_eq!(
         bulk["queued"], 0,
         "queued events are not queued twice: {bulk}"
     );
+    drain(db).await;
+    assert_eq!(
+        event(&app, second["id"].as_str().unwrap()).await["status"],
+        "processed"
+    );
+    // Everything again: applied idempotently, nothing recorded twice.
     let (_, bulk) = call(
         &app,
         Method::POST,
-        "/api/v1/webhook-events/replay",
+        bulk_path,
+        Some(json!({"system_id": sys})),
+    )
+    .await;
+    assert_eq!(bulk["queued"], 2, "{bulk}");
+    let (_, none) = call(
+        &app,
+        Method::POST,
+        bulk_path,
         Some(json!({"system_id": sys, "until": "2000-01-01T00:00:00Z"})),
     )
     .await;
-    assert_eq!(bulk["queued"], 0, "{bulk}");
+    assert_eq!(none["queued"], 0, "{none}");
+    drain(db).await;
+    for e in [&first, &second] {
+        let e = event(&app, e["id"].as_str().unwrap()).await;
+        let result: Value = serde_json::from_str(e["result"].as_str().unwrap()).unwrap();
+        assert_eq!(
+            (e["status"].as_str(), result["outcome"].as_str()),
+            (Some("processed"), Some("already_recorded")),
+            "{e}"
+        );
+    }
 }
 
 async fn mappings_are_validated_and_previewed(db: &Db) {
