@@ -390,7 +390,7 @@ pub struct WebhookEventDetail {
 #[utoipa::path(get, path = "/webhook-events", operation_id = "list_webhook_events", tag = "webhooks",
     params(
         PageParams,
-        ("system_id" = Option<String>, Query, description = "Of this system"),
+        ("system_id" = Option<String>, Query, max_length = 64, pattern = r"^[^\u0000-\u001f\u007f-\u009f]+$", description = "Of this system"),
         ("status" = Option<crate::status::WebhookEventStatus>, Query, description = "received, processed, failed or dead"),
         ("since" = Option<String>, Query, format = DateTime, description = "Received at or after this RFC 3339 instant"),
         ("until" = Option<String>, Query, format = DateTime, description = "Received before this RFC 3339 instant")
@@ -522,7 +522,7 @@ async fn replay(state: &AppState, id: &str) -> Result<bool, ApiError> {
 #[serde(deny_unknown_fields)]
 pub struct BulkReplayInput {
     /// The system whose events are replayed.
-    #[schema(value_type = String, min_length = 1, max_length = 64)]
+    #[schema(value_type = String, min_length = 1, max_length = 64, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$")]
     pub system_id: crate::input::Text<1, 64>,
     /// Received at or after (RFC 3339).
     #[serde(default)]
@@ -533,7 +533,26 @@ pub struct BulkReplayInput {
     /// Only events in this state: `processed` or `dead` (default both; events still
     /// queued are never replayed).
     #[serde(default)]
-    pub status: Option<WebhookEventStatus>,
+    pub status: Option<ReplayStatus>,
+}
+
+/// The states of the events a bulk replay takes: the settled ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ReplayStatus {
+    /// Processed events (applied again, idempotently).
+    Processed,
+    /// Dead letters.
+    Dead,
+}
+
+impl From<ReplayStatus> for WebhookEventStatus {
+    fn from(s: ReplayStatus) -> Self {
+        match s {
+            ReplayStatus::Processed => WebhookEventStatus::Processed,
+            ReplayStatus::Dead => WebhookEventStatus::Dead,
+        }
+    }
 }
 
 /// The answer to a bulk replay.
@@ -555,7 +574,7 @@ const BULK_REPLAY_MAX: u32 = 10_000;
     responses(
         (status = 202, description = "How many were queued", body = BulkReplayed),
         (status = 404, description = "No such system", body = ErrorBody),
-        (status = 422, description = "A bad field, named (`status` other than processed or dead, since after until)", body = ErrorBody)
+        (status = 422, description = "A bad field, named, or `since` after `until`", body = ErrorBody)
     ))]
 pub async fn replay_webhook_events(
     State(state): State<AppState>,
@@ -563,14 +582,6 @@ pub async fn replay_webhook_events(
 ) -> Result<Response, ApiError> {
     let system_id = input.system_id.trimmed().to_owned();
     load_system(&state, &system_id).await?;
-    if let Some(s) = input.status
-        && !matches!(s, WebhookEventStatus::Processed | WebhookEventStatus::Dead)
-    {
-        return Err(ApiError::Unprocessable {
-            code: "invalid_body",
-            detail: format!("status: only processed or dead events are replayed, got {s}"),
-        });
-    }
     if let (Some(s), Some(u)) = (input.since, input.until)
         && s > u
     {
@@ -582,7 +593,7 @@ pub async fn replay_webhook_events(
     let ids = store::settled_events(
         &state.db,
         &system_id,
-        input.status,
+        input.status.map(WebhookEventStatus::from),
         input.since,
         input.until,
         BULK_REPLAY_MAX + 1,
@@ -622,7 +633,7 @@ pub struct WebhookRefusals {
 
 /// Refused deliveries counted by system and reason.
 #[utoipa::path(get, path = "/webhook-refusals", operation_id = "list_webhook_refusals", tag = "webhooks",
-    params(("system_id" = Option<String>, Query, description = "Of this system")),
+    params(("system_id" = Option<String>, Query, max_length = 64, pattern = r"^[^\u0000-\u001f\u007f-\u009f]+$", description = "Of this system")),
     responses(
         (status = 200, description = "The counts", body = Vec<WebhookRefusals>),
         (status = 400, description = "A bad parameter, named", body = ErrorBody)
