@@ -297,3 +297,11 @@ pub async fn count_events_by_status(db: &Db, system_id: &str) -> StoreResult<Vec
          GROUP BY status ORDER BY status")
         .bind(system_id).fetch_all(p).await)?)
 }
+
+/// When the system's last verified delivery arrived, if it sent any.
+pub async fn last_received_at(db: &Db, system_id: &str) -> StoreResult<Option<UtcTime>> {
+    Ok(on_db!(db, p => sqlx::query_scalar::<_, UtcTime>(
+        "SELECT received_at FROM webhook_events WHERE system_id = $1 \
+         ORDER BY received_at DESC LIMIT 1")
+        .bind(system_id).fetch_optional(p).await)?)
+}

@@ -308,8 +308,9 @@ async fn deliveries_are_verified_stored_deduplicated_or_refused(db: &Db) {
     let encoded = secret.trim_start_matches("whsec_");
     assert!(!seen.contains(encoded), "a secret in an answer: {seen}");
 
-    // An archived system is answered like an unknown one.
-    let (status, _) = call(
+    // Its test reports the last verified delivery. Archived, it is answered like an
+    // unknown system.
+    let (status, tested) = call(
         &app,
         Method::POST,
         &format!("/api/v1/systems/{sys}/test"),
@@ -317,6 +318,15 @@ async fn deliveries_are_verified_stored_deduplicated_or_refused(db: &Db) {
     )
     .await;
     assert_eq!(status, 200);
+    assert_eq!(
+        (&tested["result"]["ok"], &tested["result"]["checked"]),
+        (&json!(true), &json!("webhook")),
+        "{tested}"
+    );
+    assert!(
+        tested["result"]["last_verified_delivery_at"].is_string(),
+        "{tested}"
+    );
     let (status, archived) = call(
         &app,
         Method::DELETE,
