@@ -78,9 +78,9 @@ fn refusal_error(r: &Refusal) -> ApiError {
 #[utoipa::path(post, path = "/webhooks/{system_id}", operation_id = "receive_webhook", tag = "webhooks",
     params(
         ("system_id" = String, Path, description = "The sending system's id (sys_…)"),
-        ("webhook-id" = String, Header, description = "The message id, the same on every retry: 1 to 255 visible ASCII characters"),
-        ("webhook-timestamp" = String, Header, description = "Unix seconds when it was signed"),
-        ("webhook-signature" = String, Header, description = "Space-separated `v1,<base64>` entries")
+        ("webhook-id" = String, Header, pattern = r"^[!-~]{1,255}$", description = "The message id, the same on every retry: 1 to 255 visible ASCII characters"),
+        ("webhook-timestamp" = String, Header, pattern = r"^[0-9]{1,12}$", description = "Unix seconds when it was signed"),
+        ("webhook-signature" = String, Header, pattern = r"^[!-~]+( [!-~]+)*$", description = "Space-separated `v1,<base64>` entries")
     ),
     request_body(content = Object, content_type = "application/json", description = "The event: our canonical record, or the system's own shape when it has a mapping"),
     responses(
