@@ -68,9 +68,9 @@ pub struct Config {
     /// HTTP server limits and timeouts (`[http]`).
     #[serde(default)]
     pub http: crate::http::HttpConfig,
-    /// Inbound webhooks (`[webhooks]`).
+    /// Inbound webhooks (`[webhooks_in]`).
     #[serde(default)]
-    pub webhooks: crate::webhooks::WebhooksConfig,
+    pub webhooks_in: crate::webhooks::inbound::InboundConfig,
 }
 
 fn default_shutdown_grace_secs() -> u64 {
@@ -510,7 +510,7 @@ impl Config {
         self.http
             .validate()
             .map_err(|(key, detail)| ConfigError::Invalid { key, detail })?;
-        self.webhooks
+        self.webhooks_in
             .validate()
             .map_err(|(key, detail)| ConfigError::Invalid { key, detail })?;
         if let Some(h) = &self.haier

@@ -1,6 +1,6 @@
 //! The outbox worker: leases due jobs and runs them by kind — the order push (Y1),
 //! cancel (Y2) and reschedule (Y3), and the processing of inbound webhook events
-//! ([`crate::webhooks::process`]) — retrying only transient failures, with jittered
+//! ([`crate::webhooks::inbound::process`]) — retrying only transient failures, with jittered
 //! backoff.
 //!
 //! **Exactly-once push.** The push job is enqueued in the payment's transaction, keyed
@@ -204,8 +204,9 @@ impl Worker {
             started,
         )
         .await?;
-        if job.kind == crate::webhooks::process::JOB_KIND {
-            crate::webhooks::process::after_attempt(&mut tx, &job, status, &detail).await?;
+        if job.kind == crate::webhooks::inbound::process::JOB_KIND {
+            crate::webhooks::inbound::process::after_attempt(&mut tx, &job, status, &detail)
+                .await?;
         }
         if status == JobStatus::Dead
             && job.kind == job_kind::PUSH
@@ -244,8 +245,8 @@ impl Worker {
     /// Runs one attempt, dispatched by the job's kind.
     async fn execute(&self, job: &Job) -> Result<Verdict, StoreError> {
         match job.kind.as_str() {
-            crate::webhooks::process::JOB_KIND => {
-                crate::webhooks::process::execute(&self.db, job).await
+            crate::webhooks::inbound::process::JOB_KIND => {
+                crate::webhooks::inbound::process::execute(&self.db, job).await
             }
             _ => self.execute_order_job(job).await,
         }

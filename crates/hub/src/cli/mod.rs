@@ -419,7 +419,7 @@ async fn serve_command(config_file: Option<PathBuf>, args: ServeArgs) -> anyhow:
         ylh: ylh.clone(),
         supplier: supplier.clone(),
         http: config.http,
-        webhooks: config.webhooks,
+        webhooks_in: config.webhooks_in,
         secrets: Arc::clone(&key_ring),
     };
     if let Some(sb) = &sandbox {

@@ -39,7 +39,7 @@ pub use server::{HttpConfig, serve};
 use crate::access::http as access;
 use crate::store::Db;
 use crate::systems::http as systems;
-use crate::webhooks::http as webhooks;
+use crate::webhooks::inbound::http as webhooks_in;
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -64,8 +64,8 @@ pub struct AppState {
     pub supplier: Option<Arc<haier::OpenPlatform>>,
     /// Request limits and timeouts (`[http]`).
     pub http: HttpConfig,
-    /// Inbound webhook settings (`[webhooks]`).
-    pub webhooks: crate::webhooks::WebhooksConfig,
+    /// Inbound webhook settings (`[webhooks_in]`).
+    pub webhooks_in: crate::webhooks::inbound::InboundConfig,
 }
 
 impl AppState {
@@ -89,7 +89,7 @@ impl AppState {
             ylh: None,
             supplier: None,
             http: HttpConfig::default(),
-            webhooks: crate::webhooks::WebhooksConfig::default(),
+            webhooks_in: crate::webhooks::inbound::InboundConfig::default(),
         }
     }
 }
@@ -298,7 +298,7 @@ fn api_router() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(health))
         .routes(routes!(callbacks::haier_callback))
-        .routes(routes!(webhooks::receive_webhook))
+        .routes(routes!(webhooks_in::receive_webhook))
         .nest(
             "/api/v1",
             OpenApiRouter::new()
@@ -319,15 +319,15 @@ fn api_router() -> OpenApiRouter<AppState> {
                 ))
                 .routes(routes!(systems::test_system))
                 .routes(routes!(
-                    webhooks::create_webhook_secret,
-                    webhooks::list_webhook_secrets
+                    webhooks_in::create_webhook_secret,
+                    webhooks_in::list_webhook_secrets
                 ))
-                .routes(routes!(webhooks::preview_mapping))
-                .routes(routes!(webhooks::list_webhook_events))
-                .routes(routes!(webhooks::get_webhook_event))
-                .routes(routes!(webhooks::replay_webhook_event))
-                .routes(routes!(webhooks::replay_webhook_events))
-                .routes(routes!(webhooks::list_webhook_refusals))
+                .routes(routes!(webhooks_in::preview_mapping))
+                .routes(routes!(webhooks_in::list_webhook_events))
+                .routes(routes!(webhooks_in::get_webhook_event))
+                .routes(routes!(webhooks_in::replay_webhook_event))
+                .routes(routes!(webhooks_in::replay_webhook_events))
+                .routes(routes!(webhooks_in::list_webhook_refusals))
                 .routes(routes!(crate::systems::supplier::supplier_products))
                 .routes(routes!(crate::systems::supplier::supplier_prices))
                 .routes(routes!(crate::systems::supplier::supplier_stock))

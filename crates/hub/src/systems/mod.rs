@@ -104,9 +104,9 @@ pub struct HaierSettings {
     #[schema(value_type = Option<Object>)]
     pub callback: Option<serde_json::Map<String, serde_json::Value>>,
     /// How its webhooks' payloads become our canonical records
-    /// ([`crate::webhooks::mapping`]); none: the canonical schema is expected.
+    /// ([`crate::webhooks::inbound::mapping`]); none: the canonical schema is expected.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mapping: Option<crate::webhooks::mapping::Mapping>,
+    pub mapping: Option<crate::webhooks::inbound::mapping::Mapping>,
 }
 
 /// Connection settings of the other kinds: where it is, and where it sends webhooks.
@@ -120,9 +120,9 @@ pub struct EndpointSettings {
     #[serde(default)]
     pub webhook_only: bool,
     /// How its webhooks' payloads become our canonical records
-    /// ([`crate::webhooks::mapping`]); none: the canonical schema is expected.
+    /// ([`crate::webhooks::inbound::mapping`]); none: the canonical schema is expected.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mapping: Option<crate::webhooks::mapping::Mapping>,
+    pub mapping: Option<crate::webhooks::inbound::mapping::Mapping>,
 }
 
 /// The secrets a Haier supplier system may carry, with the setting each one fills.

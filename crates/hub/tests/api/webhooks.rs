@@ -11,7 +11,7 @@ use supplyhub::access::AccessState;
 use supplyhub::config::{AccessConfig, OrdersConfig};
 use supplyhub::http::AppState;
 use supplyhub::store::Db;
-use supplyhub::webhooks::WebhooksConfig;
+use supplyhub::webhooks::inbound::InboundConfig;
 use supplyhub::webhooks::signature::{WebhookSecret, sign};
 
 use crate::helpers::TestApp;
@@ -35,11 +35,11 @@ async fn call(app: &TestApp, method: Method, path: &str, body: Option<Value>) ->
     )
 }
 
-async fn spawn(db: &Db, webhooks: WebhooksConfig) -> TestApp {
+async fn spawn(db: &Db, webhooks: InboundConfig) -> TestApp {
     let mut state = AppState::new(db.clone());
     state.admin_token = Some(Arc::new(secrecy::SecretString::from(ADMIN_TOKEN)));
     state.access = AccessState::new(AccessConfig::default(), true);
-    state.webhooks = webhooks;
+    state.webhooks_in = webhooks;
     TestApp::spawn_state(state, Some(ADMIN_TOKEN)).await
 }
 
@@ -149,11 +149,11 @@ async fn drain(db: &Db) {
     panic!("the outbox did not drain");
 }
 
-fn small() -> WebhooksConfig {
-    WebhooksConfig {
+fn small() -> InboundConfig {
+    InboundConfig {
         max_body_bytes: 1024,
         max_attempts: 3,
-        ..WebhooksConfig::default()
+        ..InboundConfig::default()
     }
 }
 
@@ -344,7 +344,7 @@ async fn secrets_rotate_with_an_overlap(db: &Db) {
     // No overlap: the older secret stops at once.
     let app = spawn(
         db,
-        WebhooksConfig {
+        InboundConfig {
             secret_overlap_secs: 0,
             ..small()
         },
@@ -360,7 +360,7 @@ async fn secrets_rotate_with_an_overlap(db: &Db) {
     assert_eq!(status, 202, "{resp}");
 
     // The default overlap: both verify, the older with its expiry set.
-    let app = spawn(db, WebhooksConfig::default()).await;
+    let app = spawn(db, InboundConfig::default()).await;
     let sys = system(&app, "pos-b", "pos", json!({})).await;
     let old = add_secret(&app, &sys).await;
     let new = add_secret(&app, &sys).await;

@@ -5,11 +5,11 @@
 
 use secrecy::ExposeSecret;
 
-use super::signature::WebhookSecret;
 use crate::store::webhooks::{self as store, SecretRow};
 use crate::store::{Db, StoreError};
 use crate::systems::crypto::{CryptoError, KeyRing, Sealed};
 use crate::types::UtcTime;
+use crate::webhooks::signature::WebhookSecret;
 
 /// Why the active secrets could not be read.
 #[derive(Debug, thiserror::Error)]

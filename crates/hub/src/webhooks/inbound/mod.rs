@@ -1,5 +1,6 @@
-//! Receiving a delivery: verify on the raw bytes, store raw, enqueue its processing,
-//! answer at once.
+//! Inbound webhooks. Receiving a delivery: verify on the raw bytes, store raw, enqueue
+//! its processing, answer at once; the signing secrets ([`secrets`]), the processing job
+//! ([`process`]), mappings of foreign payloads ([`mapping`]) and the routes ([`http`]).
 //!
 //! **Order of checks.** The system is looked up first (it is needed to count a refusal
 //! under it); then the three headers are read, the body's size checked, and
@@ -18,17 +19,22 @@
 //! `(system_id, webhook_id)`: a repeat, even a concurrent one, inserts nothing, enqueues
 //! nothing and is answered 200 with the stored event's id.
 
+pub mod http;
+pub mod mapping;
+pub mod process;
+pub mod secrets;
+
 use axum::http::HeaderMap;
+use serde::Deserialize;
 use serde_json::json;
 use tracing::{info, warn};
 
-use super::WebhooksConfig;
-use super::process::JOB_KIND;
 use super::signature::{self, HEADER_ID, HEADER_SIGNATURE, HEADER_TIMESTAMP, VerifyError};
 use crate::store::webhooks::{self as store, NewEvent};
 use crate::store::{Db, StoreError, jobs};
 use crate::systems::crypto::KeyRing;
 use crate::types::UtcTime;
+use process::JOB_KIND;
 
 /// Why a delivery was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,7 +47,7 @@ pub enum Refusal {
     Stale,
     /// The timestamp is further ahead than the tolerance.
     Future,
-    /// The body is over `[webhooks] max_body_bytes`.
+    /// The body is over `[webhooks_in] max_body_bytes`.
     TooLarge(usize),
     /// No system has this id.
     UnknownSystem,
@@ -90,7 +96,7 @@ pub enum ReceiveError {
     Store(#[from] StoreError),
     /// A stored secret does not open.
     #[error(transparent)]
-    Secrets(#[from] super::secrets::SecretsError),
+    Secrets(#[from] secrets::SecretsError),
 }
 
 fn header<'a>(headers: &'a HeaderMap, name: &'static str) -> Result<&'a str, Refusal> {
@@ -113,7 +119,7 @@ fn plausible_id(id: &str) -> bool {
 pub async fn receive(
     db: &Db,
     ring: &KeyRing,
-    config: &WebhooksConfig,
+    config: &InboundConfig,
     system_id: &str,
     headers: &HeaderMap,
     body: &[u8],
@@ -148,7 +154,7 @@ pub async fn receive(
 async fn check(
     db: &Db,
     ring: &KeyRing,
-    config: &WebhooksConfig,
+    config: &InboundConfig,
     system: Option<&crate::store::systems::SystemRow>,
     headers: &HeaderMap,
     body: &[u8],
@@ -167,7 +173,7 @@ async fn check(
     }
     let usable = system.filter(|s| s.archived_at.is_none());
     let secrets = match usable {
-        Some(s) => super::secrets::active(db, ring, &s.id, now).await?,
+        Some(s) => secrets::active(db, ring, &s.id, now).await?,
         None => Vec::new(),
     };
     let refs: Vec<_> = secrets.iter().collect();
@@ -196,7 +202,7 @@ async fn check(
 
 async fn store_event(
     db: &Db,
-    config: &WebhooksConfig,
+    config: &InboundConfig,
     system_id: &str,
     signed: &signature::SignedHeaders,
     body: &[u8],
@@ -255,4 +261,66 @@ pub async fn enqueue(
         UtcTime::now(),
     )
     .await
+}
+
+/// Inbound webhook settings (`[webhooks_in]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct InboundConfig {
+    /// How long a system's older secrets keep verifying after a newer one is added, in
+    /// seconds (default 86400: 24 hours; 0 to 2592000).
+    pub secret_overlap_secs: u64,
+    /// How far a delivery's `webhook-timestamp` may be from our clock either way, in
+    /// seconds (default 300; 1 to 3600).
+    pub tolerance_secs: u64,
+    /// Largest delivery body in bytes (default 256 KiB; 1 KiB to 16 MiB); a larger one
+    /// is refused with 413 and counted. (`[http] max_body_bytes` refuses bodies over it
+    /// before the route is reached, uncounted.)
+    pub max_body_bytes: usize,
+    /// Processing attempts of an event before it is dead-lettered (default 8; 1 to 100).
+    pub max_attempts: i64,
+}
+
+impl Default for InboundConfig {
+    fn default() -> Self {
+        InboundConfig {
+            secret_overlap_secs: 86_400,
+            tolerance_secs: super::signature::DEFAULT_TOLERANCE_SECS.unsigned_abs(),
+            max_body_bytes: 256 * 1024,
+            max_attempts: 8,
+        }
+    }
+}
+
+impl InboundConfig {
+    /// Checks the ranges; the error names the bad setting and what it must be.
+    pub fn validate(&self) -> Result<(), (&'static str, String)> {
+        let checks: [(&'static str, u64, u64, u64); 4] = [
+            (
+                "webhooks_in.secret_overlap_secs",
+                self.secret_overlap_secs,
+                0,
+                2_592_000,
+            ),
+            ("webhooks_in.tolerance_secs", self.tolerance_secs, 1, 3600),
+            (
+                "webhooks_in.max_body_bytes",
+                self.max_body_bytes as u64,
+                1024,
+                16 * 1024 * 1024,
+            ),
+            (
+                "webhooks_in.max_attempts",
+                u64::try_from(self.max_attempts).unwrap_or(0),
+                1,
+                100,
+            ),
+        ];
+        for (key, value, min, max) in checks {
+            if !(min..=max).contains(&value) {
+                return Err((key, format!("must be {min} to {max}, got {value}")));
+            }
+        }
+        Ok(())
+    }
 }

@@ -13,8 +13,8 @@ use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::inbound::{self, ReceiveError, Refusal};
 use super::mapping::Mapping;
+use super::{self as inbound, ReceiveError, Refusal};
 use crate::audit::http::time_param;
 use crate::audit::{AuditEntry, with_entry};
 use crate::http::body::{JsonBody, PathParam, QueryParams};
@@ -66,7 +66,7 @@ fn refusal_error(r: &Refusal) -> ApiError {
 /// The signature is the authentication: `webhook-signature` must hold a `v1,` entry
 /// that is the base64 HMAC-SHA256, under one of the system's active secrets, of
 /// `{webhook-id}.{webhook-timestamp}.{body}` over the raw body; `webhook-timestamp`
-/// must be within `[webhooks] tolerance_secs` (default 300) of our clock. The body is
+/// must be within `[webhooks_in] tolerance_secs` (default 300) of our clock. The body is
 /// verified before anything reads it, stored raw and answered at once; processing
 /// follows through the job table. The same `webhook-id` again is answered 200 without
 /// being stored or processed again.
@@ -88,7 +88,7 @@ fn refusal_error(r: &Refusal) -> ApiError {
         (status = 200, description = "A repeat of a stored `webhook-id`: nothing stored or processed again", body = Accepted),
         (status = 400, description = "A webhook header is missing or malformed", body = ErrorBody),
         (status = 401, description = "`invalid_signature` (also for an unknown or archived system) or `timestamp_out_of_window`", body = ErrorBody),
-        (status = 413, description = "The body is over `[webhooks] max_body_bytes`", body = ErrorBody)
+        (status = 413, description = "The body is over `[webhooks_in] max_body_bytes`", body = ErrorBody)
     ))]
 pub async fn receive_webhook(
     State(state): State<AppState>,
@@ -99,7 +99,7 @@ pub async fn receive_webhook(
     match inbound::receive(
         &state.db,
         &state.secrets,
-        &state.webhooks,
+        &state.webhooks_in,
         &system_id,
         &headers,
         &body,
@@ -175,13 +175,13 @@ pub struct NewWebhookSecret {
     pub created_at: UtcTime,
     /// None: it verifies until a newer one is added, then for the overlap.
     pub expires_at: Option<UtcTime>,
-    /// When the system's older secrets stop verifying (`[webhooks]
+    /// When the system's older secrets stop verifying (`[webhooks_in]
     /// secret_overlap_secs` from now), if it had any.
     pub previous_expire_at: Option<UtcTime>,
 }
 
 /// Adds a signing secret to a system and answers it once. The system's older secrets
-/// keep verifying for `[webhooks] secret_overlap_secs` (default 24 hours), then expire.
+/// keep verifying for `[webhooks_in] secret_overlap_secs` (default 24 hours), then expire.
 #[utoipa::path(post, path = "/systems/{id}/webhook-secrets", operation_id = "create_webhook_secret", tag = "webhooks",
     params(("id" = String, Path, description = "System id (sys_…)")),
     responses(
@@ -206,7 +206,7 @@ pub async fn create_webhook_secret(
         &state.db,
         &state.secrets,
         &id,
-        state.webhooks.secret_overlap_secs,
+        state.webhooks_in.secret_overlap_secs,
         now,
     )
     .await?;
@@ -510,7 +510,7 @@ pub async fn replay_webhook_event(
 async fn replay(state: &AppState, id: &str) -> Result<bool, ApiError> {
     let mut tx = state.db.begin().await?;
     let queued = match store::start_replay(&mut tx, id).await? {
-        Some(n) => inbound::enqueue(&mut tx, id, n, state.webhooks.max_attempts).await?,
+        Some(n) => inbound::enqueue(&mut tx, id, n, state.webhooks_in.max_attempts).await?,
         None => false,
     };
     tx.commit().await?;
