@@ -4,8 +4,8 @@
 --
 -- Every record is idempotent on (system, external id): a unique index, not a cache. The
 -- content hash (SHA-256 of the canonical input) tells a repeat ("already recorded") from
--- a different record under a reused external id (409). Money is decimal TEXT and times INTEGER microseconds,
--- as everywhere (see 0001).
+-- a different record under a reused external id (409). Money is decimal TEXT and times
+-- INTEGER microseconds, as everywhere (see 0001).
 
 -- POS transactions: sales, refunds and voids. A refund or void names its sale
 -- (sale_id). A sale keeps what has been refunded of it, in total (refunded_amount) and

@@ -83,6 +83,8 @@ const STOCK_WRITERS: &[Role] = &[Admin, StoreManager, WarehouseManager];
 const ORDER_WRITERS: &[Role] = &[Admin, StoreManager, Storefront];
 /// Supplier purchase orders (the outbox pushes them): admin, store and warehouse managers.
 const PURCHASE_ORDERS: &[Role] = &[Admin, StoreManager, WarehouseManager];
+/// Member records: admin, store and customer managers.
+const MEMBERS: &[Role] = &[Admin, StoreManager, CustomerManager];
 /// The registry of external systems: admin and store manager.
 const SYSTEMS: &[Role] = &[Admin, StoreManager];
 /// Live reads from a supplier: systems' roles and the warehouse manager (supplier
@@ -257,6 +259,41 @@ pub const RULES: &[Rule] = &[
         "/api/v1/sync-runs/{id}/calls",
         Allow::Roles(OPERATORS),
     ),
+    // Records from the retailer's systems.
+    rule(
+        "POST",
+        "/api/v1/pos/{system_id}/transactions",
+        Allow::AnyRole,
+    ),
+    rule("GET", "/api/v1/pos/transactions", Allow::AnyRole),
+    rule("GET", "/api/v1/pos/transactions/{id}", Allow::AnyRole),
+    rule(
+        "GET",
+        "/api/v1/supplier-orders",
+        Allow::Roles(PURCHASE_ORDERS),
+    ),
+    rule(
+        "POST",
+        "/api/v1/supplier-orders/{id}",
+        Allow::Roles(PURCHASE_ORDERS),
+    ),
+    rule(
+        "GET",
+        "/api/v1/supplier-orders/{id}",
+        Allow::Roles(PURCHASE_ORDERS),
+    ),
+    rule(
+        "POST",
+        "/api/v1/supplier-orders/{id}/transitions",
+        Allow::Roles(PURCHASE_ORDERS),
+    ),
+    rule(
+        "POST",
+        "/api/v1/members/{system_id}/sync",
+        Allow::Roles(MEMBERS),
+    ),
+    rule("GET", "/api/v1/members", Allow::Roles(MEMBERS)),
+    rule("GET", "/api/v1/members/{id}", Allow::Roles(MEMBERS)),
 ];
 
 /// The rule of `method` on the route template `path`, if the table has one.

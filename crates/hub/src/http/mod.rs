@@ -9,13 +9,16 @@ pub(crate) mod body;
 mod callbacks;
 mod error;
 mod jobs;
+mod members;
 mod orders;
 pub(crate) mod pagination;
+mod pos;
 mod products;
 mod regions;
 mod request_log;
 mod server;
 mod stock;
+mod supplier_orders;
 mod sync_runs;
 
 use std::sync::Arc;
@@ -101,12 +104,21 @@ impl AppState {
         description = "An integration hub between a retailer's systems and its suppliers.",
         license(name = "Apache-2.0")
     ),
-    components(schemas(ErrorBody)),
+    components(schemas(
+        ErrorBody,
+        crate::records::purchase::SupplierOrderEvent,
+        crate::records::Applied
+    )),
     tags(
         (name = "access", description = "Sign-in, users and API keys. Credentials: \
             `Authorization: Bearer <SUPPLYHUB_ADMIN_TOKEN or API key>`, or the \
             `supplyhub_session` cookie from /api/v1/auth/login (whose state-changing \
-            requests carry `X-CSRF-Token`).")
+            requests carry `X-CSRF-Token`)."),
+        (name = "records", description = "Records the retailer's other systems send: POS \
+            transactions, supplier purchase orders and returns, members. Each kind's \
+            canonical schema (`PosTransactionInput`, `MemberUpdate`, \
+            `SupplierOrderEvent`) is also what a system's webhook carries when the system \
+            has no mapping of its own.")
     ),
     modifiers(&BearerAuth)
 )]
@@ -356,6 +368,18 @@ fn api_router() -> OpenApiRouter<AppState> {
                     crate::systems::runs::start_sync_run
                 ))
                 .routes(routes!(sync_runs::get_sync_run))
+                .routes(routes!(pos::record_pos_transactions))
+                .routes(routes!(pos::list_pos_transactions))
+                .routes(routes!(pos::get_pos_transaction))
+                .routes(routes!(supplier_orders::list_supplier_orders))
+                .routes(routes!(
+                    supplier_orders::create_supplier_order,
+                    supplier_orders::get_supplier_order
+                ))
+                .routes(routes!(supplier_orders::transition_supplier_order))
+                .routes(routes!(members::sync_members))
+                .routes(routes!(members::list_members))
+                .routes(routes!(members::get_member))
                 .routes(routes!(sync_runs::list_sync_run_calls))
                 .routes(routes!(regions::resolve_region)),
         )

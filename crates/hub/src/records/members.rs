@@ -204,6 +204,7 @@ const CREATE_RETRIES: usize = 3;
 /// Errors: 422 `invalid_record` (no version nor time, a negative balance),
 /// `member_not_found` (`member_id` names no member); 409 `mapping_conflict`
 /// (`member_id` names another member than the one mapped).
+#[tracing::instrument(skip_all, fields(system = %system.id, external_id = %input.external_id), err(level = "info"))]
 pub async fn sync(
     db: &Db,
     system: &SystemRow,

@@ -57,7 +57,7 @@ pub enum RecordError {
     },
     /// 409 with a specific code: the input conflicts with what is recorded
     /// (`external_id_reused`, `refund_exceeds_sale`, `sale_voided`, `sale_refunded`,
-    /// `invalid_transition`, `mapping_conflict`).
+    /// `invalid_transition`, `concurrent_change`, `mapping_conflict`).
     #[error("{detail}")]
     Conflict {
         /// The machine-readable code.
@@ -161,6 +161,7 @@ pub struct Applied {
 /// Errors: [`RecordError::Unprocessable`] for a payload that does not parse (naming the
 /// field), a system of another kind or an archived one; the errors of each kind's
 /// function otherwise.
+#[tracing::instrument(skip_all, fields(system = %system.id, kind = %system.kind), err(level = "info"))]
 pub async fn apply(
     db: &Db,
     system: &SystemRow,

@@ -294,6 +294,7 @@ fn check(input: &PosTransactionInput) -> Result<Vec<PosLine>, RecordError> {
 /// sale's; (409): an external id reused with other content (`external_id_reused`), a
 /// refund over what the sale has left (`refund_exceeds_sale`), a refund or void of a
 /// voided sale (`sale_voided`), a void of a refunded sale (`sale_refunded`).
+#[tracing::instrument(skip_all, fields(system = %system.id, external_id = %input.external_id, kind = %input.kind), err(level = "info"))]
 pub async fn record(
     db: &Db,
     system: &SystemRow,

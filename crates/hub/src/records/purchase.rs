@@ -230,6 +230,7 @@ fn check(input: &SupplierOrderInput) -> Result<(), RecordError> {
 /// recorded (the same external id with the same content).
 ///
 /// Errors: 422 `invalid_record` (lines, total); 409 `external_id_reused`.
+#[tracing::instrument(skip_all, fields(system = %system.id, external_id = %input.external_id), err(level = "info"))]
 pub async fn create(
     db: &Db,
     system: &SystemRow,
@@ -294,7 +295,9 @@ const TRANSITION_RETRIES: usize = 3;
 /// order's state. The order as it is after the change.
 ///
 /// Errors: 409 `invalid_transition` naming both states when the order's state (re-read
-/// after a concurrent change) cannot go to `to`.
+/// after a concurrent change) cannot go to `to`; 409 `concurrent_change` when it still
+/// could but lost every one of a few compare-and-sets to concurrent changes.
+#[tracing::instrument(skip_all, fields(order = %order.id, to = %to), err(level = "info"))]
 pub async fn transition(
     db: &Db,
     mut order: SupplierOrderRow,
@@ -312,6 +315,16 @@ pub async fn transition(
         }
         drop(tx);
         order = reread(db, &order.id).await?;
+    }
+    if order.state.can_go_to(to) {
+        return Err(RecordError::Conflict {
+            code: "concurrent_change",
+            detail: format!(
+                "supplier order {} changed state concurrently {TRANSITION_RETRIES} times; \
+                 it is {} now, try again",
+                order.id, order.state
+            ),
+        });
     }
     Err(RecordError::Conflict {
         code: "invalid_transition",

@@ -466,7 +466,8 @@ pub async fn update_system(
     save(&state, before, row, "system.update").await
 }
 
-/// Deletes a system; one with records (a test result) is archived instead (200), and a
+/// Deletes a system; one with records (a test result, POS transactions, supplier orders or
+/// members) is archived instead (200), and a
 /// hard delete of it (`?hard=true`) is refused with 409.
 #[utoipa::path(delete, path = "/systems/{id}", operation_id = "delete_system", tag = "systems",
     params(
@@ -497,14 +498,21 @@ pub async fn delete_system(
     };
     let row = load(&state, &id).await?;
     let before = System::try_from(row.clone())?;
-    let has_records = row.last_test_at.is_some();
+    let has_records =
+        row.last_test_at.is_some() || crate::store::pos::system_has_records(&state.db, &id).await?;
     if has_records && hard {
         return Err(ApiError::ConflictWith {
             code: "system_has_records",
-            detail: format!(
-                "system {id} has records (tested at {}); delete without hard=true to archive it",
-                row.last_test_at.map(|t| t.to_string()).unwrap_or_default()
-            ),
+            detail: match row.last_test_at {
+                Some(at) => format!(
+                    "system {id} has records (tested at {at}); delete without hard=true to \
+                     archive it"
+                ),
+                None => format!(
+                    "system {id} has records (POS transactions, supplier orders or members); \
+                     delete without hard=true to archive it"
+                ),
+            },
         });
     }
     if has_records {

@@ -79,6 +79,16 @@ GET    /api/v1/sync-runs                           A S W C T
 POST   /api/v1/sync-runs                           A S W
 GET    /api/v1/sync-runs/{id}                      A S W C T
 GET    /api/v1/sync-runs/{id}/calls                A S W C T
+POST   /api/v1/pos/{system_id}/transactions        any
+GET    /api/v1/pos/transactions                    any
+GET    /api/v1/pos/transactions/{id}               any
+GET    /api/v1/supplier-orders                     A S W
+POST   /api/v1/supplier-orders/{id}                A S W
+GET    /api/v1/supplier-orders/{id}                A S W
+POST   /api/v1/supplier-orders/{id}/transitions    A S W
+POST   /api/v1/members/{system_id}/sync            A S C
+GET    /api/v1/members                             A S C
+GET    /api/v1/members/{id}                        A S C
 ";
 
 const ROLES: [(&str, &str); 6] = [
@@ -218,7 +228,8 @@ async fn permission_matrix(db: &Db) {
         let path = row
             .path
             .replace("{code}", "NOPE0001")
-            .replace("{id}", "zz_nope");
+            .replace("{id}", "zz_nope")
+            .replace("{system_id}", "zz_nope");
         let body = (row.method != Method::GET && row.method != Method::DELETE).then(|| json!({}));
         let denied = |status: u16, body: &Value| {
             status == 401 || status == 403 || body["code"] == "forbidden"

@@ -17,6 +17,7 @@ mod input;
 mod limits;
 mod operations;
 mod orders;
+mod records;
 mod store;
 mod sync;
 mod systems;
