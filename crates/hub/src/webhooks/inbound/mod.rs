@@ -324,3 +324,35 @@ impl InboundConfig {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_are_read_and_checked() {
+        let config = crate::config::Config::from_settings(&[
+            (
+                "SUPPLYHUB_WEBHOOKS_IN__SECRET_OVERLAP_SECS".to_owned(),
+                "3600".to_owned(),
+            ),
+            (
+                "SUPPLYHUB_WEBHOOKS_IN__MAX_ATTEMPTS".to_owned(),
+                "3".to_owned(),
+            ),
+        ])
+        .expect("config");
+        assert_eq!(config.webhooks_in.secret_overlap_secs, 3600);
+        assert_eq!(config.webhooks_in.max_attempts, 3);
+        assert_eq!(config.webhooks_in.tolerance_secs, 300);
+        let err = crate::config::Config::from_settings(&[(
+            "SUPPLYHUB_WEBHOOKS_IN__TOLERANCE_SECS".to_owned(),
+            "0".to_owned(),
+        )])
+        .expect_err("a zero tolerance");
+        assert!(
+            err.to_string().contains("webhooks_in.tolerance_secs"),
+            "{err}"
+        );
+    }
+}
