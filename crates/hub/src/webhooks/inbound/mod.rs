@@ -327,8 +327,6 @@ impl InboundConfig {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-
     #[test]
     fn settings_are_read_and_checked() {
         let config = crate::config::Config::from_settings(&[
