@@ -20,7 +20,7 @@ pub mod stock;
 pub mod supplier_orders;
 pub mod sync_runs;
 pub mod systems;
-pub mod webhooks;
+pub mod webhooks_in;
 
 use std::str::FromStr;
 use std::time::Duration;

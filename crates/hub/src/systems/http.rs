@@ -651,7 +651,7 @@ pub async fn test_system(
     } else {
         let webhook_only = before.settings["webhook_only"].as_bool().unwrap_or(false);
         let last_delivery = if webhook_only {
-            crate::store::webhooks::last_received_at(&state.db, &id).await?
+            crate::store::webhooks_in::last_received_at(&state.db, &id).await?
         } else {
             None
         };

@@ -511,7 +511,7 @@ async fn a_hundred_concurrent_repeats_are_stored_and_processed_once(db: &Db) {
         .map(|(_, b)| b["id"].as_str().unwrap_or_default().to_owned())
         .collect();
     assert_eq!(ids.len(), 1, "every answer names the one event: {ids:?}");
-    let counts = supplyhub::store::webhooks::count_events_by_status(db, &sys)
+    let counts = supplyhub::store::webhooks_in::count_events_by_status(db, &sys)
         .await
         .unwrap();
     assert_eq!(counts, vec![("received".to_owned(), 1)]);

@@ -22,7 +22,7 @@ use crate::http::pagination::{Page, PageParams, status_param};
 use crate::http::{ApiError, AppState, ErrorBody};
 use crate::status::WebhookEventStatus;
 use crate::store::systems::SystemRow;
-use crate::store::webhooks::{self as store, EventFilter, EventRow};
+use crate::store::webhooks_in::{self as store, EventFilter, EventRow};
 use crate::types::UtcTime;
 
 /// The answer to an accepted delivery.

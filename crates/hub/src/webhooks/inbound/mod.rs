@@ -30,7 +30,7 @@ use serde_json::json;
 use tracing::{info, warn};
 
 use super::signature::{self, HEADER_ID, HEADER_SIGNATURE, HEADER_TIMESTAMP, VerifyError};
-use crate::store::webhooks::{self as store, NewEvent};
+use crate::store::webhooks_in::{self as store, NewEvent};
 use crate::store::{Db, StoreError, jobs};
 use crate::systems::crypto::KeyRing;
 use crate::types::UtcTime;

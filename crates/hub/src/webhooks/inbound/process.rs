@@ -16,7 +16,7 @@ use serde_json::Value;
 use crate::jobs::Verdict;
 use crate::status::{JobStatus, WebhookEventStatus};
 use crate::store::jobs::Job;
-use crate::store::webhooks as store;
+use crate::store::webhooks_in as store;
 use crate::store::{Db, StoreError, Tx};
 
 /// The job kind.

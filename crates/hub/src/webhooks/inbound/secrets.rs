@@ -5,7 +5,7 @@
 
 use secrecy::ExposeSecret;
 
-use crate::store::webhooks::{self as store, SecretRow};
+use crate::store::webhooks_in::{self as store, SecretRow};
 use crate::store::{Db, StoreError};
 use crate::systems::crypto::{CryptoError, KeyRing, Sealed};
 use crate::types::UtcTime;
