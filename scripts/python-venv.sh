@@ -1,29 +1,24 @@
 #!/usr/bin/env bash
-# Creates target/python-venv (under $CARGO_TARGET_DIR when set) with the official
-# Standard Webhooks package, pinned, for the tests that check our signatures against it.
-# Idempotent: a venv that already has the pinned version is left as it is.
-# Prints the venv's python on stdout.
+# The Python packages some tests check the hub against, as their authors publish them:
+# the official Standard Webhooks library (signatures both ways) and the Prometheus
+# client's text-format parser (/metrics). Installs them, pinned, into
+# ${CARGO_TARGET_DIR:-target}/python-venv on first use and prints the venv's python.
+# Safe to run from several tests at once (a lock), quick when already done.
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
-STANDARDWEBHOOKS_VERSION="1.1.0"
+target="${CARGO_TARGET_DIR:-target}"
+mkdir -p "$target"
+venv="$(cd "$target" && pwd)/python-venv"
+requirements="standardwebhooks==1.1.0 prometheus_client==0.26.0"
 
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-target="${CARGO_TARGET_DIR:-$root/target}"
-venv="$target/python-venv"
-python="$venv/bin/python"
-stamp="$venv/.standardwebhooks-$STANDARDWEBHOOKS_VERSION"
-
-if [[ ! -f "$stamp" ]]; then
-    mkdir -p "$target"
-    # Another test may be creating it at the same time: one at a time.
-    exec 9>"$target/python-venv.lock"
-    flock 9
-    if [[ ! -f "$stamp" ]]; then
-        rm -rf "$venv"
-        python3 -m venv "$venv" >&2
-        "$python" -m pip install --quiet --disable-pip-version-check \
-            "standardwebhooks==$STANDARDWEBHOOKS_VERSION" >&2
-        touch "$stamp"
-    fi
+exec 9>"$venv.lock"
+flock 9
+if [ "$(cat "$venv/.requirements" 2>/dev/null)" != "$requirements" ]; then
+  rm -rf "$venv"
+  python3 -m venv "$venv" >&2
+  # shellcheck disable=SC2086
+  "$venv/bin/pip" install --quiet --disable-pip-version-check $requirements >&2
+  echo "$requirements" > "$venv/.requirements"
 fi
-echo "$python"
+echo "$venv/bin/python"

@@ -100,6 +100,7 @@ pub async fn receive(
     let (request, skew_secs) = match check(config, content_type, body, now) {
         Err(refusal) => {
             count_refusal(refusal.kind);
+            crate::metrics::callback(&format!("refused_{}", refusal.kind));
             span.record("outcome", refusal.outcome.as_str());
             // The cause only: no body, no Sign, no AppKey value.
             tracing::warn!(
@@ -136,6 +137,7 @@ pub async fn receive(
     .await?;
     let (outcome, reply) = route(db, &callback_id, &request, now).await?;
     span.record("outcome", outcome.as_str());
+    crate::metrics::callback(&outcome);
     tracing::info!(clock_skew_secs = skew_secs, "supplier callback handled");
     Ok(Receipt {
         callback_id: Some(callback_id),

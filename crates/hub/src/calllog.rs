@@ -261,6 +261,7 @@ impl CallLog {
 
 impl haier::CallObserver for CallLog {
     fn on_call(&self, record: &haier::CallRecord) {
+        crate::metrics::supplier_attempt(self.system, record);
         let call = SupplierCall::attempt(self.system, record).into_row();
         if self.tx.try_send(Message::Call(call)).is_err() {
             let n = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;

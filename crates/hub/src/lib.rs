@@ -15,6 +15,7 @@ pub mod docs;
 pub mod http;
 pub mod input;
 pub mod jobs;
+pub mod metrics;
 pub mod orders;
 pub mod records;
 pub mod retention;

@@ -267,6 +267,13 @@ impl Syncer {
                 progress.finish();
                 // Best effort: the store just failed, so recording may fail too.
                 let now = UtcTime::now();
+                crate::metrics::sync_run(
+                    opts.kind.as_str(),
+                    RunStatus::Failed.as_str(),
+                    std::time::Duration::from_millis(
+                        u64::try_from(now.millis_since(started)).unwrap_or(0),
+                    ),
+                );
                 let _ = finish_run(
                     &self.db,
                     &id,
@@ -307,6 +314,13 @@ impl Syncer {
             summary.as_deref(),
         )
         .await?;
+        crate::metrics::sync_run(
+            opts.kind.as_str(),
+            status.as_str(),
+            std::time::Duration::from_millis(
+                u64::try_from(finished.millis_since(started)).unwrap_or(0),
+            ),
+        );
         info!(run = %id, %status, counts = ?state.counts, "sync run finished");
         get_run(&self.db, &id)
             .await?

@@ -79,6 +79,8 @@ const CATALOG_READERS: &[Role] = &[
 ];
 /// Who changes the catalog and stock.
 const STOCK_WRITERS: &[Role] = &[Admin, StoreManager, WarehouseManager];
+/// Who reads orders: operators, and the storefront (its own orders only).
+const ORDER_READERS: &[Role] = CATALOG_READERS;
 /// Who checks out and moves orders along: the storefront and the store's managers.
 const ORDER_WRITERS: &[Role] = &[Admin, StoreManager, Storefront];
 /// Supplier purchase orders (the outbox pushes them): admin, store and warehouse managers.
@@ -104,6 +106,8 @@ const fn rule(method: &'static str, path: &'static str, allow: Allow) -> Rule {
 /// Every route of the hub and who may call it.
 pub const RULES: &[Rule] = &[
     rule("GET", "/healthz", Allow::Public),
+    rule("GET", "/readyz", Allow::Public),
+    rule("GET", "/metrics", Allow::Roles(OPERATORS)),
     rule("GET", "/openapi.json", Allow::Public),
     rule("GET", "/docs", Allow::Public),
     rule("GET", "/docs/app.js", Allow::Public),
@@ -214,9 +218,15 @@ pub const RULES: &[Rule] = &[
     ),
     // Orders.
     rule("POST", "/api/v1/orders", Allow::Roles(ORDER_WRITERS)),
-    rule("GET", "/api/v1/orders", Allow::Roles(OPERATORS)),
-    rule("GET", "/api/v1/orders/{id}", Allow::Roles(CATALOG_READERS)),
-    rule("GET", "/api/v1/orders/{id}/calls", Allow::Roles(OPERATORS)),
+    // A storefront sees and acts on the orders it created only (the handlers answer
+    // another's as not found); the other roles see every order.
+    rule("GET", "/api/v1/orders", Allow::Roles(ORDER_READERS)),
+    rule("GET", "/api/v1/orders/{id}", Allow::Roles(ORDER_READERS)),
+    rule(
+        "GET",
+        "/api/v1/orders/{id}/calls",
+        Allow::Roles(ORDER_READERS),
+    ),
     rule(
         "POST",
         "/api/v1/orders/{id}/pay",
@@ -235,12 +245,12 @@ pub const RULES: &[Rule] = &[
     rule(
         "GET",
         "/api/v1/orders/{id}/logistics",
-        Allow::Roles(CATALOG_READERS),
+        Allow::Roles(ORDER_READERS),
     ),
     rule(
         "GET",
         "/api/v1/orders/{id}/delivery-photos",
-        Allow::Roles(CATALOG_READERS),
+        Allow::Roles(ORDER_READERS),
     ),
     // The outbox of supplier purchase orders.
     rule("GET", "/api/v1/jobs", Allow::Roles(OPERATORS)),

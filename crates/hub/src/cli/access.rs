@@ -218,9 +218,9 @@ pub fn key_ring(config: &Config, generate: bool) -> anyhow::Result<KeyRing> {
             let (key, created) = crypto::load_or_generate_key_file(&dir)
                 .with_context(|| format!("cannot read or write {}", path.display()))?;
             if created {
-                eprintln!(
-                    "no secret_key configured: generated one into {} (keep it: the systems' secrets open only with it)",
-                    path.display()
+                tracing::warn!(
+                    path = %path.display(),
+                    "no secret_key configured: generated one (keep the file: the systems' secrets open only with it)"
                 );
             }
             key

@@ -57,18 +57,19 @@ pub struct AppState {
     pub secrets: Arc<crate::systems::crypto::KeyRing>,
     /// The address resolver, built once from `[region]`.
     pub resolver: Arc<region::Resolver>,
-    /// The supplier's callback credentials; callbacks are refused without them.
-    pub callback: Option<Arc<crate::config::CallbackConfig>>,
     /// Checkout and orders.
     pub orders: crate::orders::OrderService,
-    /// The YLH order centre, for live logistics and photos.
-    pub ylh: Option<Arc<haier::Ylh>>,
-    /// The Haier Open Platform, for live logistics (H4).
-    pub supplier: Option<Arc<haier::OpenPlatform>>,
+    /// The supplier as it is now: the Open Platform (live logistics, H4), the YLH order
+    /// centre (live logistics and photos) and the callback credentials (callbacks are
+    /// refused without them), following the active supplier system. The registry
+    /// refreshes it after each change of a system.
+    pub supplier: crate::systems::live::LiveSupplier,
     /// Request limits and timeouts (`[http]`).
     pub http: HttpConfig,
     /// Inbound webhook settings (`[webhooks_in]`).
     pub webhooks_in: crate::webhooks::inbound::InboundConfig,
+    /// Cancelled when the instance begins to shut down (`/readyz` then answers 503).
+    pub shutdown: tokio_util::sync::CancellationToken,
 }
 
 impl AppState {
@@ -76,11 +77,12 @@ impl AppState {
     /// fields as needed.
     pub fn new(db: Db) -> AppState {
         let resolver = Arc::new(region::Resolver::default());
+        let supplier = crate::systems::live::LiveSupplier::none();
         AppState {
             orders: crate::orders::OrderService::new(
                 db.clone(),
                 Arc::clone(&resolver),
-                None,
+                supplier.clone(),
                 crate::config::OrdersConfig::default(),
             ),
             db,
@@ -88,12 +90,23 @@ impl AppState {
             access: crate::access::AccessState::default(),
             secrets: Arc::new(crate::systems::crypto::KeyRing::ephemeral()),
             resolver,
-            callback: None,
-            ylh: None,
-            supplier: None,
+            supplier,
             http: HttpConfig::default(),
             webhooks_in: crate::webhooks::inbound::InboundConfig::default(),
+            shutdown: tokio_util::sync::CancellationToken::new(),
         }
+    }
+
+    /// This state with `supplier` as its supplier, for the order service too.
+    pub fn with_supplier(mut self, supplier: crate::systems::live::LiveSupplier) -> AppState {
+        self.orders = crate::orders::OrderService::new(
+            self.db.clone(),
+            Arc::clone(&self.resolver),
+            supplier.clone(),
+            self.orders.config().clone(),
+        );
+        self.supplier = supplier;
+        self
     }
 }
 
@@ -126,8 +139,9 @@ struct ApiDoc;
 
 /// Documents the refusals every operation of a kind can answer: 414 and 431 on every
 /// operation ([`server::limit_head`]), 408 and 413 on those that take a body
-/// ([`server::read_body`]), 401 on those behind the bearer token, and 400 / 415 / 422 on
-/// those that take a JSON body ([`body::JsonBody`]).
+/// ([`server::read_body`]), 401 on those behind the bearer token, 400 / 415 / 422 on
+/// those that take a JSON body ([`body::JsonBody`]), and 400 on those with a path
+/// parameter, which may not be UTF-8 once percent-decoded ([`body::PathParam`]).
 /// Applied once every route is in the document.
 struct LimitResponses;
 
@@ -163,12 +177,27 @@ impl utoipa::Modify for LimitResponses {
                     .security
                     .as_ref()
                     .is_some_and(|requirements| !requirements.is_empty());
+                let mut path_parameter = false;
                 for parameter in operation.parameters.iter_mut().flatten() {
                     if let utoipa::openapi::RefOr::T(parameter) = parameter {
                         non_empty_query_text(parameter);
+                        path_parameter |=
+                            parameter.parameter_in == utoipa::openapi::path::ParameterIn::Path;
                     }
                 }
                 let responses = &mut operation.responses.responses;
+                if path_parameter {
+                    let unreadable = "a path parameter that cannot be read (not UTF-8 once \
+                                      percent-decoded)";
+                    let description = if json_body {
+                        format!("The body is not JSON, or {unreadable}")
+                    } else {
+                        format!("A{}", &unreadable[1..])
+                    };
+                    responses
+                        .entry("400".to_owned())
+                        .or_insert_with(|| error(&description).into());
+                }
                 if bearer {
                     responses.entry("401".to_owned()).or_insert_with(|| {
                         error("No bearer token, or not the configured one").into()
@@ -309,6 +338,8 @@ fn document_access(mut doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenAp
 fn api_router() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(health))
+        .routes(routes!(ready))
+        .routes(routes!(metrics))
         .routes(routes!(callbacks::haier_callback))
         .routes(routes!(webhooks_in::receive_webhook))
         .nest(
@@ -408,6 +439,7 @@ pub fn router(state: AppState) -> Router {
                 async move { Json(doc.as_ref().clone()) }
             }),
         )
+        .route_layer(middleware::from_fn(crate::metrics::route_layer))
         // The audit layer runs inside the authorization layer, which finds the caller.
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
@@ -436,45 +468,98 @@ pub fn router(state: AppState) -> Router {
             server::limit_head,
         ))
         .layer(middleware::from_fn(error::json_errors))
+        // Counts every request, refused ones included, by the route it matched.
+        .layer(middleware::from_fn(crate::metrics::http_layer))
         .with_state(state)
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(request_log::layer())
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
 }
 
-/// Health of the service.
+/// Liveness: the process serves requests.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Health {
-    /// `ok`, or `degraded` when the database does not answer.
+    /// Always `ok`.
+    pub status: &'static str,
+}
+
+/// Liveness: answers while the process serves requests, whatever the state of the
+/// database (a restart would not mend it; see `/readyz`).
+#[utoipa::path(get, path = "/healthz", operation_id = "health", tag = "meta",
+    responses((status = 200, description = "Alive", body = Health)))]
+async fn health() -> Json<Health> {
+    Json(Health { status: "ok" })
+}
+
+/// Readiness of the instance to take traffic.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Readiness {
+    /// `ready`, or `not_ready` when any of the checks below fails.
     pub status: &'static str,
     /// `ok` or `unavailable`.
     pub database: &'static str,
+    /// `current`, `pending` (this binary carries migrations the database lacks) or
+    /// `unknown` (the database did not answer).
+    pub migrations: &'static str,
+    /// Migrations this binary carries that the database has not applied.
+    pub pending_migrations: Option<usize>,
+    /// Whether the instance has begun to shut down.
+    pub shutting_down: bool,
 }
 
-/// Liveness and database reachability.
-#[utoipa::path(get, path = "/healthz", operation_id = "health", tag = "meta",
+/// Readiness: the database answers, its schema is current, and the instance is not
+/// shutting down. A load balancer sends traffic only to instances that answer 200.
+#[utoipa::path(get, path = "/readyz", operation_id = "ready", tag = "meta",
     responses(
-        (status = 200, description = "Healthy", body = Health),
-        (status = 503, description = "The database does not answer", body = Health)
+        (status = 200, description = "Ready", body = Readiness),
+        (status = 503, description = "Not ready: the body says which check failed", body = Readiness)
     ))]
-async fn health(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
-    match state.db.ping().await {
-        Ok(()) => (
-            StatusCode::OK,
-            Json(Health {
-                status: "ok",
-                database: "ok",
-            }),
-        ),
+async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
+    let pending = state.db.pending_migrations().await;
+    let shutting_down = state.shutdown.is_cancelled();
+    let (database, migrations, pending_migrations) = match pending {
+        Ok(0) => ("ok", "current", Some(0)),
+        Ok(n) => ("ok", "pending", Some(n)),
         Err(e) => {
-            tracing::warn!(error = ?e, "health check: database unavailable");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                Json(Health {
-                    status: "degraded",
-                    database: "unavailable",
-                }),
-            )
+            tracing::warn!(error = ?e, "readiness: database unavailable");
+            ("unavailable", "unknown", None)
         }
+    };
+    let ready = database == "ok" && migrations == "current" && !shutting_down;
+    let body = Readiness {
+        status: if ready { "ready" } else { "not_ready" },
+        database,
+        migrations,
+        pending_migrations,
+        shutting_down,
+    };
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Json(body))
+}
+
+/// The hub's metrics in the Prometheus text format (see [`crate::metrics`] for every
+/// name and label). Scrape with a bearer API key of an operator role.
+#[utoipa::path(get, path = "/metrics", operation_id = "metrics", tag = "meta",
+    responses((status = 200, description = "Prometheus text format 0.0.4",
+        content_type = "text/plain; version=0.0.4; charset=utf-8", body = String)))]
+async fn metrics(State(state): State<AppState>) -> impl axum::response::IntoResponse {
+    // The breakers of the clients in use now.
+    let supplier = state.supplier.snapshot();
+    if let Some(client) = &supplier.open_platform {
+        crate::metrics::supplier_breaker(crate::calllog::OPEN_PLATFORM, client.breaker_state());
     }
+    if let Some(client) = &supplier.ylh {
+        crate::metrics::supplier_breaker(crate::calllog::YLH, client.breaker_state());
+    }
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        crate::metrics::render(&state.db).await,
+    )
 }

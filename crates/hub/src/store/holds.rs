@@ -365,3 +365,10 @@ pub async fn inventory_log(
          ORDER BY id DESC LIMIT $3")
         .bind(product_code).bind(county_code).bind(i64::from(limit)).fetch_all(p).await)?)
 }
+
+/// Holds active now (not yet committed, released or expired).
+pub async fn count_active(db: &Db) -> StoreResult<i64> {
+    Ok(on_db!(db, p => sqlx::query_scalar(
+        "SELECT COUNT(*) FROM holds WHERE status = 'active'")
+        .fetch_one(p).await)?)
+}

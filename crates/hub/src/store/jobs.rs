@@ -242,6 +242,29 @@ pub async fn count_jobs_by_status(db: &Db) -> StoreResult<Vec<(String, i64)>> {
     )
 }
 
+/// The jobs of one kind in one status that are not done, for the queue-depth gauges.
+#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
+pub struct QueueDepth {
+    /// The job kind (`push_order`, …).
+    pub kind: String,
+    /// `queued`, `running` or `dead`.
+    pub status: String,
+    /// How many.
+    pub count: i64,
+    /// For `queued`: the `run_at` of the oldest job that is due now, if any.
+    pub oldest_due: Option<UtcTime>,
+}
+
+/// Jobs not done, by kind and status, with the oldest due time of the queued ones.
+pub async fn queue_depth(db: &Db) -> StoreResult<Vec<QueueDepth>> {
+    let now = UtcTime::now();
+    Ok(on_db!(db, p => sqlx::query_as(
+        "SELECT kind, status, COUNT(*) AS count, \
+         MIN(CASE WHEN status = 'queued' AND run_at <= $1 THEN run_at END) AS oldest_due \
+         FROM jobs WHERE status <> 'done' GROUP BY kind, status ORDER BY kind, status")
+        .bind(now).fetch_all(p).await)?)
+}
+
 /// Gives back every job `owner` holds a lease on, at shutdown: each goes back to the
 /// queue, due now, and its attempt is recorded as `released`. Another worker (or this
 /// instance's next start) claims it at once instead of waiting out the lease; as for any

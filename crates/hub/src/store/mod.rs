@@ -176,6 +176,35 @@ impl Db {
         Ok(())
     }
 
+    /// Migrations this binary carries that the database has not applied (0 when the
+    /// schema is current).
+    ///
+    /// # Errors
+    /// A store error when the database does not answer or has no migration table.
+    pub async fn pending_migrations(&self) -> StoreResult<usize> {
+        let (embedded, applied): (Vec<i64>, Vec<i64>) = match self {
+            Db::Sqlite(p) => (
+                sqlx::migrate!("./migrations/sqlite")
+                    .iter()
+                    .map(|m| m.version)
+                    .collect(),
+                sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success")
+                    .fetch_all(p)
+                    .await?,
+            ),
+            Db::Postgres(p) => (
+                sqlx::migrate!("./migrations/postgres")
+                    .iter()
+                    .map(|m| m.version)
+                    .collect(),
+                sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success")
+                    .fetch_all(p)
+                    .await?,
+            ),
+        };
+        Ok(embedded.iter().filter(|v| !applied.contains(v)).count())
+    }
+
     /// Opens a write transaction (`BEGIN IMMEDIATE` on SQLite).
     pub async fn begin(&self) -> StoreResult<Tx> {
         Ok(match self {

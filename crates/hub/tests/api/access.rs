@@ -21,6 +21,8 @@ const ADMIN_TOKEN: &str = "bootstrap-admin-token-7f3a";
 /// F storefront; `public` needs no credentials; `any` is any authenticated caller.
 const MATRIX: &str = "
 GET    /healthz                                    public
+GET    /readyz                                     public
+GET    /metrics                                    A S W C T
 GET    /openapi.json                               public
 GET    /docs                                       public
 GET    /docs/app.js                                public
@@ -64,9 +66,9 @@ POST   /api/v1/products/{code}/stock-adjustments   A S W
 GET    /api/v1/products/{code}/stock-pool          A S W C T F
 GET    /api/v1/regions/resolve                     A S W C T F
 POST   /api/v1/orders                              A S F
-GET    /api/v1/orders                              A S W C T
+GET    /api/v1/orders                              A S W C T F
 GET    /api/v1/orders/{id}                         A S W C T F
-GET    /api/v1/orders/{id}/calls                   A S W C T
+GET    /api/v1/orders/{id}/calls                   A S W C T F
 POST   /api/v1/orders/{id}/pay                     A S F
 POST   /api/v1/orders/{id}/cancel                  A S F
 POST   /api/v1/orders/{id}/reschedule              A S F
@@ -673,6 +675,20 @@ async fn bad_input_is_named(db: &Db) {
             Some(json!("not an object")),
             422,
             "invalid type",
+        ),
+        (
+            Method::POST,
+            "/api/v1/users",
+            Some(json!(["c", "a long enough password", "staff"])),
+            422,
+            "a JSON object",
+        ),
+        (
+            Method::PATCH,
+            &user_path,
+            Some(json!([null, true, null])),
+            422,
+            "a JSON object",
         ),
         (
             Method::PATCH,

@@ -10,6 +10,7 @@ use supplyhub::config::Config;
 use supplyhub::http::{AppState, router};
 use supplyhub::store::Db;
 use supplyhub::sync::Syncer;
+use supplyhub::systems::live::{LiveSupplier, SupplierClients};
 use tokio::net::TcpListener;
 
 /// The server that hosts per-test PostgreSQL databases (trust auth on this machine and CI).
@@ -53,6 +54,7 @@ enum Cleanup {
 
 impl TestDb {
     pub async fn sqlite() -> TestDb {
+        crate::leaks::install();
         let dir = tempfile::tempdir().expect("temp dir");
         let url = format!("sqlite://{}", dir.path().join("hub.db").display());
         let db = Db::connect(&url).await.expect("open sqlite");
@@ -65,6 +67,7 @@ impl TestDb {
     }
 
     pub async fn postgres() -> TestDb {
+        crate::leaks::install();
         let admin = postgres_admin_url();
         let name = format!("supplyhub_test_{}", uuid::Uuid::now_v7().simple());
         let admin_db = Db::connect(&admin)
@@ -86,6 +89,7 @@ impl TestDb {
     }
 
     pub async fn cleanup(self) {
+        crate::leaks::assert_clean();
         self.db.close().await;
         match self.cleanup {
             Cleanup::File(dir) => drop(dir),
@@ -161,12 +165,14 @@ impl TestSandbox {
     }
 
     pub async fn start_with(config: sandbox::SandboxConfig) -> TestSandbox {
+        crate::leaks::install();
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind sandbox");
         let sandbox = sandbox::start(config, listener)
             .await
             .expect("start sandbox");
+        crate::leaks::learn_settings(&sandbox.env());
         TestSandbox {
             sandbox,
             http: reqwest::Client::new(),
@@ -234,19 +240,26 @@ impl TestSandbox {
         )
     }
 
+    /// Fixed supplier clients for `config` (Open Platform, YLH, callbacks), with short
+    /// retry delays.
+    pub fn live(&self, config: &Config) -> LiveSupplier {
+        LiveSupplier::fixed(SupplierClients {
+            open_platform: Some(self.open_platform(config)),
+            ylh: Some(self.ylh(config)),
+            callback: config.haier_callback.clone().map(Arc::new),
+            system: None,
+        })
+    }
+
     /// A full application state wired to this sandbox: orders, YLH, callbacks.
     pub fn app_state(&self, db: &Db, config: &Config) -> AppState {
-        let mut state = AppState::new(db.clone());
-        let supplier = self.open_platform(config);
+        let mut state = AppState::new(db.clone()).with_supplier(self.live(config));
         state.orders = supplyhub::orders::OrderService::new(
             db.clone(),
             Arc::clone(&state.resolver),
-            Some(Arc::clone(&supplier)),
+            state.supplier.clone(),
             config.orders.clone(),
         );
-        state.supplier = Some(supplier);
-        state.ylh = Some(self.ylh(config));
-        state.callback = config.haier_callback.clone().map(Arc::new);
         state
     }
 
@@ -254,7 +267,7 @@ impl TestSandbox {
     pub fn worker(&self, db: &Db, config: &Config) -> supplyhub::jobs::Worker {
         supplyhub::jobs::Worker::new(
             db.clone(),
-            Some(self.ylh(config)),
+            self.live(config),
             config.orders.clone(),
             "test-worker",
         )
@@ -308,11 +321,18 @@ impl TestSandbox {
     }
 }
 
-/// The hub's HTTP API served on 127.0.0.1:0 over a database.
+/// The hub's HTTP API served on 127.0.0.1:0 over a database, behind the secret guard
+/// ([`crate::leaks`]): a test fails when its hub answered or logged a secret.
 pub struct TestApp {
     pub base: String,
     pub http: reqwest::Client,
     token: Option<String>,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        crate::leaks::assert_clean();
+    }
 }
 
 impl TestApp {
@@ -328,8 +348,10 @@ impl TestApp {
         db: &Db,
         callback: supplyhub::config::CallbackConfig,
     ) -> TestApp {
-        let mut state = AppState::new(db.clone());
-        state.callback = Some(Arc::new(callback));
+        let state = AppState::new(db.clone()).with_supplier(LiveSupplier::fixed(SupplierClients {
+            callback: Some(Arc::new(callback)),
+            ..SupplierClients::default()
+        }));
         Self::spawn_state(state, None).await
     }
 
@@ -346,14 +368,10 @@ impl TestApp {
         http: supplyhub::http::HttpConfig,
     ) -> TestApp {
         state.http = http;
-        // Server-side errors show in the failing test's output.
-        let _ = tracing_subscriber::fmt()
-            .with_test_writer()
-            .with_env_filter("supplyhub=warn")
-            .try_init();
+        crate::leaks::install();
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind app");
         let addr = listener.local_addr().expect("addr");
-        let app = router(state);
+        let app = router(state).layer(axum::middleware::from_fn(crate::leaks::guard));
         tokio::spawn(supplyhub::http::serve(
             listener,
             app,
@@ -410,4 +428,47 @@ impl TestApp {
     pub async fn get_sync_run(&self, id: &str) -> (u16, Value) {
         self.get(&format!("/api/v1/sync-runs/{id}")).await
     }
+}
+
+/// The Python of `scripts/python-venv.sh`, with the official Standard Webhooks library and
+/// the Prometheus client's parser installed (on first use).
+pub fn python() -> std::path::PathBuf {
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/python-venv.sh");
+    let out = std::process::Command::new(&script)
+        .output()
+        .expect("run scripts/python-venv.sh");
+    assert!(
+        out.status.success(),
+        "scripts/python-venv.sh failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::path::PathBuf::from(String::from_utf8(out.stdout).expect("path").trim())
+}
+
+/// Runs `code` with the venv's Python, `input` on its standard input; its standard
+/// output.
+pub fn run_python(code: &str, input: &[u8]) -> String {
+    use std::io::Write as _;
+    let mut child = std::process::Command::new(python())
+        .arg("-c")
+        .arg(code)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start python");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input)
+        .expect("write to python");
+    let out = child.wait_with_output().expect("python ran");
+    assert!(
+        out.status.success(),
+        "python failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("utf-8")
 }

@@ -368,3 +368,70 @@ async fn an_unauthorised_body_is_never_read() {
     assert_eq!(r.error(), (401, "unauthorized".to_owned()), "{}", r.body);
     t.cleanup().await;
 }
+
+/// `--log-format json`: every line on standard error is one JSON object, and a
+/// request's line carries its fields.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_log_is_json_on_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_supplyhub"))
+        .args(["--log-format", "json", "serve", "--listen", "127.0.0.1:0"])
+        .current_dir(dir.path())
+        .env_clear()
+        .env(
+            "SUPPLYHUB_DATABASE_URL",
+            format!("sqlite://{}", dir.path().join("hub.db").display()),
+        )
+        .env("RUST_LOG", "info")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start the hub");
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if let Some(base) = line.strip_prefix("supplyhub is serving on ") {
+                let _ = tx.send(base.to_owned());
+            }
+        }
+    });
+    let base = tokio::task::spawn_blocking(move || {
+        rx.recv_timeout(Duration::from_secs(60))
+            .expect("serve says where it listens")
+    })
+    .await
+    .unwrap();
+    let resp = reqwest::Client::new()
+        .get(format!("{base}/healthz"))
+        .header("x-request-id", "req-json-log-1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let _ = child.kill();
+    let _ = child.wait();
+    let mut log = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut log)
+        .unwrap();
+    assert!(log.lines().count() >= 2, "{log}");
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    let request: Vec<&serde_json::Value> = lines
+        .iter()
+        .filter(|l| {
+            l.to_string().contains("req-json-log-1") && l.to_string().contains("latency_ms")
+        })
+        .collect();
+    assert_eq!(request.len(), 1, "{log}");
+    assert_eq!(request[0]["level"], "INFO", "{}", request[0]);
+    assert_eq!(request[0]["fields"]["status"], 200, "{}", request[0]);
+}

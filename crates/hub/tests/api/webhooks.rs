@@ -134,7 +134,7 @@ async fn deliver(
 async fn drain(db: &Db) {
     let worker = supplyhub::jobs::Worker::new(
         db.clone(),
-        None,
+        supplyhub::systems::live::LiveSupplier::none(),
         OrdersConfig {
             retry_base_ms: 0,
             ..OrdersConfig::default()
