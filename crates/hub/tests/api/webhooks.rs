@@ -976,6 +976,73 @@ async fn bad_input_to_every_route_is_a_4xx(db: &Db) {
     );
 }
 
+/// The sandbox's POS sends its own nested shape, signed with the secret the hub gave it,
+/// with duplicates, bad signatures and stale copies mixed in; with the mapping the
+/// sandbox publishes for that shape, every sale ends recorded once.
+async fn the_sandbox_pos_shape_is_mapped_into_sales(db: &Db) {
+    let sandbox = crate::helpers::TestSandbox::start(10, 7).await;
+    let app = spawn(db, small()).await;
+    let sys = system(&app, "pos-sandbox", "pos", json!({"webhook_only": true})).await;
+    let registered = sandbox
+        .post(
+            "/_sandbox/store/systems",
+            json!({"id": sys, "kind": "pos", "shape": "pos_nested", "hub_url": app.base}),
+        )
+        .await;
+    let mapping = registered["mapping"].clone();
+    assert!(mapping["fields"].is_object(), "{registered}");
+    let (status, saved) = call(
+        &app,
+        Method::PATCH,
+        &format!("/api/v1/systems/{sys}"),
+        Some(json!({"settings": {"mapping": mapping}})),
+    )
+    .await;
+    assert_eq!(status, 200, "the sandbox's mapping is valid here: {saved}");
+    let secret = add_secret(&app, &sys).await;
+    sandbox
+        .post(
+            &format!("/_sandbox/store/systems/{sys}/secrets"),
+            json!({"send": [secret]}),
+        )
+        .await;
+    sandbox
+        .post(
+            &format!("/_sandbox/store/systems/{sys}/faults"),
+            json!({"duplicate_rate": 0.3, "bad_signature_rate": 0.2, "stale_timestamp_rate": 0.1}),
+        )
+        .await;
+    let sent = sandbox
+        .post(
+            &format!("/_sandbox/store/systems/{sys}/events"),
+            json!({"count": 20, "action": "sale", "concurrency": 4}),
+        )
+        .await;
+    assert!(sent.to_string().contains("msg_"), "{sent}");
+    drain(db).await;
+    let ledger = sandbox
+        .get(&format!("/_sandbox/store/systems/{sys}/ledger"))
+        .await;
+    let sales = ledger["sales"].as_array().unwrap();
+    assert_eq!(sales.len(), 20, "{ledger}");
+    for sale in sales {
+        let external_id = sale["external_id"].as_str().unwrap();
+        let row = supplyhub::store::pos::by_external_id(db, &sys, external_id)
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("sale {external_id} recorded"));
+        assert_eq!(row.external_id, external_id);
+    }
+    let counts = supplyhub::store::webhooks_in::count_events_by_status(db, &sys)
+        .await
+        .unwrap();
+    assert_eq!(
+        counts,
+        vec![("processed".to_owned(), 20)],
+        "one event per sale"
+    );
+}
+
 crate::on_both_backends! {
     deliveries_verified_stored_deduplicated_or_refused => deliveries_are_verified_stored_deduplicated_or_refused;
     secrets_rotate => secrets_rotate_with_an_overlap;
@@ -984,4 +1051,5 @@ crate::on_both_backends! {
     failing_event_replayed => a_failing_event_retries_dies_and_is_replayed;
     mappings => mappings_are_validated_and_previewed;
     bad_input => bad_input_to_every_route_is_a_4xx;
+    sandbox_pos_shape => the_sandbox_pos_shape_is_mapped_into_sales;
 }
