@@ -71,6 +71,9 @@ pub struct Config {
     /// Outbound webhooks (`[webhooks]`).
     #[serde(default)]
     pub webhooks: WebhooksConfig,
+    /// Inbound webhooks (`[webhooks_in]`).
+    #[serde(default)]
+    pub webhooks_in: crate::webhooks::inbound::InboundConfig,
 }
 
 /// Outbound webhooks (`[webhooks]`): where deliveries may go and when an endpoint that
@@ -576,6 +579,9 @@ impl Config {
                 detail: "must be at least 1".to_owned(),
             });
         }
+        self.webhooks_in
+            .validate()
+            .map_err(|(key, detail)| ConfigError::Invalid { key, detail })?;
         if let Some(h) = &self.haier
             && !(h.base_url.starts_with("http://") || h.base_url.starts_with("https://"))
         {

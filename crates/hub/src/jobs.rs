@@ -1,8 +1,9 @@
 //! The outbox worker: leases due jobs and runs each by its kind — the order push (Y1),
 //! cancel (Y2) and reschedule (Y3), retrying only transient failures with jittered
-//! backoff; and outbound webhook deliveries (`webhook.deliver`), which keep their own
-//! schedule ([`crate::webhooks::outbound`]). Due times and leases are read from the
-//! worker's [`Clock`].
+//! backoff; the processing of inbound webhook events
+//! ([`crate::webhooks::inbound::process`]); and outbound webhook deliveries
+//! (`webhook.deliver`), which keep their own schedule ([`crate::webhooks::outbound`]).
+//! Due times and leases are read from the worker's [`Clock`].
 //!
 //! **Exactly-once push.** The push job is enqueued in the payment's transaction, keyed
 //! by the order (`push_order:{id}`), and sends the order with its `soId`, the supplier's
@@ -231,6 +232,10 @@ impl Worker {
             started,
         )
         .await?;
+        if job.kind == crate::webhooks::inbound::process::JOB_KIND {
+            crate::webhooks::inbound::process::after_attempt(&mut tx, &job, status, &detail)
+                .await?;
+        }
         if status == JobStatus::Dead
             && job.kind == job_kind::PUSH
             && let Some(order_id) = job.payload["order_id"].as_str()
@@ -284,6 +289,9 @@ impl Worker {
             job_kind::PUSH | job_kind::CANCEL | job_kind::RESCHEDULE => {
                 self.execute_order(job).await
             }
+            crate::webhooks::inbound::process::JOB_KIND => {
+                crate::webhooks::inbound::process::execute(&self.db, job).await
+            }
             crate::webhooks::outbound::JOB_KIND => match &self.webhooks {
                 Some(deliverer) => deliverer.deliver(job).await,
                 None => Ok(Verdict::Retry(
@@ -294,6 +302,7 @@ impl Worker {
         }
     }
 
+    /// The order jobs: push, cancel, reschedule.
     async fn execute_order(&self, job: &Job) -> Result<Verdict, StoreError> {
         let Some(order_id) = job.payload["order_id"].as_str() else {
             return Ok(Verdict::Dead("the job names no order".to_owned()));

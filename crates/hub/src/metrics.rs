@@ -21,7 +21,7 @@
 //! | `supplyhub_holds_active` | gauge | |
 //! | `supplyhub_database_up` | gauge | | (1 when the last scrape read the database) |
 //! | `supplyhub_callbacks_total` | counter | `outcome` (the first word of the recorded outcome; `refused_<cause>` for one refused before storing) |
-//! | `supplyhub_webhooks_in_total` | counter | `outcome` |
+//! | `supplyhub_webhooks_in_total` | counter | `outcome` (`accepted`, `duplicate`, or the refusal's reason: `invalid_signature`, `stale_timestamp`, …) |
 //! | `supplyhub_webhooks_out_total` | counter | `outcome` |
 //! | `supplyhub_http_requests_total` | counter | `method`, `route` (the route template), `status` |
 //! | `supplyhub_http_request_duration_seconds` | histogram | `method`, `route` |

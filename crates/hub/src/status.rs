@@ -391,3 +391,17 @@ mod tests {
         assert!(!HoldStatus::Committed.can_become(HoldStatus::Active));
     }
 }
+
+text_status! {
+    /// Where an inbound webhook event stands.
+    WebhookEventStatus ("webhook event status") {
+        /// Stored; its processing is queued or running.
+        Received = "received",
+        /// Applied to the records.
+        Processed = "processed",
+        /// The last attempt failed; another is queued with backoff.
+        Failed = "failed",
+        /// Out of attempts (dead letter): replay it once the cause is fixed.
+        Dead = "dead",
+    }
+}

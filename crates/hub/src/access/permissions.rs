@@ -11,7 +11,8 @@ use super::Role;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Allow {
     /// Anyone, without credentials (health, the OpenAPI document, the docs page, login,
-    /// and the supplier's callbacks, which carry their own signature).
+    /// and the supplier's callbacks and systems' webhooks, which carry their own
+    /// signature).
     Public,
     /// Any authenticated caller, whatever its role.
     AnyRole,
@@ -111,6 +112,8 @@ pub const RULES: &[Rule] = &[
     rule("GET", "/docs", Allow::Public),
     rule("GET", "/docs/app.js", Allow::Public),
     rule("POST", "/callbacks/haier", Allow::Public),
+    // Signed deliveries of external systems: the signature is the authentication.
+    rule("POST", "/webhooks/{system_id}", Allow::Public),
     // Access.
     rule("POST", "/api/v1/auth/login", Allow::Public),
     rule("POST", "/api/v1/auth/logout", Allow::AnyRole),
@@ -131,6 +134,39 @@ pub const RULES: &[Rule] = &[
     rule("PATCH", "/api/v1/systems/{id}", Allow::Roles(SYSTEMS)),
     rule("DELETE", "/api/v1/systems/{id}", Allow::Roles(SYSTEMS)),
     rule("POST", "/api/v1/systems/{id}/test", Allow::Roles(SYSTEMS)),
+    // Inbound webhooks: secrets, mapping, events and their replay, refusals.
+    rule(
+        "GET",
+        "/api/v1/systems/{id}/webhook-secrets",
+        Allow::Roles(SYSTEMS),
+    ),
+    rule(
+        "POST",
+        "/api/v1/systems/{id}/webhook-secrets",
+        Allow::Roles(SYSTEMS),
+    ),
+    rule(
+        "POST",
+        "/api/v1/systems/{id}/mapping/preview",
+        Allow::Roles(SYSTEMS),
+    ),
+    rule("GET", "/api/v1/webhook-events", Allow::Roles(OPERATORS)),
+    rule(
+        "GET",
+        "/api/v1/webhook-events/{id}",
+        Allow::Roles(OPERATORS),
+    ),
+    rule(
+        "POST",
+        "/api/v1/webhook-events/{id}/replay",
+        Allow::Roles(SYSTEMS),
+    ),
+    rule(
+        "POST",
+        "/api/v1/webhook-events/replay",
+        Allow::Roles(SYSTEMS),
+    ),
+    rule("GET", "/api/v1/webhook-refusals", Allow::Roles(OPERATORS)),
     // Outbound webhooks: the systems' endpoints and their deliveries.
     rule(
         "GET",

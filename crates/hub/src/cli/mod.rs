@@ -476,6 +476,7 @@ async fn serve_command(config_file: Option<PathBuf>, args: ServeArgs) -> anyhow:
         orders: orders.clone(),
         supplier: supplier.clone(),
         http: config.http,
+        webhooks_in: config.webhooks_in,
         secrets: Arc::clone(&key_ring),
         webhooks: config.webhooks,
         shutdown: shutdown.clone(),

@@ -43,6 +43,7 @@ use crate::access::http as access;
 use crate::store::Db;
 use crate::systems::http as systems;
 use crate::webhooks::http as webhooks;
+use crate::webhooks::inbound::http as webhooks_in;
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -68,6 +69,8 @@ pub struct AppState {
     pub http: HttpConfig,
     /// Outbound webhooks (`[webhooks]`): which endpoint URLs are accepted.
     pub webhooks: crate::config::WebhooksConfig,
+    /// Inbound webhook settings (`[webhooks_in]`).
+    pub webhooks_in: crate::webhooks::inbound::InboundConfig,
     /// Cancelled when the instance begins to shut down (`/readyz` then answers 503).
     pub shutdown: tokio_util::sync::CancellationToken,
 }
@@ -93,6 +96,7 @@ impl AppState {
             supplier,
             http: HttpConfig::default(),
             webhooks: crate::config::WebhooksConfig::default(),
+            webhooks_in: crate::webhooks::inbound::InboundConfig::default(),
             shutdown: tokio_util::sync::CancellationToken::new(),
         }
     }
@@ -341,6 +345,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(ready))
         .routes(routes!(metrics))
         .routes(routes!(callbacks::haier_callback))
+        .routes(routes!(webhooks_in::receive_webhook))
         .nest(
             "/api/v1",
             OpenApiRouter::new()
@@ -370,6 +375,16 @@ fn api_router() -> OpenApiRouter<AppState> {
                 .routes(routes!(webhooks::list_deliveries))
                 .routes(routes!(webhooks::get_delivery))
                 .routes(routes!(webhooks::retry_delivery))
+                .routes(routes!(
+                    webhooks_in::create_webhook_secret,
+                    webhooks_in::list_webhook_secrets
+                ))
+                .routes(routes!(webhooks_in::preview_mapping))
+                .routes(routes!(webhooks_in::list_webhook_events))
+                .routes(routes!(webhooks_in::get_webhook_event))
+                .routes(routes!(webhooks_in::replay_webhook_event))
+                .routes(routes!(webhooks_in::replay_webhook_events))
+                .routes(routes!(webhooks_in::list_webhook_refusals))
                 .routes(routes!(crate::systems::supplier::supplier_products))
                 .routes(routes!(crate::systems::supplier::supplier_prices))
                 .routes(routes!(crate::systems::supplier::supplier_stock))

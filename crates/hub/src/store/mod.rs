@@ -21,6 +21,7 @@ pub mod supplier_orders;
 pub mod sync_runs;
 pub mod systems;
 pub mod webhooks;
+pub mod webhooks_in;
 
 use std::str::FromStr;
 use std::time::Duration;

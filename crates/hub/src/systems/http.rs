@@ -937,19 +937,24 @@ pub async fn test_system(
         }
     } else {
         let webhook_only = before.settings["webhook_only"].as_bool().unwrap_or(false);
+        let last_delivery = if webhook_only {
+            crate::store::webhooks_in::last_received_at(&state.db, &id).await?
+        } else {
+            None
+        };
         let result = TestResult {
-            ok: false,
+            ok: last_delivery.is_some(),
             checked: if webhook_only { "webhook" } else { "none" }.to_owned(),
             tested_at: started,
             latency_ms: 0,
             accounts: None,
             error_class: None,
-            error: Some(if webhook_only {
-                "no verified delivery yet".to_owned()
-            } else {
-                format!("no test is known for a {} system yet", before.kind)
-            }),
-            last_verified_delivery_at: None,
+            error: match (webhook_only, last_delivery) {
+                (true, Some(_)) => None,
+                (true, None) => Some("no verified delivery yet".to_owned()),
+                (false, _) => Some(format!("no test is known for a {} system yet", before.kind)),
+            },
+            last_verified_delivery_at: last_delivery,
         };
         (before.status, result)
     };

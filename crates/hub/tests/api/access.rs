@@ -27,6 +27,7 @@ GET    /openapi.json                               public
 GET    /docs                                       public
 GET    /docs/app.js                                public
 POST   /callbacks/haier                            public
+POST   /webhooks/{system_id}                       public
 POST   /api/v1/auth/login                          public
 POST   /api/v1/auth/logout                         any
 GET    /api/v1/auth/me                             any
@@ -54,6 +55,14 @@ POST   /api/v1/systems/{id}/endpoints/{endpoint_id}/rotate-secret A S
 GET    /api/v1/webhook-deliveries                  A S
 GET    /api/v1/webhook-deliveries/{id}             A S
 POST   /api/v1/webhook-deliveries/{id}/retry       A S
+GET    /api/v1/systems/{id}/webhook-secrets        A S
+POST   /api/v1/systems/{id}/webhook-secrets        A S
+POST   /api/v1/systems/{id}/mapping/preview        A S
+GET    /api/v1/webhook-events                      A S W C T
+GET    /api/v1/webhook-events/{id}                 A S W C T
+POST   /api/v1/webhook-events/{id}/replay          A S
+POST   /api/v1/webhook-events/replay               A S
+GET    /api/v1/webhook-refusals                    A S W C T
 GET    /api/v1/systems/{id}/supplier/products      A S W
 GET    /api/v1/systems/{id}/supplier/prices        A S W
 GET    /api/v1/systems/{id}/supplier/stock         A S W

@@ -25,4 +25,5 @@ mod records;
 mod store;
 mod sync;
 mod systems;
+mod webhooks;
 mod webhooks_out;
