@@ -18,6 +18,7 @@ pub mod jobs;
 pub mod metrics;
 pub mod orders;
 pub mod retention;
+pub mod schedules;
 pub mod status;
 pub mod stock;
 pub mod store;

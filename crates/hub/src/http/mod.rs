@@ -65,6 +65,8 @@ pub struct AppState {
     pub http: HttpConfig,
     /// Cancelled when the instance begins to shut down (`/readyz` then answers 503).
     pub shutdown: tokio_util::sync::CancellationToken,
+    /// The scheduler's settings, for run-now (`[schedules]`, `[sync]` counties).
+    pub schedules: crate::schedules::scheduler::Settings,
 }
 
 impl AppState {
@@ -89,6 +91,7 @@ impl AppState {
             supplier: None,
             http: HttpConfig::default(),
             shutdown: tokio_util::sync::CancellationToken::new(),
+            schedules: crate::schedules::scheduler::Settings::default(),
         }
     }
 }
@@ -346,6 +349,12 @@ fn api_router() -> OpenApiRouter<AppState> {
                     crate::systems::runs::start_sync_run
                 ))
                 .routes(routes!(sync_runs::get_sync_run))
+                .routes(routes!(crate::schedules::http::list_schedules))
+                .routes(routes!(
+                    crate::schedules::http::get_schedule,
+                    crate::schedules::http::replace_schedule
+                ))
+                .routes(routes!(crate::schedules::http::run_schedule))
                 .routes(routes!(sync_runs::list_sync_run_calls))
                 .routes(routes!(regions::resolve_region)),
         )

@@ -14,6 +14,7 @@ pub mod holds;
 pub mod jobs;
 pub mod orders;
 pub mod retention;
+pub mod schedules;
 pub mod stock;
 pub mod sync_runs;
 pub mod systems;

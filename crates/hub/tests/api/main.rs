@@ -19,6 +19,7 @@ mod limits;
 mod metrics;
 mod operations;
 mod orders;
+mod schedules;
 mod store;
 mod sync;
 mod systems;
