@@ -118,6 +118,19 @@ impl Scheduler {
         info!("scheduler started");
         while !self.shutdown.is_cancelled() {
             let now = UtcTime::now();
+            // A run whose process died holds its supplier's schedules back until it is
+            // ended: end it here too, not only when an instance starts.
+            let age =
+                i64::try_from(crate::sync::RUN_ABANDONED_AFTER.as_micros()).unwrap_or(i64::MAX / 2);
+            if let Some(stale) = UtcTime::from_micros(now.as_micros() - age) {
+                match sync_runs::mark_abandoned_runs(&self.db, stale).await {
+                    Ok(ended) if !ended.is_empty() => {
+                        warn!(runs = ?ended, "sync runs of a dead process ended as abandoned");
+                    }
+                    Ok(_) => {}
+                    Err(e) => warn!(error = ?e, "scheduler: cannot end abandoned runs"),
+                }
+            }
             if let Err(e) = self.plan_unplanned(now).await {
                 warn!(error = ?e, "scheduler: cannot plan new schedules");
             }
