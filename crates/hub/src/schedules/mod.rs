@@ -163,7 +163,8 @@ pub fn interval_cron(minutes: u32) -> String {
 /// Keeps the schedule of system `system_id` in step with its sync interval when the
 /// system is saved: none removes the schedule; a new or changed interval creates it or
 /// sets its expression to [`interval_cron`] (its time zone and enabled flag are kept); an
-/// unchanged one leaves it as an operator may have set it.
+/// unchanged one keeps the expression an operator may have set. Its name follows the
+/// system's.
 pub async fn follow_system(
     db: &crate::store::Db,
     system_id: &str,
@@ -176,10 +177,10 @@ pub async fn follow_system(
         return store::delete_system_schedule(db, system_id).await;
     };
     let existing = store::schedule_of_system(db, system_id).await?;
-    if existing.is_some() && before == Some(minutes) {
-        return Ok(());
-    }
-    let cron = interval_cron(minutes);
+    let cron = match &existing {
+        Some(s) if before == Some(minutes) => s.cron.clone(),
+        _ => interval_cron(minutes),
+    };
     let time_zone = existing
         .as_ref()
         .map_or(DEFAULT_TIME_ZONE, |s| s.time_zone.as_str());

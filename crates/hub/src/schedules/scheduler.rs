@@ -116,6 +116,7 @@ impl Scheduler {
     pub async fn run(self) {
         let poll = Duration::from_secs(self.settings.config.poll_secs.max(1));
         info!("scheduler started");
+        let mut running: Vec<JoinHandle<()>> = Vec::new();
         while !self.shutdown.is_cancelled() {
             let now = UtcTime::now();
             // A run whose process died holds its supplier's schedules back until it is
@@ -134,10 +135,12 @@ impl Scheduler {
             if let Err(e) = self.plan_unplanned(now).await {
                 warn!(error = ?e, "scheduler: cannot plan new schedules");
             }
+            running.retain(|run| !run.is_finished());
             match self.fire_due(now).await {
                 Ok(fired) => {
-                    for f in &fired {
+                    for f in fired {
                         info!(schedule = %f.schedule_id, outcome = %f.outcome, detail = %f.detail, "schedule fired");
+                        running.extend(f.run);
                     }
                 }
                 Err(e) => warn!(error = ?e, "scheduler: store error"),
@@ -146,6 +149,11 @@ impl Scheduler {
                 () = tokio::time::sleep(poll) => {}
                 () = self.shutdown.cancelled() => {}
             }
+        }
+        // The runs it started end at shutdown ("interrupted by shutdown"): wait until
+        // they are recorded, so that the database is closed after them.
+        for run in running {
+            let _ = run.await;
         }
         info!("scheduler stopped");
     }

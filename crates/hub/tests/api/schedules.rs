@@ -715,6 +715,32 @@ async fn system_intervals_make_schedules(db: &Db) {
     assert_eq!(status, 200);
     let (_, s) = call(&app, Method::GET, &format!("/api/v1/schedules/{sid}"), None).await;
     assert_eq!(s["cron"], "0 */3 * * *");
+    // An operator's expression outlives a save that keeps the interval; the name follows.
+    let (status, _) = call(
+        &app,
+        Method::PUT,
+        &format!("/api/v1/schedules/{sid}"),
+        Some(json!({"cron": "15 */3 * * *", "time_zone": "UTC", "enabled": true})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, _) = call(
+        &app,
+        Method::PATCH,
+        &format!("/api/v1/systems/{id}"),
+        Some(json!({"name": "Back POS"})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (_, s) = call(&app, Method::GET, &format!("/api/v1/schedules/{sid}"), None).await;
+    assert_eq!(
+        (
+            s["cron"].as_str(),
+            s["time_zone"].as_str(),
+            s["name"].as_str()
+        ),
+        (Some("15 */3 * * *"), Some("UTC"), Some("Sync Back POS"))
+    );
 
     let (status, err) = call(
         &app,
