@@ -29,8 +29,8 @@ pub struct Schedule {
     pub time_zone: String,
     /// Whether it fires.
     pub enabled: bool,
-    /// When it fires next (absent until the scheduler first sees it, and while disabled
-    /// it is not acted on).
+    /// When it fires next: absent while disabled, and for a new schedule until a
+    /// scheduler first sees it.
     pub next_run_at: Option<UtcTime>,
     /// Its last firing (or run-now).
     pub last_run_at: Option<UtcTime>,
@@ -202,7 +202,6 @@ pub async fn update_schedule(
 }
 
 /// Creates the schedule of system `system_id`, or changes its name and expression.
-#[allow(clippy::too_many_arguments)]
 pub async fn upsert_system_schedule(
     db: &Db,
     id: &str,
