@@ -24,6 +24,7 @@ use supplyhub::http::{AppState, router};
 use supplyhub::orders::OrderService;
 use supplyhub::store::Db;
 use supplyhub::sync::{NoProgress, RunKind, SyncOptions, Syncer};
+use supplyhub::systems::live::{LiveSupplier, SupplierClients};
 
 struct Args {
     orders: usize,
@@ -108,7 +109,10 @@ async fn run(label: &str, url: &str, args: &Args) -> anyhow::Result<()> {
     state.orders = OrderService::new(
         db.clone(),
         Arc::clone(&state.resolver),
-        Some(supplier),
+        LiveSupplier::fixed(SupplierClients {
+            open_platform: Some(supplier),
+            ..SupplierClients::default()
+        }),
         config.orders.clone(),
     );
     let app_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;

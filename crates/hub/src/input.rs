@@ -89,6 +89,173 @@ pub const NON_BLANK_PATTERN: &str = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-
 /// The OpenAPI `pattern` of a [`Text`] that may be empty: no control character.
 pub const NO_CONTROL_PATTERN: &str = r"^[^\u0000-\u001f\u007f-\u009f]*$";
 
+/// Deserialises a JSON object into `T`, refusing an array (serde would otherwise read a
+/// struct from an array of its fields in order, which the document does not allow).
+pub fn object<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: serde::de::DeserializeOwned,
+{
+    let value = serde_json::Value::deserialize(deserializer)?;
+    if !value.is_object() {
+        return Err(serde::de::Error::custom(format!(
+            "expected an object, got {}",
+            kind_of(&value)
+        )));
+    }
+    from_object(value).map_err(serde::de::Error::custom)
+}
+
+/// `T` from a JSON object; an error names the field (`interval_minutes: …`).
+fn from_object<T: serde::de::DeserializeOwned>(value: serde_json::Value) -> Result<T, String> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        if path == "." {
+            e.inner().to_string()
+        } else {
+            format!("{path}: {}", e.inner())
+        }
+    })
+}
+
+/// As [`object`], for an optional object (null is none).
+pub fn opt_object<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: serde::de::DeserializeOwned,
+{
+    let value = serde_json::Value::deserialize(deserializer)?;
+    if value.is_null() {
+        return Ok(None);
+    }
+    if !value.is_object() {
+        return Err(serde::de::Error::custom(format!(
+            "expected an object, got {}",
+            kind_of(&value)
+        )));
+    }
+    from_object(value)
+        .map(Some)
+        .map_err(serde::de::Error::custom)
+}
+
+fn kind_of(value: &serde_json::Value) -> &'static str {
+    match value {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
+    }
+}
+
+/// A name as given: 1 to `MAX` characters (Unicode scalar values), no control character
+/// (Unicode category Cc), and no whitespace at either end, so that it is never blank and
+/// two names that look alike are alike. Surrounding whitespace is refused, not trimmed.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Name<const MAX: usize>(String);
+
+/// The OpenAPI `pattern` of a [`Name`]: no control character, no whitespace at either end.
+pub const NAME_PATTERN: &str = r"^[^\s\u0000-\u001f\u007f-\u009f]([^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f])?$";
+
+impl<const MAX: usize> Name<MAX> {
+    /// Checks `text` and wraps it; the errors say what is wrong.
+    pub fn parse(text: String) -> Result<Self, String> {
+        let chars = text.chars().count();
+        if chars == 0 {
+            return Err("must not be empty".to_owned());
+        }
+        if chars > MAX {
+            return Err(format!("at most {MAX} characters, got {chars}"));
+        }
+        if let Some(c) = text.chars().find(|c| c.is_control()) {
+            return Err(format!(
+                "contains a control character (U+{:04X})",
+                u32::from(c)
+            ));
+        }
+        if text.starts_with(char::is_whitespace) || text.ends_with(char::is_whitespace) {
+            return Err("must not start or end with whitespace".to_owned());
+        }
+        Ok(Name(text))
+    }
+
+    /// The name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl<'de, const MAX: usize> Deserialize<'de> for Name<MAX> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        Name::parse(text).map_err(serde::de::Error::custom)
+    }
+}
+
+/// A stock region: a county-level code of GB/T 2260 (six digits) in the embedded
+/// division table, i.e. a county, or a prefecture-level city that has no counties
+/// (东莞 441900). Its OpenAPI schema lists every such code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct CountyCode(region::DivisionCode);
+
+impl CountyCode {
+    /// Checks `text`: six digits naming a stock region of the table.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        crate::catalog::parse_stock_region(text).map(CountyCode)
+    }
+}
+
+impl fmt::Display for CountyCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl<'de> Deserialize<'de> for CountyCode {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        CountyCode::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+impl utoipa::PartialSchema for CountyCode {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        let codes: Vec<serde_json::Value> = region::stock_regions()
+            .map(|d| serde_json::Value::from(d.code.to_string()))
+            .collect();
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .description(Some(format!(
+                "A stock region: a county-level GB/T 2260 code (six digits) of the division \
+                 table (vintage {}): a county, or a prefecture-level city without counties.",
+                region::VINTAGE
+            )))
+            .enum_values(Some(codes))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for CountyCode {
+    fn name() -> std::borrow::Cow<'static, str> {
+        "CountyCode".into()
+    }
+}
+
+/// `object` with one more JSON Schema keyword, for a keyword utoipa's builders do not
+/// have (`patternProperties`, `not`). One such keyword per schema object keeps the
+/// document's text stable (utoipa keeps them in a hash map).
+pub fn with_keyword(
+    mut object: utoipa::openapi::schema::Object,
+    keyword: &str,
+    value: serde_json::Value,
+) -> utoipa::openapi::schema::Object {
+    object.extensions = Some([(keyword.to_owned(), value)].into_iter().collect());
+    object
+}
+
 /// The code of a locally stocked product: 1 to 50 of `A-Z a-z 0-9 - _ .`, starting with
 /// a letter or a digit (so never `.` or `..`, and never a `/`: the code is a path
 /// segment of the API).
@@ -250,6 +417,34 @@ mod tests {
         }
         let from_json: Result<Name, _> = serde_json::from_str("\"a\\u0000\"");
         assert!(from_json.unwrap_err().to_string().contains("U+0000"));
+    }
+
+    #[test]
+    fn names_are_taken_as_given_or_refused() {
+        type N = Name<5>;
+        for good in ["a", "a b", "张三", "a\u{3000}b", "abcde"] {
+            assert_eq!(N::parse(good.into()).unwrap().as_str(), good);
+        }
+        for bad in [
+            "",
+            " a",
+            "a ",
+            "\u{3000}a",
+            "a\u{a0}",
+            "a\tb",
+            "abcdef",
+            "\u{85}",
+        ] {
+            assert!(N::parse(bad.into()).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn county_codes_are_stock_regions() {
+        assert_eq!(CountyCode::parse("370212").unwrap().to_string(), "370212");
+        for bad in ["370200", "999999", "012345", "37021", " 370212", "370212 "] {
+            assert!(CountyCode::parse(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

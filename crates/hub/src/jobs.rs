@@ -15,7 +15,6 @@
 //! either way it holds the order exactly once. A worker that dies mid-push loses its
 //! lease; the job is claimed again (counting as an attempt) and reconciles the same way.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use haier::ylh::{CreateOrderRequest, CreateOutcome, OrderItem, Ylh};
@@ -32,6 +31,7 @@ use crate::store::orders::{
     Order, get_order, get_order_in, lines_of_order, set_order_times, transition_supplier_status,
 };
 use crate::store::{Db, StoreError};
+use crate::systems::live::LiveSupplier;
 use crate::types::UtcTime;
 
 /// Job kinds of the outbox. (The order service enqueues them; the worker runs them and
@@ -60,23 +60,24 @@ pub enum Verdict {
 #[derive(Clone)]
 pub struct Worker {
     db: Db,
-    ylh: Option<Arc<Ylh>>,
+    supplier: LiveSupplier,
     config: OrdersConfig,
     owner: String,
 }
 
 impl Worker {
-    /// A worker over `db` talking to the YLH order centre through `ylh` (jobs fail
-    /// transiently without it), identified as `owner` in leases.
+    /// A worker over `db` talking to the YLH order centre through the client `supplier`
+    /// holds when each job runs (jobs fail transiently without one), identified as
+    /// `owner` in leases.
     pub fn new(
         db: Db,
-        ylh: Option<Arc<Ylh>>,
+        supplier: LiveSupplier,
         config: OrdersConfig,
         owner: impl Into<String>,
     ) -> Self {
         Worker {
             db,
-            ylh,
+            supplier,
             config,
             owner: owner.into(),
         }
@@ -245,7 +246,8 @@ impl Worker {
         let Some(order) = get_order(&self.db, order_id).await? else {
             return Ok(Verdict::Dead(format!("no order {order_id}")));
         };
-        let Some(ylh) = self.ylh.clone() else {
+        // The client of the supplier settings in force now.
+        let Some(ylh) = self.supplier.current().await.ylh.clone() else {
             return Ok(Verdict::Retry(
                 "the YLH order centre is not configured".to_owned(),
             ));

@@ -17,6 +17,7 @@ pub mod input;
 pub mod jobs;
 pub mod metrics;
 pub mod orders;
+pub mod records;
 pub mod retention;
 pub mod schedules;
 pub mod status;

@@ -25,6 +25,7 @@ use crate::store::orders::{
     lines_of_order, lines_of_order_in, lock_order_in, transition_order, transition_supplier_status,
 };
 use crate::store::{Db, StoreError, new_id};
+use crate::systems::live::LiveSupplier;
 use crate::types::{Money, UtcTime};
 
 pub use crate::catalog::SOURCE_LOCAL;
@@ -159,6 +160,10 @@ pub enum OrderError {
     /// is known.
     #[error("the supplier's stock could not be checked: {0}")]
     SupplierUnavailable(String),
+    /// 502 `supplier_auth_failed`: the supplier refused our credentials while the stock
+    /// was checked (the supplier settings need fixing; retrying will not help).
+    #[error("the supplier refused our credentials: {0}")]
+    SupplierAuth(String),
     /// 500: the store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -208,22 +213,63 @@ pub struct OrderView {
     pub holds: Vec<Hold>,
 }
 
+/// Who asks for an order operation, as far as orders care: the principal recorded as the
+/// creator of the orders it makes, and whether it may only see and act on those (the
+/// `storefront` role). Other roles see every order the permission table lets them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Requester {
+    /// The API key (`key_…`) or user (`usr_…`) id; `None` for the bootstrap admin token
+    /// or a hub open to all.
+    pub principal_id: Option<String>,
+    /// Only its own orders exist for it.
+    pub own_orders_only: bool,
+}
+
+impl Requester {
+    /// The requester a caller is.
+    pub fn of(principal: &crate::access::Principal) -> Requester {
+        use crate::access::Principal as P;
+        let principal_id = match principal {
+            P::User { id, .. } | P::ApiKey { id, .. } => Some(id.clone()),
+            P::AdminToken | P::Open => None,
+        };
+        Requester {
+            principal_id,
+            own_orders_only: principal.role() == crate::access::Role::Storefront,
+        }
+    }
+
+    /// Whether `order` exists for this requester.
+    pub fn sees(&self, order: &Order) -> bool {
+        !self.own_orders_only
+            || (order.created_by.is_some() && order.created_by == self.principal_id)
+    }
+
+    /// The creator a listing is narrowed to: the requester itself when it sees its own
+    /// orders only (a requester with no id then matches none), else every order.
+    pub fn list_filter(&self) -> Option<&str> {
+        self.own_orders_only
+            .then(|| self.principal_id.as_deref().unwrap_or(""))
+    }
+}
+
 /// Checkout and order operations.
 #[derive(Clone)]
 pub struct OrderService {
     db: Db,
     resolver: Arc<region::Resolver>,
-    supplier: Option<Arc<haier::OpenPlatform>>,
+    supplier: LiveSupplier,
     config: OrdersConfig,
 }
 
 impl OrderService {
     /// A service over `db`, resolving addresses with `resolver` and reading regional stock
-    /// through `supplier` (checkouts of supplier products fail without it).
+    /// through the Open Platform client `supplier` holds at the time of each check
+    /// (checkouts of supplier products fail without one).
     pub fn new(
         db: Db,
         resolver: Arc<region::Resolver>,
-        supplier: Option<Arc<haier::OpenPlatform>>,
+        supplier: LiveSupplier,
         config: OrdersConfig,
     ) -> Self {
         OrderService {
@@ -252,10 +298,11 @@ impl OrderService {
         &self,
         input: &CreateOrderInput,
         fresh: bool,
+        requester: &Requester,
     ) -> Result<Created, OrderError> {
         let hash = request_hash(input);
         if let Some(existing) = get_order_by_number(&self.db, &input.order_number).await? {
-            return self.same_request(existing, &hash);
+            return self.same_request(existing, &hash, requester);
         }
         let checked = self.check(input)?;
 
@@ -290,7 +337,14 @@ impl OrderService {
         let expires =
             UtcTime::from_micros(now.as_micros() + secs_to_micros(self.config.hold_ttl_secs))
                 .unwrap_or(now);
-        let order = new_order(input, &checked, &hash, now, expires);
+        let order = new_order(
+            input,
+            &checked,
+            &hash,
+            now,
+            expires,
+            requester.principal_id.as_deref(),
+        );
         let mut tx = self.db.begin().await?;
         if let Err(e) = insert_order(&mut tx, &order).await {
             drop(tx);
@@ -298,7 +352,7 @@ impl OrderService {
                 // A concurrent create of the same number won.
                 StoreError::Conflict(_) => {
                     match get_order_by_number(&self.db, &input.order_number).await? {
-                        Some(existing) => self.same_request(existing, &hash),
+                        Some(existing) => self.same_request(existing, &hash, requester),
                         None => Err(OrderError::Duplicate(input.order_number.clone())),
                     }
                 }
@@ -359,8 +413,15 @@ impl OrderService {
         })
     }
 
-    fn same_request(&self, existing: Order, hash: &str) -> Result<Created, OrderError> {
-        if existing.request_hash == hash {
+    /// A create of an order number that exists: the same request again answers the
+    /// order, unless the requester may not see it (another storefront's number).
+    fn same_request(
+        &self,
+        existing: Order,
+        hash: &str,
+        requester: &Requester,
+    ) -> Result<Created, OrderError> {
+        if existing.request_hash == hash && requester.sees(&existing) {
             Ok(Created {
                 order: existing,
                 created: false,
@@ -387,9 +448,15 @@ impl OrderService {
         {
             return Ok(());
         }
-        let supplier = self.supplier.as_ref().ok_or_else(|| {
-            OrderError::SupplierUnavailable("no supplier is configured".to_owned())
-        })?;
+        let supplier = self
+            .supplier
+            .current()
+            .await
+            .open_platform
+            .clone()
+            .ok_or_else(|| {
+                OrderError::SupplierUnavailable("no supplier is configured".to_owned())
+            })?;
         let started = std::time::Instant::now();
         let result = supplier.stock(code, county).await;
         let mut call = crate::calllog::SupplierCall::ended(
@@ -403,7 +470,10 @@ impl OrderService {
             call = call.response(serde_json::json!({"total": r.total()}).to_string());
         }
         crate::calllog::record(&self.db, call).await?;
-        let reply = result.map_err(|e| OrderError::SupplierUnavailable(e.to_string()))?;
+        let reply = result.map_err(|e| match e {
+            haier::Error::Auth { .. } => OrderError::SupplierAuth(e.to_string()),
+            _ => OrderError::SupplierUnavailable(e.to_string()),
+        })?;
         let total = i64::try_from(reply.total()).unwrap_or(i64::MAX);
         let mut tx = self.db.begin().await?;
         refresh_pool(&mut tx, sku, county, total, UtcTime::now()).await?;
@@ -828,6 +898,7 @@ fn new_order(
     hash: &str,
     now: UtcTime,
     expires: UtcTime,
+    created_by: Option<&str>,
 ) -> Order {
     let total_qty = checked.lines.iter().map(|l| l.quantity).sum();
     let total_amount = checked
@@ -880,6 +951,7 @@ fn new_order(
         updated_at: now,
         paid_at: None,
         cancelled_at: None,
+        created_by: created_by.map(str::to_owned),
     }
 }
 

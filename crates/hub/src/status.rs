@@ -138,6 +138,81 @@ macro_rules! text_status {
 }
 
 text_status! {
+    /// What a POS transaction is.
+    PosKind ("POS transaction kind") {
+        /// A sale.
+        Sale = "sale",
+        /// A refund of part or all of a sale (it names the sale).
+        Refund = "refund",
+        /// The cancellation of a whole sale (it names the sale).
+        Void = "void",
+    }
+}
+
+text_status! {
+    /// Where a POS transaction stands. A sale is `completed`, then `partially_refunded`,
+    /// `refunded` or `voided`; a refund or a void is `recorded`. A sale's status changes
+    /// only while its row is locked ([`crate::store::pos::lock_sale`]), when a refund or void of it is
+    /// recorded.
+    PosStatus ("POS transaction status") {
+        /// A sale nothing has been refunded of.
+        Completed = "completed",
+        /// A sale part of which has been refunded.
+        PartiallyRefunded = "partially_refunded",
+        /// A sale refunded in full.
+        Refunded = "refunded",
+        /// A voided sale.
+        Voided = "voided",
+        /// A refund or a void.
+        Recorded = "recorded",
+    }
+}
+
+text_status! {
+    /// What a supplier order is.
+    SupplierOrderKind ("supplier order kind") {
+        /// Goods bought from the supplier.
+        Purchase = "purchase",
+        /// Goods sent back to the supplier.
+        Return = "return",
+    }
+}
+
+text_status! {
+    /// Where a supplier purchase order or return stands: `pending → confirmed → shipped →
+    /// delivered`, or `cancelled` from `pending` or `confirmed`. It changes only through
+    /// [`crate::store::supplier_orders::change_state`], a compare-and-set on the state
+    /// it starts from.
+    SupplierOrderState ("supplier order state") {
+        /// Sent, not yet confirmed by the supplier.
+        Pending = "pending",
+        /// Confirmed by the supplier.
+        Confirmed = "confirmed",
+        /// On its way.
+        Shipped = "shipped",
+        /// Received.
+        Delivered = "delivered",
+        /// Cancelled before it shipped.
+        Cancelled = "cancelled",
+    }
+}
+
+impl SupplierOrderState {
+    /// Whether an order in this state may move to `to`.
+    pub fn can_go_to(self, to: SupplierOrderState) -> bool {
+        use SupplierOrderState::{Cancelled, Confirmed, Delivered, Pending, Shipped};
+        matches!(
+            (self, to),
+            (Pending, Confirmed)
+                | (Confirmed, Shipped)
+                | (Shipped, Delivered)
+                | (Pending, Cancelled)
+                | (Confirmed, Cancelled)
+        )
+    }
+}
+
+text_status! {
     /// Where an order stands with the storefront.
     OrderStatus ("order status") {
         /// Stock held, awaiting payment.

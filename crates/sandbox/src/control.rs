@@ -32,13 +32,17 @@ const MAX_CHURN: usize = 100_000;
 
 /// A refused control call: `{code, detail}` with a 4xx status.
 #[derive(Debug)]
-struct Problem {
+pub(crate) struct Problem {
     status: StatusCode,
     code: &'static str,
     detail: String,
 }
 
-fn problem(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Problem {
+pub(crate) fn problem(
+    status: StatusCode,
+    code: &'static str,
+    detail: impl Into<String>,
+) -> Problem {
     Problem {
         status,
         code,
@@ -56,7 +60,7 @@ impl IntoResponse for Problem {
     }
 }
 
-fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Problem> {
+pub(crate) fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Problem> {
     serde_json::from_slice(body)
         .map_err(|e| problem(StatusCode::BAD_REQUEST, "invalid_body", e.to_string()))
 }
@@ -206,6 +210,7 @@ async fn stats(State(s): State<Arc<AppState>>) -> Response {
     let mut snapshot = s.stats.snapshot(s.faults.mode());
     if let Some(map) = snapshot.as_object_mut() {
         map.insert("products".to_owned(), read(&s.catalog).len().into());
+        map.insert("store".to_owned(), s.store.stats_json());
     }
     Json(snapshot).into_response()
 }

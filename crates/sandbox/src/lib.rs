@@ -9,6 +9,10 @@
 //!   validation YLH applies;
 //! - the signed callbacks Haier sends back as orders are confirmed, rejected, found out
 //!   of stock or cancelled, while their logistics advance;
+//! - the retailer's store systems (a POS, a member system, a supplier sending
+//!   purchase-order updates) that send Standard Webhooks ([`standard_webhooks`]) with
+//!   state, several payload shapes and faults, and a receiver that verifies the hub's
+//!   outbound webhooks (under `/_sandbox/store` and `/_sandbox/webhooks`);
 //!
 //! at the vendor's paths, with its envelopes, field names and quirks; a deterministic
 //! catalog from a seed; seeded fault injection (5xx, hangs, 429 bursts, truncated JSON,
@@ -46,9 +50,11 @@ mod open_platform;
 mod orders;
 mod rng;
 mod server;
+pub mod standard_webhooks;
 mod state;
 mod stats;
 mod stock;
+mod store;
 mod ylh;
 
 pub use cli::{Args, RunError, run};

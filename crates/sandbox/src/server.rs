@@ -15,7 +15,7 @@ use crate::config::{SandboxConfig, env_vars};
 use crate::gateway::Reply;
 use crate::orders::OrderSettings;
 use crate::state::{AppState, write};
-use crate::{control, dispatch, open_platform, ylh};
+use crate::{control, dispatch, open_platform, store, ylh};
 
 /// A running sandbox. Dropping it stops the server too (without waiting); prefer
 /// [`Sandbox::shutdown`].
@@ -92,7 +92,7 @@ pub async fn start(config: SandboxConfig, listener: TcpListener) -> io::Result<S
     let app = Router::new()
         .merge(open_platform::router())
         .merge(ylh::router())
-        .nest("/_sandbox", control::router())
+        .nest("/_sandbox", control::router().merge(store::router()))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(Arc::clone(&state));

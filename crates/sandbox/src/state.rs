@@ -181,8 +181,10 @@ pub(crate) struct AppState {
     pub(crate) order_settings: RwLock<OrderSettings>,
     /// When each order's pending step is due.
     pub(crate) scheduler: Scheduler,
-    /// The HTTP client that delivers callbacks.
+    /// The HTTP client that delivers callbacks and store-system webhooks.
     pub(crate) http: reqwest::Client,
+    /// The simulated store systems (POS, member system, supplier) and their receivers.
+    pub(crate) store: crate::store::Store,
 }
 
 impl AppState {
@@ -225,6 +227,7 @@ impl AppState {
             }),
             scheduler: Scheduler::default(),
             http,
+            store: crate::store::Store::new(config.seed),
             base_url,
             config,
         })

@@ -78,10 +78,14 @@ const CATALOG_READERS: &[Role] = &[
 ];
 /// Who changes the catalog and stock.
 const STOCK_WRITERS: &[Role] = &[Admin, StoreManager, WarehouseManager];
+/// Who reads orders: operators, and the storefront (its own orders only).
+const ORDER_READERS: &[Role] = CATALOG_READERS;
 /// Who checks out and moves orders along: the storefront and the store's managers.
 const ORDER_WRITERS: &[Role] = &[Admin, StoreManager, Storefront];
 /// Supplier purchase orders (the outbox pushes them): admin, store and warehouse managers.
 const PURCHASE_ORDERS: &[Role] = &[Admin, StoreManager, WarehouseManager];
+/// Member records: admin, store and customer managers.
+const MEMBERS: &[Role] = &[Admin, StoreManager, CustomerManager];
 /// The registry of external systems: admin and store manager.
 const SYSTEMS: &[Role] = &[Admin, StoreManager];
 /// Live reads from a supplier: systems' roles and the warehouse manager (supplier
@@ -180,9 +184,15 @@ pub const RULES: &[Rule] = &[
     ),
     // Orders.
     rule("POST", "/api/v1/orders", Allow::Roles(ORDER_WRITERS)),
-    rule("GET", "/api/v1/orders", Allow::Roles(OPERATORS)),
-    rule("GET", "/api/v1/orders/{id}", Allow::Roles(CATALOG_READERS)),
-    rule("GET", "/api/v1/orders/{id}/calls", Allow::Roles(OPERATORS)),
+    // A storefront sees and acts on the orders it created only (the handlers answer
+    // another's as not found); the other roles see every order.
+    rule("GET", "/api/v1/orders", Allow::Roles(ORDER_READERS)),
+    rule("GET", "/api/v1/orders/{id}", Allow::Roles(ORDER_READERS)),
+    rule(
+        "GET",
+        "/api/v1/orders/{id}/calls",
+        Allow::Roles(ORDER_READERS),
+    ),
     rule(
         "POST",
         "/api/v1/orders/{id}/pay",
@@ -201,12 +211,12 @@ pub const RULES: &[Rule] = &[
     rule(
         "GET",
         "/api/v1/orders/{id}/logistics",
-        Allow::Roles(CATALOG_READERS),
+        Allow::Roles(ORDER_READERS),
     ),
     rule(
         "GET",
         "/api/v1/orders/{id}/delivery-photos",
-        Allow::Roles(CATALOG_READERS),
+        Allow::Roles(ORDER_READERS),
     ),
     // The outbox of supplier purchase orders.
     rule("GET", "/api/v1/jobs", Allow::Roles(OPERATORS)),
@@ -234,6 +244,41 @@ pub const RULES: &[Rule] = &[
         "/api/v1/schedules/{id}/run",
         Allow::Roles(SCHEDULERS),
     ),
+    // Records from the retailer's systems.
+    rule(
+        "POST",
+        "/api/v1/pos/{system_id}/transactions",
+        Allow::AnyRole,
+    ),
+    rule("GET", "/api/v1/pos/transactions", Allow::AnyRole),
+    rule("GET", "/api/v1/pos/transactions/{id}", Allow::AnyRole),
+    rule(
+        "GET",
+        "/api/v1/supplier-orders",
+        Allow::Roles(PURCHASE_ORDERS),
+    ),
+    rule(
+        "POST",
+        "/api/v1/supplier-orders/{id}",
+        Allow::Roles(PURCHASE_ORDERS),
+    ),
+    rule(
+        "GET",
+        "/api/v1/supplier-orders/{id}",
+        Allow::Roles(PURCHASE_ORDERS),
+    ),
+    rule(
+        "POST",
+        "/api/v1/supplier-orders/{id}/transitions",
+        Allow::Roles(PURCHASE_ORDERS),
+    ),
+    rule(
+        "POST",
+        "/api/v1/members/{system_id}/sync",
+        Allow::Roles(MEMBERS),
+    ),
+    rule("GET", "/api/v1/members", Allow::Roles(MEMBERS)),
+    rule("GET", "/api/v1/members/{id}", Allow::Roles(MEMBERS)),
 ];
 
 /// The rule of `method` on the route template `path`, if the table has one.

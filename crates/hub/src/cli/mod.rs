@@ -26,6 +26,7 @@ use crate::orders::OrderService;
 use crate::store::Db;
 use crate::store::sync_runs::SyncRun;
 use crate::sync::{RunKind, SyncOptions, Syncer};
+use crate::systems::live::{LiveOptions, LiveSupplier, SupplierSettings};
 use crate::types::UtcTime;
 
 /// supplyhub: mirrors a supplier's catalog, prices and regional stock, and serves them.
@@ -322,7 +323,7 @@ async fn sync_command(config: Config, args: SyncArgs) -> anyhow::Result<ExitCode
     let db = open_db(&config).await?;
     end_abandoned_runs(&db).await?;
     let log = CallLog::start(db.clone(), calllog::OPEN_PLATFORM);
-    let syncer = syncer(&config, &db, open_platform(&config, &log)?)?;
+    let syncer = syncer(&config, &db, sync_client(&config, &db, &log).await?)?;
     let opts = sync_options(&config, &args);
     // SIGTERM or Ctrl-C ends the run as failed ("interrupted by shutdown"), recorded.
     let shutdown = CancellationToken::new();
@@ -346,6 +347,43 @@ async fn sync_command(config: Config, args: SyncArgs) -> anyhow::Result<ExitCode
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// The Open Platform client `supplyhub sync` reads through: that of the active supplier
+/// system, as `serve` uses, else the configuration's. Without the secret key an active
+/// system's secrets cannot be opened, which is an error rather than a silent fallback.
+async fn sync_client(
+    config: &Config,
+    db: &Db,
+    log: &Arc<CallLog>,
+) -> anyhow::Result<Option<Arc<haier::OpenPlatform>>> {
+    let ring = match access::key_ring(config, false) {
+        Ok(ring) => ring,
+        Err(e) if config.secret_key.is_some() => return Err(e),
+        Err(no_key) => {
+            if let Some((id, _)) = crate::store::systems::active_supplier_revision(db).await? {
+                return Err(no_key.context(format!(
+                    "the active supplier system {id} is sealed with the secret key"
+                )));
+            }
+            return open_platform(config, log);
+        }
+    };
+    let live = LiveSupplier::from_registry(
+        db.clone(),
+        Arc::new(ring),
+        SupplierSettings::from_config(config),
+        LiveOptions {
+            log: Some(log.clone()),
+            ..LiveOptions::default()
+        },
+    )
+    .await?;
+    let clients = live.snapshot();
+    if let Some((id, name)) = &clients.system {
+        eprintln!("supplier settings from the active supplier system {name} ({id})");
+    }
+    Ok(clients.open_platform.clone())
 }
 
 fn print_run(run: &SyncRun) {
@@ -400,28 +438,27 @@ async fn serve_command(config_file: Option<PathBuf>, args: ServeArgs) -> anyhow:
             .context("cannot register the sandbox as a supplier system")?;
         tracing::info!(system = %id, "the sandbox is registered as the active supplier system");
     }
-    let mut config = config;
-    if let Some((id, name)) =
-        crate::systems::apply_active_supplier(&db, &key_ring, &mut config).await?
-    {
-        println!("supplier settings from the active supplier system {name} ({id})");
-    }
     let listen = args.listen.unwrap_or(config.listen);
     let listener = TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
     let addr = listener.local_addr()?;
     let log = CallLog::start(db.clone(), calllog::OPEN_PLATFORM);
-    let supplier = open_platform(&config, &log)?;
-    let ylh = match config.ylh.clone() {
-        Some(c) => Some(Arc::new(
-            haier::Ylh::builder(c)
-                .observer(Arc::new(crate::metrics::SupplierAttempts(calllog::YLH)))
-                .build()
-                .context("the YLH client configuration is invalid")?,
-        )),
-        None => None,
-    };
+    // The supplier's clients follow the active supplier system while serving (else the
+    // configuration's [haier], [ylh] and [haier_callback]).
+    let supplier = LiveSupplier::from_registry(
+        db.clone(),
+        Arc::clone(&key_ring),
+        SupplierSettings::from_config(&config),
+        LiveOptions {
+            log: Some(log.clone()),
+            ..LiveOptions::default()
+        },
+    )
+    .await?;
+    if let Some((id, name)) = &supplier.snapshot().system {
+        println!("supplier settings from the active supplier system {name} ({id})");
+    }
     let resolver = Arc::new(::region::Resolver::new(config.region.clone())?);
     let orders = OrderService::new(
         db.clone(),
@@ -436,9 +473,7 @@ async fn serve_command(config_file: Option<PathBuf>, args: ServeArgs) -> anyhow:
         admin_token: config.admin_token.clone().map(Arc::new),
         access: crate::access::AccessState::new(config.access.clone(), enforced),
         resolver,
-        callback: config.haier_callback.clone().map(Arc::new),
         orders: orders.clone(),
-        ylh: ylh.clone(),
         supplier: supplier.clone(),
         http: config.http,
         secrets: Arc::clone(&key_ring),
@@ -461,8 +496,13 @@ async fn serve_command(config_file: Option<PathBuf>, args: ServeArgs) -> anyhow:
     // pool is closed only once they are done (or the grace period is over).
     let mut tasks = tokio::task::JoinSet::new();
     tasks.spawn(
-        Worker::new(db.clone(), ylh, config.orders.clone(), owner.clone())
-            .run(Duration::from_millis(200), shutdown.clone()),
+        Worker::new(
+            db.clone(),
+            supplier.clone(),
+            config.orders.clone(),
+            owner.clone(),
+        )
+        .run(Duration::from_millis(200), shutdown.clone()),
     );
     tasks.spawn(sweep_expired_holds(orders, shutdown.clone()));
     // Schedules: each firing is claimed by one instance; their runs end (recorded as
@@ -504,7 +544,7 @@ async fn serve_command(config_file: Option<PathBuf>, args: ServeArgs) -> anyhow:
 
     if let Some(sb) = &sandbox {
         tracing::info!(url = %sb.base_url(), "sandbox supplier started; running a full sync");
-        let syncer = syncer(&config, &db, supplier.clone())?;
+        let syncer = syncer(&config, &db, supplier.current().await.open_platform.clone())?;
         let opts = sync_options(
             &config,
             &SyncArgs {

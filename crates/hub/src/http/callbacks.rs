@@ -108,9 +108,11 @@ pub async fn haier_callback(
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+    // The credentials of the active supplier system (or the configuration) now.
+    let supplier = state.supplier.current().await;
     match callbacks::receive(
         &state.db,
-        state.callback.as_deref(),
+        supplier.callback.as_deref(),
         content_type.as_deref(),
         &body,
         jiff::Timestamp::now(),

@@ -95,6 +95,19 @@ pub enum ApiError {
     /// 404 `not_found`: no such resource.
     #[error("{0}")]
     NotFound(String),
+    /// 404 with a specific code (`address_unresolved`): what a query names does not
+    /// exist.
+    #[error("{detail}")]
+    NotFoundWith {
+        /// The machine-readable code.
+        code: &'static str,
+        /// What was not found.
+        detail: String,
+    },
+    /// 404 `order_not_found`: no such order, or one the caller may not see (a storefront
+    /// sees only the orders it created): the two answer alike.
+    #[error("{0}")]
+    OrderNotFound(String),
     /// 405 `method_not_allowed`: the route exists, not with this method.
     #[error("{0}")]
     MethodNotAllowed(String),
@@ -155,8 +168,12 @@ impl From<crate::orders::OrderError> for ApiError {
                 code: "invalid_state",
                 detail,
             },
-            E::NotFound(_) => ApiError::NotFound(detail),
+            E::NotFound(_) => ApiError::OrderNotFound(detail),
             E::SupplierUnavailable(_) => ApiError::Unavailable(detail),
+            E::SupplierAuth(_) => ApiError::BadGateway {
+                code: "supplier_auth_failed",
+                detail,
+            },
             E::Store(s) => s.into(),
         }
     }
@@ -177,6 +194,8 @@ impl ApiError {
             ApiError::Forbidden { code, .. } => (StatusCode::FORBIDDEN, code),
             ApiError::TooManyRequests { code, .. } => (StatusCode::TOO_MANY_REQUESTS, code),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            ApiError::NotFoundWith { code, .. } => (StatusCode::NOT_FOUND, code),
+            ApiError::OrderNotFound(_) => (StatusCode::NOT_FOUND, "order_not_found"),
             ApiError::BadGateway { code, .. } => (StatusCode::BAD_GATEWAY, code),
             ApiError::GatewayTimeout(_) => (StatusCode::GATEWAY_TIMEOUT, "supplier_timeout"),
             ApiError::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),

@@ -9,13 +9,16 @@ pub(crate) mod body;
 mod callbacks;
 mod error;
 mod jobs;
+mod members;
 mod orders;
 pub(crate) mod pagination;
+mod pos;
 mod products;
 mod regions;
 mod request_log;
 mod server;
 mod stock;
+mod supplier_orders;
 mod sync_runs;
 
 use std::sync::Arc;
@@ -53,14 +56,13 @@ pub struct AppState {
     pub secrets: Arc<crate::systems::crypto::KeyRing>,
     /// The address resolver, built once from `[region]`.
     pub resolver: Arc<region::Resolver>,
-    /// The supplier's callback credentials; callbacks are refused without them.
-    pub callback: Option<Arc<crate::config::CallbackConfig>>,
     /// Checkout and orders.
     pub orders: crate::orders::OrderService,
-    /// The YLH order centre, for live logistics and photos.
-    pub ylh: Option<Arc<haier::Ylh>>,
-    /// The Haier Open Platform, for live logistics (H4).
-    pub supplier: Option<Arc<haier::OpenPlatform>>,
+    /// The supplier as it is now: the Open Platform (live logistics, H4), the YLH order
+    /// centre (live logistics and photos) and the callback credentials (callbacks are
+    /// refused without them), following the active supplier system. The registry
+    /// refreshes it after each change of a system.
+    pub supplier: crate::systems::live::LiveSupplier,
     /// Request limits and timeouts (`[http]`).
     pub http: HttpConfig,
     /// Cancelled when the instance begins to shut down (`/readyz` then answers 503).
@@ -74,11 +76,12 @@ impl AppState {
     /// fields as needed.
     pub fn new(db: Db) -> AppState {
         let resolver = Arc::new(region::Resolver::default());
+        let supplier = crate::systems::live::LiveSupplier::none();
         AppState {
             orders: crate::orders::OrderService::new(
                 db.clone(),
                 Arc::clone(&resolver),
-                None,
+                supplier.clone(),
                 crate::config::OrdersConfig::default(),
             ),
             db,
@@ -86,13 +89,23 @@ impl AppState {
             access: crate::access::AccessState::default(),
             secrets: Arc::new(crate::systems::crypto::KeyRing::ephemeral()),
             resolver,
-            callback: None,
-            ylh: None,
-            supplier: None,
+            supplier,
             http: HttpConfig::default(),
             shutdown: tokio_util::sync::CancellationToken::new(),
             schedules: crate::schedules::scheduler::Settings::default(),
         }
+    }
+
+    /// This state with `supplier` as its supplier, for the order service too.
+    pub fn with_supplier(mut self, supplier: crate::systems::live::LiveSupplier) -> AppState {
+        self.orders = crate::orders::OrderService::new(
+            self.db.clone(),
+            Arc::clone(&self.resolver),
+            supplier.clone(),
+            self.orders.config().clone(),
+        );
+        self.supplier = supplier;
+        self
     }
 }
 
@@ -103,12 +116,21 @@ impl AppState {
         description = "An integration hub between a retailer's systems and its suppliers.",
         license(name = "Apache-2.0")
     ),
-    components(schemas(ErrorBody)),
+    components(schemas(
+        ErrorBody,
+        crate::records::purchase::SupplierOrderEvent,
+        crate::records::Applied
+    )),
     tags(
         (name = "access", description = "Sign-in, users and API keys. Credentials: \
             `Authorization: Bearer <SUPPLYHUB_ADMIN_TOKEN or API key>`, or the \
             `supplyhub_session` cookie from /api/v1/auth/login (whose state-changing \
-            requests carry `X-CSRF-Token`).")
+            requests carry `X-CSRF-Token`)."),
+        (name = "records", description = "Records the retailer's other systems send: POS \
+            transactions, supplier purchase orders and returns, members. Each kind's \
+            canonical schema (`PosTransactionInput`, `MemberUpdate`, \
+            `SupplierOrderEvent`) is also what a system's webhook carries when the system \
+            has no mapping of its own.")
     ),
     modifiers(&BearerAuth)
 )]
@@ -116,8 +138,9 @@ struct ApiDoc;
 
 /// Documents the refusals every operation of a kind can answer: 414 and 431 on every
 /// operation ([`server::limit_head`]), 408 and 413 on those that take a body
-/// ([`server::read_body`]), 401 on those behind the bearer token, and 400 / 415 / 422 on
-/// those that take a JSON body ([`body::JsonBody`]).
+/// ([`server::read_body`]), 401 on those behind the bearer token, 400 / 415 / 422 on
+/// those that take a JSON body ([`body::JsonBody`]), and 400 on those with a path
+/// parameter, which may not be UTF-8 once percent-decoded ([`body::PathParam`]).
 /// Applied once every route is in the document.
 struct LimitResponses;
 
@@ -153,12 +176,27 @@ impl utoipa::Modify for LimitResponses {
                     .security
                     .as_ref()
                     .is_some_and(|requirements| !requirements.is_empty());
+                let mut path_parameter = false;
                 for parameter in operation.parameters.iter_mut().flatten() {
                     if let utoipa::openapi::RefOr::T(parameter) = parameter {
                         non_empty_query_text(parameter);
+                        path_parameter |=
+                            parameter.parameter_in == utoipa::openapi::path::ParameterIn::Path;
                     }
                 }
                 let responses = &mut operation.responses.responses;
+                if path_parameter {
+                    let unreadable = "a path parameter that cannot be read (not UTF-8 once \
+                                      percent-decoded)";
+                    let description = if json_body {
+                        format!("The body is not JSON, or {unreadable}")
+                    } else {
+                        format!("A{}", &unreadable[1..])
+                    };
+                    responses
+                        .entry("400".to_owned())
+                        .or_insert_with(|| error(&description).into());
+                }
                 if bearer {
                     responses.entry("401".to_owned()).or_insert_with(|| {
                         error("No bearer token, or not the configured one").into()
@@ -355,6 +393,18 @@ fn api_router() -> OpenApiRouter<AppState> {
                     crate::schedules::http::replace_schedule
                 ))
                 .routes(routes!(crate::schedules::http::run_schedule))
+                .routes(routes!(pos::record_pos_transactions))
+                .routes(routes!(pos::list_pos_transactions))
+                .routes(routes!(pos::get_pos_transaction))
+                .routes(routes!(supplier_orders::list_supplier_orders))
+                .routes(routes!(
+                    supplier_orders::create_supplier_order,
+                    supplier_orders::get_supplier_order
+                ))
+                .routes(routes!(supplier_orders::transition_supplier_order))
+                .routes(routes!(members::sync_members))
+                .routes(routes!(members::list_members))
+                .routes(routes!(members::get_member))
                 .routes(routes!(sync_runs::list_sync_run_calls))
                 .routes(routes!(regions::resolve_region)),
         )
@@ -491,10 +541,12 @@ async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
     responses((status = 200, description = "Prometheus text format 0.0.4",
         content_type = "text/plain; version=0.0.4; charset=utf-8", body = String)))]
 async fn metrics(State(state): State<AppState>) -> impl axum::response::IntoResponse {
-    if let Some(client) = &state.supplier {
+    // The breakers of the clients in use now.
+    let supplier = state.supplier.snapshot();
+    if let Some(client) = &supplier.open_platform {
         crate::metrics::supplier_breaker(crate::calllog::OPEN_PLATFORM, client.breaker_state());
     }
-    if let Some(client) = &state.ylh {
+    if let Some(client) = &supplier.ylh {
         crate::metrics::supplier_breaker(crate::calllog::YLH, client.breaker_state());
     }
     (

@@ -11,9 +11,11 @@ use utoipa::ToSchema;
 use super::body::{JsonBody, PathParam, QueryParams, parse_json};
 use super::pagination::{CallPageParams, Page, PageParams, status_param};
 use super::{ApiError, AppState, ErrorBody};
+use crate::access::Principal;
+use crate::access::http::Caller;
 use crate::calllog::{self, SupplierCall};
 use crate::input::{DateTime, Text};
-use crate::orders::{CreateOrderInput, OrderView};
+use crate::orders::{CreateOrderInput, OrderView, Requester};
 use crate::status::SupplierStatus;
 use crate::store::calls::{CallEntry, ExternalCall, calls_of_order};
 use crate::store::jobs::{Job, jobs_of_order};
@@ -22,6 +24,11 @@ use crate::store::orders::{self, Order};
 /// Creates an order and holds its stock. `?fresh=true` reads regional stock from the
 /// supplier even if a recent figure is cached. 201 when created; 200 when the same
 /// request had already created it.
+///
+/// The order records its creator as `created_by`: the caller's API key or user id (none
+/// for the bootstrap admin token). A `storefront` caller sees and acts on the orders it
+/// created only; to it, any other order does not exist (404 `order_not_found`), and an
+/// order number another principal used is a 409 `duplicate_order`.
 #[utoipa::path(post, path = "/orders", operation_id = "create_order", tag = "orders",
     request_body = CreateOrderInput,
     params(("fresh" = Option<bool>, Query, description = "Bypass the regional stock cache")),
@@ -32,10 +39,12 @@ use crate::store::orders::{self, Order};
         (status = 400, description = "Not JSON", body = ErrorBody),
         (status = 409, description = "Not enough stock, or the order number exists with other content", body = ErrorBody),
         (status = 422, description = "Invalid order, or an address that resolves to no county", body = ErrorBody),
+        (status = 502, description = "The supplier refused our credentials while its stock was checked (`supplier_auth_failed`): the active supplier system's settings need fixing", body = ErrorBody),
         (status = 503, description = "The supplier's stock could not be checked", body = ErrorBody)
     ))]
 pub async fn create_order(
     State(state): State<AppState>,
+    Caller(caller): Caller,
     QueryParams(query): QueryParams<HashMap<String, String>>,
     JsonBody(input): JsonBody<CreateOrderInput>,
 ) -> Result<(StatusCode, Json<OrderView>), ApiError> {
@@ -49,7 +58,10 @@ pub async fn create_order(
             )));
         }
     };
-    let created = state.orders.create(&input, fresh).await?;
+    let created = state
+        .orders
+        .create(&input, fresh, &Requester::of(&caller))
+        .await?;
     let status = if created.created {
         StatusCode::CREATED
     } else {
@@ -59,6 +71,8 @@ pub async fn create_order(
 }
 
 /// Lists orders, newest first; optionally only those at one supplier status.
+///
+/// A `storefront` caller lists only the orders it created; other roles list every order.
 ///
 /// `stale=true` (alone or with `supplier_status=pushed`) lists the orders the supplier accepted but has
 /// not confirmed or refused by callback within `[orders] pushed_stale_secs` (default
@@ -76,6 +90,7 @@ pub async fn create_order(
     ))]
 pub async fn list_orders(
     State(state): State<AppState>,
+    Caller(caller): Caller,
     QueryParams(query): QueryParams<HashMap<String, String>>,
 ) -> Result<Json<Page<Order>>, ApiError> {
     let page = PageParams::parse(&query)?;
@@ -102,14 +117,23 @@ pub async fn list_orders(
                 .unwrap_or(jiff::Timestamp::MIN),
         )
     });
+    let requester = Requester::of(&caller);
+    let created_by = requester.list_filter();
     let items = match (status, stale_before) {
         (None, None) => {
-            orders::list_orders(state.orders.db(), page.after.as_deref(), limit + 1).await?
+            orders::list_orders(
+                state.orders.db(),
+                created_by,
+                page.after.as_deref(),
+                limit + 1,
+            )
+            .await?
         }
         (Some(s), _) if stale && s != SupplierStatus::Pushed => Vec::new(),
         (status, stale_before) => {
             orders::list_orders_by_supplier_status(
                 state.orders.db(),
+                created_by,
                 status.unwrap_or(SupplierStatus::Pushed).as_str(),
                 stale_before,
                 page.after.as_deref(),
@@ -138,17 +162,22 @@ pub struct OrderDetail {
 }
 
 /// One order with everything known about it.
+///
+/// A `storefront` caller reaches only the orders it created (as on every `/orders/{id}`
+/// route): another's is 404 `order_not_found`, as a missing one.
 #[utoipa::path(get, path = "/orders/{id}", operation_id = "get_order", tag = "orders",
     params(("id" = String, Path, description = "Order id (ord_…)")),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The order", body = OrderDetail),
-        (status = 404, description = "No such order", body = ErrorBody)
+        (status = 404, description = "No such order, or another principal's order asked for by a storefront (`order_not_found`, alike)", body = ErrorBody)
     ))]
 pub async fn get_order(
     State(state): State<AppState>,
+    Caller(caller): Caller,
     PathParam(id): PathParam<String>,
 ) -> Result<Json<OrderDetail>, ApiError> {
+    visible_order(&state, &caller, &id).await?;
     let view = state.orders.view(&id).await?;
     let jobs = jobs_of_order(state.orders.db(), &id).await?;
     let limit = super::pagination::DEFAULT_LIMIT;
@@ -170,24 +199,18 @@ pub async fn get_order(
     responses(
         (status = 200, description = "A page of calls", body = Page<CallEntry>),
         (status = 400, description = "A bad parameter", body = ErrorBody),
-        (status = 404, description = "No such order", body = ErrorBody),
+        (status = 404, description = "No such order, or another principal's order asked for by a storefront (`order_not_found`, alike)", body = ErrorBody),
         (status = 401, description = "Missing or wrong token", body = ErrorBody)
     ))]
 pub async fn list_order_calls(
     State(state): State<AppState>,
+    Caller(caller): Caller,
     PathParam(id): PathParam<String>,
     QueryParams(query): QueryParams<HashMap<String, String>>,
 ) -> Result<Json<Page<CallEntry>>, ApiError> {
     let page = PageParams::parse(&query)?;
     let after = page.after_seq()?;
-    let order = orders::get_order(state.orders.db(), &id)
-        .await?
-        .ok_or_else(|| {
-            ApiError::NotFound(format!(
-                "no order {:?}",
-                id.chars().take(64).collect::<String>()
-            ))
-        })?;
+    let order = visible_order(&state, &caller, &id).await?;
     let limit = page.limit();
     let items = calls_of_order(state.orders.db(), &order.id, after, limit + 1).await?;
     Ok(Json(Page::from_overfetch(items, limit, |c| {
@@ -202,13 +225,15 @@ pub async fn list_order_calls(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Paid", body = Order),
-        (status = 404, description = "No such order", body = ErrorBody),
+        (status = 404, description = "No such order, or another principal's order asked for by a storefront (`order_not_found`, alike)", body = ErrorBody),
         (status = 409, description = "Expired or cancelled", body = ErrorBody)
     ))]
 pub async fn pay_order(
     State(state): State<AppState>,
+    Caller(caller): Caller,
     PathParam(id): PathParam<String>,
 ) -> Result<Json<Order>, ApiError> {
+    visible_order(&state, &caller, &id).await?;
     Ok(Json(state.orders.pay(&id).await?))
 }
 
@@ -230,11 +255,12 @@ pub struct CancelInput {
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Cancelled, or cancel requested at the supplier", body = Order),
-        (status = 404, description = "No such order", body = ErrorBody),
+        (status = 404, description = "No such order, or another principal's order asked for by a storefront (`order_not_found`, alike)", body = ErrorBody),
         (status = 409, description = "Being pushed, or past cancelling", body = ErrorBody)
     ))]
 pub async fn cancel_order(
     State(state): State<AppState>,
+    Caller(caller): Caller,
     PathParam(id): PathParam<String>,
     body: axum::body::Bytes,
 ) -> Result<Json<Order>, ApiError> {
@@ -248,6 +274,7 @@ pub async fn cancel_order(
         .reason
         .as_ref()
         .map_or("customer request", Text::as_str);
+    visible_order(&state, &caller, &id).await?;
     Ok(Json(state.orders.cancel(&id, reason).await?))
 }
 
@@ -273,14 +300,17 @@ pub struct RescheduleInput {
     security(("bearer" = [])),
     responses(
         (status = 202, description = "Accepted", body = Order),
+        (status = 404, description = "No such order, or another principal's order asked for by a storefront (`order_not_found`, alike)", body = ErrorBody),
         (status = 409, description = "Not taken by the supplier yet", body = ErrorBody),
         (status = 422, description = "A time that is not 23:59:59 China time of a day from today on", body = ErrorBody)
     ))]
 pub async fn reschedule_order(
     State(state): State<AppState>,
+    Caller(caller): Caller,
     PathParam(id): PathParam<String>,
     JsonBody(input): JsonBody<RescheduleInput>,
 ) -> Result<(StatusCode, Json<Order>), ApiError> {
+    visible_order(&state, &caller, &id).await?;
     let order = state
         .orders
         .reschedule(&id, input.distribution_time, input.install_time)
@@ -413,10 +443,31 @@ impl From<haier::ylh::DeliveryPhotoRecord> for DeliveryPhotoRecordView {
     }
 }
 
-async fn pushed_order(state: &AppState, id: &str) -> Result<(Order, String), ApiError> {
+/// The order `id` if it exists for `caller`: 404 `order_not_found` when there is no
+/// such order, and alike when it is another principal's and the caller is a storefront,
+/// which sees and acts on its own orders only.
+async fn visible_order(state: &AppState, caller: &Principal, id: &str) -> Result<Order, ApiError> {
+    let not_found = || {
+        ApiError::OrderNotFound(format!(
+            "no order {:?}",
+            id.chars().take(64).collect::<String>()
+        ))
+    };
     let order = orders::get_order(state.orders.db(), id)
         .await?
-        .ok_or_else(|| ApiError::NotFound(format!("no order {id}")))?;
+        .ok_or_else(not_found)?;
+    if !Requester::of(caller).sees(&order) {
+        return Err(not_found());
+    }
+    Ok(order)
+}
+
+async fn pushed_order(
+    state: &AppState,
+    caller: &Principal,
+    id: &str,
+) -> Result<(Order, String), ApiError> {
+    let order = visible_order(state, caller, id).await?;
     let no = order
         .retail_order_no
         .clone()
@@ -448,16 +499,18 @@ fn supplier_error(e: &haier::Error) -> ApiError {
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Logistics", body = LogisticsView),
-        (status = 404, description = "No such order", body = ErrorBody),
+        (status = 404, description = "No such order, or another principal's order asked for by a storefront (`order_not_found`, alike)", body = ErrorBody),
         (status = 409, description = "Not taken by the supplier yet", body = ErrorBody),
         (status = 503, description = "The supplier did not answer", body = ErrorBody)
     ))]
 pub async fn order_logistics(
     State(state): State<AppState>,
+    Caller(caller): Caller,
     PathParam(id): PathParam<String>,
 ) -> Result<Json<LogisticsView>, ApiError> {
-    let (order, no) = pushed_order(&state, &id).await?;
-    let ylh = state.ylh.clone().ok_or_else(|| {
+    let (order, no) = pushed_order(&state, &caller, &id).await?;
+    let supplier = state.supplier.current().await;
+    let ylh = supplier.ylh.clone().ok_or_else(|| {
         ApiError::Unavailable("the YLH order centre is not configured".to_owned())
     })?;
     let started = std::time::Instant::now();
@@ -471,7 +524,7 @@ pub async fn order_logistics(
     .request(serde_json::json!([no]));
     record(&state, &order, call).await?;
     let store = store.map_err(|e| supplier_error(&e))?;
-    let open_platform = match &state.supplier {
+    let open_platform = match &supplier.open_platform {
         Some(op) => {
             let started = std::time::Instant::now();
             let h4 = op.logistics(&no, None, None).await;
@@ -494,16 +547,17 @@ pub async fn order_logistics(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Photos by delivery record", body = DeliveryPhotosView),
-        (status = 404, description = "No such order", body = ErrorBody),
+        (status = 404, description = "No such order, or another principal's order asked for by a storefront (`order_not_found`, alike)", body = ErrorBody),
         (status = 409, description = "Not taken by the supplier yet", body = ErrorBody),
         (status = 503, description = "The supplier did not answer", body = ErrorBody)
     ))]
 pub async fn order_delivery_photos(
     State(state): State<AppState>,
+    Caller(caller): Caller,
     PathParam(id): PathParam<String>,
 ) -> Result<Json<DeliveryPhotosView>, ApiError> {
-    let (order, no) = pushed_order(&state, &id).await?;
-    let ylh = state.ylh.clone().ok_or_else(|| {
+    let (order, no) = pushed_order(&state, &caller, &id).await?;
+    let ylh = state.supplier.current().await.ylh.clone().ok_or_else(|| {
         ApiError::Unavailable("the YLH order centre is not configured".to_owned())
     })?;
     let started = std::time::Instant::now();

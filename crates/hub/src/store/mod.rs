@@ -12,10 +12,13 @@ pub mod calls;
 pub mod catalog;
 pub mod holds;
 pub mod jobs;
+pub mod members;
 pub mod orders;
+pub mod pos;
 pub mod retention;
 pub mod schedules;
 pub mod stock;
+pub mod supplier_orders;
 pub mod sync_runs;
 pub mod systems;
 

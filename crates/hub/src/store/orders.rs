@@ -69,6 +69,10 @@ pub struct Order {
     pub paid_at: Option<UtcTime>,
     /// When it was cancelled.
     pub cancelled_at: Option<UtcTime>,
+    /// Who created it: the API key (`key_…`) or user (`usr_…`) of the caller; null when
+    /// created with the bootstrap admin token or on a hub open to all. A storefront
+    /// caller sees and acts on its own orders only.
+    pub created_by: Option<String>,
 }
 
 /// One line of an order: one SKU, prices per unit.
@@ -105,8 +109,8 @@ macro_rules! select_orders {
             "SELECT id, order_number, so_id, request_hash, status, supplier_status, retail_order_no, \
              supplier_message, consignee_name, consignee_mobile, province, city, district, town, \
              detail_address, county_code, distribution_time, install_time, government_order, remark, \
-             total_qty, total_amount, hold_expires_at, created_at, updated_at, paid_at, cancelled_at \
-             FROM orders ",
+             total_qty, total_amount, hold_expires_at, created_at, updated_at, paid_at, cancelled_at, \
+             created_by FROM orders ",
             $tail
         )
     };
@@ -118,16 +122,17 @@ pub async fn insert_order(tx: &mut Tx, o: &Order) -> StoreResult<()> {
         "INSERT INTO orders (id, order_number, so_id, request_hash, status, supplier_status, \
          retail_order_no, supplier_message, consignee_name, consignee_mobile, province, city, district, \
          town, detail_address, county_code, distribution_time, install_time, government_order, remark, \
-         total_qty, total_amount, hold_expires_at, created_at, updated_at, paid_at, cancelled_at) \
+         total_qty, total_amount, hold_expires_at, created_at, updated_at, paid_at, cancelled_at, \
+         created_by) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, \
-         $20, $21, $22, $23, $24, $25, $26, $27)")
+         $20, $21, $22, $23, $24, $25, $26, $27, $28)")
         .bind(&o.id).bind(&o.order_number).bind(&o.so_id).bind(&o.request_hash).bind(o.status)
         .bind(o.supplier_status).bind(&o.retail_order_no).bind(&o.supplier_message)
         .bind(&o.consignee_name).bind(&o.consignee_mobile).bind(&o.province).bind(&o.city)
         .bind(&o.district).bind(&o.town).bind(&o.detail_address).bind(&o.county_code)
         .bind(o.distribution_time).bind(o.install_time).bind(o.government_order).bind(&o.remark)
         .bind(o.total_qty).bind(o.total_amount).bind(o.hold_expires_at).bind(o.created_at)
-        .bind(o.updated_at).bind(o.paid_at).bind(o.cancelled_at)
+        .bind(o.updated_at).bind(o.paid_at).bind(o.cancelled_at).bind(&o.created_by)
         .execute(&mut *c).await.map(|r| r.rows_affected()))?;
     Ok(())
 }
@@ -170,24 +175,39 @@ pub async fn get_order_by_number_in(tx: &mut Tx, order_number: &str) -> StoreRes
 }
 
 /// A page of orders, newest first, after the cursor `before` (an order id; from the
-/// newest when `None`). Ids compare bytewise on both backends (migration 0004).
-pub async fn list_orders(db: &Db, before: Option<&str>, limit: u32) -> StoreResult<Vec<Order>> {
-    const SQL: &str = select_orders!("WHERE ($1 IS NULL OR id < $1) ORDER BY id DESC LIMIT $2");
-    Ok(on_db!(db, p => sqlx::query_as(SQL).bind(before).bind(i64::from(limit)).fetch_all(p).await)?)
+/// newest when `None`); with `created_by`, only the orders that principal created. Ids
+/// compare bytewise on both backends (migration 0004).
+pub async fn list_orders(
+    db: &Db,
+    created_by: Option<&str>,
+    before: Option<&str>,
+    limit: u32,
+) -> StoreResult<Vec<Order>> {
+    const SQL: &str = select_orders!(
+        "WHERE ($1 IS NULL OR created_by = $1) AND ($2 IS NULL OR id < $2) \
+         ORDER BY id DESC LIMIT $3"
+    );
+    Ok(
+        on_db!(db, p => sqlx::query_as(SQL).bind(created_by).bind(before)
+        .bind(i64::from(limit)).fetch_all(p).await)?,
+    )
 }
 
 /// A page of orders at `supplier_status`, newest first, after the cursor `before` (an
 /// order id); with `updated_before`, only those last changed before it (for `pushed`:
-/// pushed then, and no callback since).
+/// pushed then, and no callback since); with `created_by`, only the orders that
+/// principal created.
 pub async fn list_orders_by_supplier_status(
     db: &Db,
+    created_by: Option<&str>,
     supplier_status: &str,
     updated_before: Option<UtcTime>,
     before: Option<&str>,
     limit: u32,
 ) -> StoreResult<Vec<Order>> {
     const SQL: &str = select_orders!(
-        "WHERE supplier_status = $1 AND updated_at < $2 AND id < $3 ORDER BY id DESC LIMIT $4"
+        "WHERE supplier_status = $1 AND updated_at < $2 AND id < $3 \
+         AND ($5 IS NULL OR created_by = $5) ORDER BY id DESC LIMIT $4"
     );
     let before = before.unwrap_or("ord_~");
     // Without a bound, any time up to far in the future.
@@ -196,7 +216,7 @@ pub async fn list_orders_by_supplier_status(
     });
     Ok(on_db!(db, p => sqlx::query_as(SQL)
         .bind(supplier_status).bind(updated_before).bind(before).bind(i64::from(limit))
-        .fetch_all(p).await)?)
+        .bind(created_by).fetch_all(p).await)?)
 }
 
 /// Every order, oldest first (for reconciliation and tests).

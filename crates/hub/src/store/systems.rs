@@ -161,6 +161,16 @@ pub async fn active_supplier(db: &Db) -> StoreResult<Option<SystemRow>> {
     )
 }
 
+/// The revision of the active supplier system (the one [`active_supplier`] reads): its
+/// id and when it last changed; `None` when no supplier system is active. A cheap read,
+/// made every few seconds by each instance to notice another's change.
+pub async fn active_supplier_revision(db: &Db) -> StoreResult<Option<(String, UtcTime)>> {
+    Ok(on_db!(db, p => sqlx::query_as::<_, (String, UtcTime)>(
+        "SELECT id, updated_at FROM external_systems WHERE kind = 'supplier' AND status = 'active' \
+         AND archived_at IS NULL ORDER BY updated_at DESC, id DESC LIMIT 1")
+        .fetch_optional(p).await)?)
+}
+
 /// Every system with sealed secrets: id, key id, nonce, ciphertext (for rotation).
 pub async fn sealed(db: &Db) -> StoreResult<Vec<(String, String, String, String)>> {
     Ok(

@@ -83,13 +83,20 @@ impl TryFrom<SystemRow> for System {
     }
 }
 
-/// `POST /api/v1/systems` and `PUT /api/v1/systems/{id}`.
-#[derive(Debug, Deserialize, ToSchema)]
+/// Most characters of a system's name.
+pub const MAX_NAME: usize = 100;
+
+/// Most characters of a secret's value.
+pub const MAX_SECRET: usize = 4096;
+
+/// `POST /api/v1/systems` and `PUT /api/v1/systems/{id}`. The document gives one shape
+/// per kind ([`SupplierSystemInput`], [`EndpointSystemInput`]): the settings and the
+/// secrets a system takes depend on its kind.
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SystemInput {
-    /// 1 to 100 characters, unique; not blank, no control characters.
-    #[schema(value_type = String, min_length = 1, max_length = 100, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$")]
-    pub name: crate::input::Text<1, 100>,
+    /// 1 to 100 characters, unique; no control characters, no whitespace at either end.
+    pub name: crate::input::Name<MAX_NAME>,
     /// What it is (a PUT cannot change it).
     pub kind: Kind,
     /// Default `inactive`.
@@ -97,14 +104,257 @@ pub struct SystemInput {
     pub status: Option<Status>,
     /// Connection settings for the kind.
     #[serde(default = "empty_object")]
-    #[schema(value_type = Object)]
     pub settings: serde_json::Value,
     /// Sync settings.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::input::object")]
     pub sync: SyncSettings,
     /// Secrets, name → value: write-only. On a PUT, absent keeps those set.
     #[serde(default)]
     pub secrets: Option<BTreeMap<String, String>>,
+}
+
+impl utoipa::PartialSchema for SystemInput {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::Ref;
+        use utoipa::openapi::schema::OneOfBuilder;
+        OneOfBuilder::new()
+            .item(Ref::from_schema_name("SupplierSystemInput"))
+            .item(Ref::from_schema_name("EndpointSystemInput"))
+            .description(Some(
+                "`POST /api/v1/systems` and `PUT /api/v1/systems/{id}`: a supplier system, \
+                 or a system of another kind.",
+            ))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for SystemInput {
+    fn schemas(
+        schemas: &mut Vec<(
+            String,
+            utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+        )>,
+    ) {
+        use utoipa::PartialSchema;
+        schemas.push((
+            SupplierSystemInput::name().into_owned(),
+            SupplierSystemInput::schema(),
+        ));
+        schemas.push((
+            EndpointSystemInput::name().into_owned(),
+            EndpointSystemInput::schema(),
+        ));
+        SupplierSystemInput::schemas(schemas);
+        EndpointSystemInput::schemas(schemas);
+    }
+}
+
+/// The kind of a supplier system, in the document of [`SystemInput`].
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)]
+enum SupplierKind {
+    /// A supplier (Haier).
+    Supplier,
+}
+
+/// The kinds of the other systems, in the document of [`SystemInput`].
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)]
+enum EndpointKind {
+    /// A point-of-sale system.
+    Pos,
+    /// A member (loyalty) system.
+    Member,
+    /// A payment provider.
+    Payment,
+    /// A delivery provider.
+    Delivery,
+    /// An ERP.
+    Erp,
+}
+
+/// A supplier system, as `POST /api/v1/systems` and `PUT /api/v1/systems/{id}` take it
+/// (one shape of `SystemInput`).
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct SupplierSystemInput {
+    /// 1 to 100 characters, unique; no control characters, no whitespace at either end.
+    #[schema(value_type = String, min_length = 1, max_length = 100, pattern = r"^[^\s\u0000-\u001f\u007f-\u009f]([^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f])?$")]
+    name: String,
+    /// `supplier` (a PUT cannot change it).
+    kind: SupplierKind,
+    /// Default `inactive`.
+    status: Option<Status>,
+    /// Connection settings.
+    settings: super::HaierSettings,
+    /// Sync settings.
+    #[serde(default)]
+    sync: SyncSettings,
+    /// Secrets, name → value (1 to 4096 characters): write-only. On a PUT, absent keeps
+    /// those set.
+    #[schema(schema_with = supplier_secrets_schema)]
+    secrets: Option<BTreeMap<String, String>>,
+}
+
+/// A system of another kind, as `POST /api/v1/systems` and `PUT /api/v1/systems/{id}`
+/// take it (one shape of `SystemInput`).
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct EndpointSystemInput {
+    /// 1 to 100 characters, unique; no control characters, no whitespace at either end.
+    #[schema(value_type = String, min_length = 1, max_length = 100, pattern = r"^[^\s\u0000-\u001f\u007f-\u009f]([^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f])?$")]
+    name: String,
+    /// What it is (a PUT cannot change it).
+    kind: EndpointKind,
+    /// Default `inactive`.
+    status: Option<Status>,
+    /// Connection settings (default `{}`).
+    #[serde(default)]
+    settings: super::EndpointSettings,
+    /// Sync settings.
+    #[serde(default)]
+    sync: SyncSettings,
+    /// Secrets, name (1 to 64 of `a-z 0-9 _`) → value (1 to 4096 characters):
+    /// write-only. On a PUT, absent keeps those set.
+    #[schema(schema_with = endpoint_secrets_schema)]
+    secrets: Option<BTreeMap<String, String>>,
+}
+
+/// A secret's value: 1 to [`MAX_SECRET`] characters.
+fn secret_value() -> utoipa::openapi::schema::ObjectBuilder {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .min_length(Some(1))
+        .max_length(Some(MAX_SECRET))
+}
+
+/// The pattern of a secret's name.
+const SECRET_NAME_PATTERN: &str = "^[a-z0-9_]{1,64}$";
+
+fn nullable_object() -> utoipa::openapi::schema::ObjectBuilder {
+    use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
+    ObjectBuilder::new().schema_type(SchemaType::from_iter([Type::Object, Type::Null]))
+}
+
+/// A supplier system's secrets: those of [`super::SUPPLIER_SECRETS`], each 1 to
+/// [`MAX_SECRET`] characters; or null.
+fn supplier_secrets_schema() -> utoipa::openapi::schema::Object {
+    use utoipa::openapi::schema::AdditionalProperties;
+    super::SUPPLIER_SECRETS
+        .iter()
+        .fold(nullable_object(), |o, (name, _, _)| {
+            o.property(*name, secret_value())
+        })
+        .additional_properties(Some(AdditionalProperties::FreeForm(false)))
+        .description(Some(
+            "Secrets, name → value (1 to 4096 characters): write-only. On a PUT, absent keeps \
+             those set.",
+        ))
+        .build()
+}
+
+/// Another system's secrets: names of 1 to 64 of `a-z 0-9 _`, values of 1 to
+/// [`MAX_SECRET`] characters; or null.
+fn endpoint_secrets_schema() -> utoipa::openapi::schema::Object {
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    nullable_object()
+        .property_names(Some(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some(SECRET_NAME_PATTERN)),
+        ))
+        .additional_properties(Some(secret_value()))
+        .description(Some(
+            "Secrets, name (1 to 64 of `a-z 0-9 _`) → value (1 to 4096 characters): \
+             write-only. On a PUT, absent keeps those set.",
+        ))
+        .build()
+}
+
+/// The secrets of a patch: names of 1 to 64 of `a-z 0-9 _` (a supplier system's are
+/// those of [`super::SUPPLIER_SECRETS`]), values of 1 to [`MAX_SECRET`] characters, or
+/// null to remove one; or null.
+fn patch_secrets_schema() -> utoipa::openapi::schema::Object {
+    use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
+    nullable_object()
+        .property_names(Some(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some(SECRET_NAME_PATTERN)),
+        ))
+        .additional_properties(Some(
+            secret_value().schema_type(SchemaType::from_iter([Type::String, Type::Null])),
+        ))
+        .description(Some(
+            "Secrets to set (a value of 1 to 4096 characters) or remove (null); names of 1 to \
+             64 of `a-z 0-9 _`, a supplier system's among its secrets (another name: 409).",
+        ))
+        .build()
+}
+
+/// The settings of a patch: a JSON merge patch (RFC 7396) of a supplier system's
+/// settings or of another system's; or null. A patch for the other kind is a 409.
+fn patch_settings_schema() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{
+        AdditionalProperties, AnyOfBuilder, ObjectBuilder, Schema, SchemaType, Type,
+    };
+    let supplier = ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .property("vendor", super::vendor_schema())
+        .property(
+            "open_platform",
+            super::section_schema(
+                "open_platform",
+                "Merged into the Open Platform section; null removes it.",
+            ),
+        )
+        .property(
+            "ylh",
+            super::section_schema("ylh", "Merged into the YLH section; null removes it."),
+        )
+        .property(
+            "callback",
+            super::section_schema(
+                "callback",
+                "Merged into the callback section; null removes it.",
+            ),
+        )
+        .additional_properties(Some(AdditionalProperties::FreeForm(false)))
+        .description(Some("A merge patch of a supplier system's settings."));
+    let endpoint = ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .property(
+            "base_url",
+            ObjectBuilder::new()
+                .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+                .pattern(Some(super::URL_PATTERN))
+                .description(Some(
+                    "The system's API, `http://` or `https://`; null removes it.",
+                )),
+        )
+        .property(
+            "webhook_only",
+            ObjectBuilder::new()
+                .schema_type(SchemaType::from_iter([Type::Boolean, Type::Null]))
+                .description(Some("A webhook-only system; null: false.")),
+        )
+        .additional_properties(Some(AdditionalProperties::FreeForm(false)))
+        .description(Some("A merge patch of another system's settings."));
+    Schema::AnyOf(
+        AnyOfBuilder::new()
+            .item(supplier)
+            .item(endpoint)
+            .item(ObjectBuilder::new().schema_type(Type::Null))
+            .description(Some(
+                "A JSON merge patch (RFC 7396) of the settings, for the system's kind (a patch \
+                 for another kind: 409).",
+            ))
+            .build(),
+    )
 }
 
 fn empty_object() -> serde_json::Value {
@@ -115,24 +365,36 @@ fn empty_object() -> serde_json::Value {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SystemPatch {
-    /// A new name: as [`SystemInput::name`].
-    #[schema(value_type = Option<String>, min_length = 1, max_length = 100, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$")]
-    pub name: Option<crate::input::Text<1, 100>>,
+    /// A new name: 1 to 100 characters, unique; no control characters, no whitespace at
+    /// either end.
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 100, pattern = r"^[^\s\u0000-\u001f\u007f-\u009f]([^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f])?$")]
+    pub name: Option<crate::input::Name<MAX_NAME>>,
     /// A new status.
     pub status: Option<Status>,
     /// A JSON merge patch (RFC 7396) of the settings.
-    #[schema(value_type = Option<Object>)]
+    #[schema(schema_with = patch_settings_schema)]
     pub settings: Option<serde_json::Value>,
     /// New sync settings.
+    #[serde(default, deserialize_with = "crate::input::opt_object")]
     pub sync: Option<SyncSettings>,
     /// Secrets to set (a value) or remove (null).
     #[serde(default)]
+    #[schema(schema_with = patch_secrets_schema)]
     pub secrets: Option<BTreeMap<String, Option<String>>>,
 }
 
 fn invalid(detail: String) -> ApiError {
     ApiError::Unprocessable {
         code: "invalid_body",
+        detail,
+    }
+}
+
+/// 409 `kind_mismatch`: a well-formed change that does not fit the kind of the system it
+/// is sent to.
+fn kind_mismatch(detail: String) -> ApiError {
+    ApiError::ConflictWith {
+        code: "kind_mismatch",
         detail,
     }
 }
@@ -211,8 +473,10 @@ fn seal_with(
 
 fn check_secret_values(secrets: &BTreeMap<String, String>) -> Result<(), ApiError> {
     for (name, value) in secrets {
-        if value.is_empty() || value.len() > 4096 {
-            return Err(invalid(format!("secrets.{name} must be 1 to 4096 bytes")));
+        if value.is_empty() || value.chars().count() > MAX_SECRET {
+            return Err(invalid(format!(
+                "secrets.{name} must be 1 to {MAX_SECRET} characters"
+            )));
         }
     }
     Ok(())
@@ -225,6 +489,14 @@ fn name_taken(name: &str) -> impl FnOnce(StoreError) -> ApiError + '_ {
             detail: format!("a system named {name:?} exists"),
         },
         other => other.into(),
+    }
+}
+
+/// After a write to a supplier system: the hub's live supplier clients follow at once
+/// when the active supplier system changed (other instances notice within seconds).
+async fn follow_change(state: &AppState, kind: Kind) {
+    if kind == Kind::Supplier {
+        state.supplier.refresh().await;
     }
 }
 
@@ -246,7 +518,7 @@ pub async fn create_system(
     super::check_secret_names(input.kind, secrets.keys()).map_err(invalid)?;
     check_secret_values(&secrets)?;
     let now = UtcTime::now();
-    let name = input.name.trimmed().to_owned();
+    let name = input.name.as_str().to_owned();
     let mut row = SystemRow {
         id: store::new_system_id(),
         name: name.clone(),
@@ -279,6 +551,7 @@ pub async fn create_system(
     )
     .await?;
     let system = System::try_from(row)?;
+    follow_change(&state, system.kind).await;
     let entry = AuditEntry::new("system.create", &system.id, None::<&System>, Some(&system));
     Ok(with_entry((StatusCode::CREATED, Json(system)), entry))
 }
@@ -386,20 +659,24 @@ async fn save(
         after.sync.interval_minutes,
     )
     .await?;
+    follow_change(state, after.kind).await;
     let entry = AuditEntry::new(action, &after.id, Some(&before), Some(&after));
     Ok(with_entry(Json(after), entry))
 }
 
 /// Replaces a system's name, status, settings and sync settings; its secrets when
-/// `secrets` is given (absent keeps them).
+/// `secrets` is given (absent keeps them). A change to the active Haier supplier system
+/// (or of which one is active) takes effect on the hub's next supplier call — checkout's
+/// stock checks, the outbox's pushes, live logistics, callback verification — without a
+/// restart; other instances sharing the database follow within seconds.
 #[utoipa::path(put, path = "/systems/{id}", operation_id = "replace_system", tag = "systems",
     params(("id" = String, Path, description = "System id (sys_…)")),
     request_body = SystemInput,
     responses(
         (status = 200, description = "The system after the change", body = System),
         (status = 404, description = "No such system", body = ErrorBody),
-        (status = 409, description = "The name is taken", body = ErrorBody),
-        (status = 422, description = "A bad field, or a change of kind", body = ErrorBody)
+        (status = 409, description = "The name is taken, or the kind is not the system's (`kind_mismatch`)", body = ErrorBody),
+        (status = 422, description = "A bad field, named", body = ErrorBody)
     ))]
 pub async fn replace_system(
     State(state): State<AppState>,
@@ -409,7 +686,7 @@ pub async fn replace_system(
     let mut row = load(&state, &id).await?;
     let before = System::try_from(row.clone())?;
     if input.kind != before.kind {
-        return Err(invalid(format!(
+        return Err(kind_mismatch(format!(
             "kind: a {} system cannot become {}; register a new one",
             before.kind, input.kind
         )));
@@ -421,7 +698,7 @@ pub async fn replace_system(
         check_secret_values(secrets)?;
         seal_into(&state, &mut row, secrets);
     }
-    row.name = input.name.trimmed().to_owned();
+    row.name = input.name.as_str().to_owned();
     row.status = input.status.unwrap_or(before.status).as_str().to_owned();
     row.settings = settings.to_string();
     row.sync_settings = serde_json::to_string(&input.sync).unwrap_or_default();
@@ -429,14 +706,15 @@ pub async fn replace_system(
 }
 
 /// Changes what is given: name, status, settings (merge patch), sync, secrets (null
-/// removes one).
+/// removes one). As with a PUT, a change to the active supplier system takes effect on
+/// the hub's next supplier call, without a restart.
 #[utoipa::path(patch, path = "/systems/{id}", operation_id = "update_system", tag = "systems",
     params(("id" = String, Path, description = "System id (sys_…)")),
     request_body = SystemPatch,
     responses(
         (status = 200, description = "The system after the change", body = System),
         (status = 404, description = "No such system", body = ErrorBody),
-        (status = 409, description = "The name is taken", body = ErrorBody),
+        (status = 409, description = "The name is taken, or settings or a secret's name of another kind of system (`kind_mismatch`)", body = ErrorBody),
         (status = 422, description = "A bad field, named", body = ErrorBody)
     ))]
 pub async fn update_system(
@@ -447,6 +725,9 @@ pub async fn update_system(
     let mut row = load(&state, &id).await?;
     let before = System::try_from(row.clone())?;
     if let Some(p) = &patch.settings {
+        if let Some(detail) = super::settings_of_another_kind(before.kind, p) {
+            return Err(kind_mismatch(detail));
+        }
         let mut settings = before.settings.clone();
         merge_patch(&mut settings, p);
         row.settings = super::check_settings(before.kind, &settings)
@@ -458,7 +739,10 @@ pub async fn update_system(
         row.sync_settings = serde_json::to_string(sync).unwrap_or_default();
     }
     if let Some(changes) = &patch.secrets {
-        super::check_secret_names(before.kind, changes.keys()).map_err(invalid)?;
+        for name in changes.keys() {
+            super::check_secret_name(name).map_err(invalid)?;
+        }
+        super::check_secret_names(before.kind, changes.keys()).map_err(kind_mismatch)?;
         let mut secrets = open_secrets(&state, &row)?;
         for (name, value) in changes {
             match value {
@@ -474,7 +758,7 @@ pub async fn update_system(
         seal_into(&state, &mut row, &secrets);
     }
     if let Some(name) = &patch.name {
-        row.name = name.trimmed().to_owned();
+        row.name = name.as_str().to_owned();
     }
     if let Some(status) = patch.status {
         row.status = status.as_str().to_owned();
@@ -482,7 +766,8 @@ pub async fn update_system(
     save(&state, before, row, "system.update").await
 }
 
-/// Deletes a system; one with records (a test result) is archived instead (200), and a
+/// Deletes a system; one with records (a test result, POS transactions, supplier orders or
+/// members) is archived instead (200), and a
 /// hard delete of it (`?hard=true`) is refused with 409.
 #[utoipa::path(delete, path = "/systems/{id}", operation_id = "delete_system", tag = "systems",
     params(
@@ -513,24 +798,33 @@ pub async fn delete_system(
     };
     let row = load(&state, &id).await?;
     let before = System::try_from(row.clone())?;
-    let has_records = row.last_test_at.is_some();
+    let has_records =
+        row.last_test_at.is_some() || crate::store::pos::system_has_records(&state.db, &id).await?;
     if has_records && hard {
         return Err(ApiError::ConflictWith {
             code: "system_has_records",
-            detail: format!(
-                "system {id} has records (tested at {}); delete without hard=true to archive it",
-                row.last_test_at.map(|t| t.to_string()).unwrap_or_default()
-            ),
+            detail: match row.last_test_at {
+                Some(at) => format!(
+                    "system {id} has records (tested at {at}); delete without hard=true to \
+                     archive it"
+                ),
+                None => format!(
+                    "system {id} has records (POS transactions, supplier orders or members); \
+                     delete without hard=true to archive it"
+                ),
+            },
         });
     }
     if has_records {
         store::archive(&state.db, &id).await?;
         crate::schedules::forget_system(&state.db, &id).await?;
         let after = System::try_from(load(&state, &id).await?)?;
+        follow_change(&state, after.kind).await;
         let entry = AuditEntry::new("system.archive", &id, Some(&before), Some(&after));
         return Ok(with_entry(Json(after), entry));
     }
     store::delete(&state.db, &id).await?;
+    follow_change(&state, before.kind).await;
     let entry = AuditEntry::new("system.delete", &id, Some(&before), None::<&System>);
     Ok(with_entry(StatusCode::NO_CONTENT.into_response(), entry))
 }
@@ -567,7 +861,9 @@ pub struct Tested {
 }
 
 /// The hub's Open Platform client for a supplier system's settings and secrets, every
-/// call recorded in `log`.
+/// call recorded in `log`. Settings that cannot make a client (a section or a field
+/// missing, a bad value) are a 409 `system_misconfigured` naming the setting: the
+/// request is well-formed, the system is not ready for it.
 pub fn open_platform_client(
     state: &AppState,
     row: &SystemRow,
@@ -588,11 +884,11 @@ pub fn open_platform_client_with(
     let settings: serde_json::Value =
         serde_json::from_str(&row.settings).map_err(|e| ApiError::Internal(e.into()))?;
     let (op, _, _) =
-        super::haier_configs(&settings, &secrets).map_err(|detail| ApiError::Unprocessable {
+        super::haier_configs(&settings, &secrets).map_err(|detail| ApiError::ConflictWith {
             code: "system_misconfigured",
             detail,
         })?;
-    let op = op.ok_or_else(|| ApiError::Unprocessable {
+    let op = op.ok_or_else(|| ApiError::ConflictWith {
         code: "system_misconfigured",
         detail: "settings.open_platform is not set".to_owned(),
     })?;
@@ -601,7 +897,7 @@ pub fn open_platform_client_with(
         let observer: std::sync::Arc<dyn haier::CallObserver> = log;
         builder = builder.observer(observer);
     }
-    builder.build().map_err(|e| ApiError::Unprocessable {
+    builder.build().map_err(|e| ApiError::ConflictWith {
         code: "system_misconfigured",
         detail: hide_secrets(e.to_string(), &secrets),
     })
@@ -624,8 +920,7 @@ pub fn hide_secrets(text: String, secrets: &BTreeMap<String, String>) -> String 
     responses(
         (status = 200, description = "Tested: the system with its new status, and the result", body = Tested),
         (status = 404, description = "No such system", body = ErrorBody),
-        (status = 409, description = "The system is archived", body = ErrorBody),
-        (status = 422, description = "The settings cannot make a client (named)", body = ErrorBody)
+        (status = 409, description = "The system is archived, or its settings cannot make a client (`system_misconfigured`, naming the setting)", body = ErrorBody)
     ))]
 pub async fn test_system(
     State(state): State<AppState>,
@@ -700,6 +995,7 @@ pub async fn test_system(
     )
     .await?;
     let system = System::try_from(load(&state, &id).await?)?;
+    follow_change(&state, system.kind).await;
     let entry = AuditEntry::new("system.test", &id, Some(&before), Some(&system));
     Ok(with_entry(Json(Tested { system, result }), entry))
 }

@@ -4,6 +4,7 @@
 
 pub mod crypto;
 pub mod http;
+pub mod live;
 pub mod runs;
 pub mod supplier;
 
@@ -82,35 +83,101 @@ names!(Status { Active => "active", Inactive => "inactive", Error => "error", Te
 
 /// Connection settings of a Haier supplier system: what the hub's `[haier]`, `[ylh]` and
 /// `[haier_callback]` sections carry, less their secrets, which go in `secrets`
-/// ([`SUPPLIER_SECRETS`]).
+/// ([`SUPPLIER_SECRETS`]). In a section, a secret's field is refused, and a field whose
+/// name ends in `url` must be an `http://` or `https://` URL.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HaierSettings {
     /// The vendor: `haier`.
+    #[schema(schema_with = vendor_schema)]
     pub vendor: String,
     /// The Open Platform (`[haier]` less `client_secret`, `password`, `seller_password`,
     /// `customer_password`).
     #[serde(default)]
-    #[schema(value_type = Option<Object>)]
+    #[schema(schema_with = open_platform_schema)]
     pub open_platform: Option<serde_json::Map<String, serde_json::Value>>,
     /// The YLH order centre (`[ylh]` less `client_secret` and `password`, which are the
     /// secrets `ylh_client_secret` and `ylh_password`).
     #[serde(default)]
-    #[schema(value_type = Option<Object>)]
+    #[schema(schema_with = ylh_schema)]
     pub ylh: Option<serde_json::Map<String, serde_json::Value>>,
     /// The signed callbacks (`[haier_callback]` less `secret`, the secret
     /// `callback_secret`).
     #[serde(default)]
-    #[schema(value_type = Option<Object>)]
+    #[schema(schema_with = callback_schema)]
     pub callback: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
+/// The one supplier vendor known: `haier`.
+pub const VENDOR: &str = "haier";
+
+fn vendor_schema() -> utoipa::openapi::schema::Object {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some([VENDOR]))
+        .description(Some("The vendor: `haier`."))
+        .build()
+}
+
+/// The schema of a supplier settings section (`open_platform`, `ylh`, `callback`), or
+/// null: any fields but the section's secrets; those named `…url` are http(s) URLs.
+pub fn section_schema(section: &str, description: &str) -> utoipa::openapi::schema::Object {
+    use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
+    let secrets: Vec<&str> = SUPPLIER_SECRETS
+        .iter()
+        .filter(|(_, sec, _)| *sec == section)
+        .map(|(_, _, field)| *field)
+        .collect();
+    let names = crate::input::with_keyword(
+        ObjectBuilder::new().schema_type(Type::String).build(),
+        "not",
+        serde_json::json!({ "enum": secrets }),
+    );
+    let object = ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::Object, Type::Null]))
+        .description(Some(description))
+        .property_names(Some(names))
+        .build();
+    crate::input::with_keyword(
+        object,
+        "patternProperties",
+        serde_json::json!({ "url$": { "type": "string", "pattern": URL_PATTERN } }),
+    )
+}
+
+/// The pattern of a URL setting: `http://` or `https://`.
+pub const URL_PATTERN: &str = "^https?://";
+
+fn open_platform_schema() -> utoipa::openapi::schema::Object {
+    section_schema(
+        "open_platform",
+        "The Open Platform (`[haier]` less `client_secret`, `password`, `seller_password`, \
+         `customer_password`).",
+    )
+}
+
+fn ylh_schema() -> utoipa::openapi::schema::Object {
+    section_schema(
+        "ylh",
+        "The YLH order centre (`[ylh]` less `client_secret` and `password`, which are the \
+         secrets `ylh_client_secret` and `ylh_password`).",
+    )
+}
+
+fn callback_schema() -> utoipa::openapi::schema::Object {
+    section_schema(
+        "callback",
+        "The signed callbacks (`[haier_callback]` less `secret`, the secret `callback_secret`).",
+    )
+}
+
 /// Connection settings of the other kinds: where it is, and where it sends webhooks.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EndpointSettings {
     /// The system's API, `http://` or `https://`.
     #[serde(default)]
+    #[schema(pattern = "^https?://")]
     pub base_url: Option<String>,
     /// A webhook-only system: true when it only calls us (signed with its secrets).
     #[serde(default)]
@@ -132,17 +199,54 @@ pub const SUPPLIER_SECRETS: [(&str, &str, &str); 7] = [
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SyncSettings {
-    /// County codes (GB/T 2260, 6 digits) whose stock is synced.
+    /// County codes (GB/T 2260 stock regions) whose stock is synced.
     #[serde(default)]
+    #[schema(value_type = Vec<crate::input::CountyCode>)]
     pub counties: Vec<String>,
     /// Minutes between scheduled runs (1 to 10080); none: no schedule.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "minutes")]
     #[schema(minimum = 1, maximum = 10080)]
     pub interval_minutes: Option<u32>,
 }
 
+/// The settings of a supplier system.
+const SUPPLIER_SETTINGS: [&str; 4] = ["vendor", "open_platform", "ylh", "callback"];
+
+/// The settings of the other kinds.
+const ENDPOINT_SETTINGS: [&str; 2] = ["base_url", "webhook_only"];
+
+/// Whether the settings `patch` names a setting of another kind than `kind` (and not of
+/// `kind`): what is wrong, naming it.
+pub fn settings_of_another_kind(kind: Kind, patch: &serde_json::Value) -> Option<String> {
+    let (own, other): (&[&str], &[&str]) = if kind == Kind::Supplier {
+        (&SUPPLIER_SETTINGS, &ENDPOINT_SETTINGS)
+    } else {
+        (&ENDPOINT_SETTINGS, &SUPPLIER_SETTINGS)
+    };
+    let serde_json::Value::Object(fields) = patch else {
+        return None;
+    };
+    fields
+        .keys()
+        .find(|k| other.contains(&k.as_str()) && !own.contains(&k.as_str()))
+        .map(|k| format!("settings.{k} is not a setting of a {kind} system"))
+}
+
+/// Reads [`SyncSettings::interval_minutes`]: an integer (also spelled `7.0`, as JSON
+/// Schema counts it) that fits a `u32`, or null.
+fn minutes<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<u32>, D::Error> {
+    use serde::de::Error;
+    #[derive(Deserialize)]
+    struct Integer(#[serde(deserialize_with = "crate::input::integer")] i64);
+    Option::<Integer>::deserialize(deserializer)?
+        .map(|Integer(n)| {
+            u32::try_from(n).map_err(|_| D::Error::custom(format!("expected 1 to 10080, got {n}")))
+        })
+        .transpose()
+}
+
 /// Names a secret may have: 1 to 64 of `a-z 0-9 _`.
-fn check_secret_name(name: &str) -> Result<(), String> {
+pub fn check_secret_name(name: &str) -> Result<(), String> {
     if name.is_empty()
         || name.len() > 64
         || !name
@@ -163,11 +267,15 @@ pub fn check_settings(
     settings: &serde_json::Value,
 ) -> Result<serde_json::Value, String> {
     let bad = |e: serde_json::Error| format!("settings: {e}");
+    if !settings.is_object() {
+        // serde would read a struct from an array too.
+        return Err("settings must be an object".to_owned());
+    }
     let url_ok = |u: &str| u.starts_with("http://") || u.starts_with("https://");
     match kind {
         Kind::Supplier => {
             let s: HaierSettings = serde_json::from_value(settings.clone()).map_err(bad)?;
-            if s.vendor != "haier" {
+            if s.vendor != VENDOR {
                 return Err(format!(
                     "settings.vendor: the only supplier known is haier, got {:?}",
                     s.vendor.chars().take(40).collect::<String>()
@@ -351,32 +459,4 @@ pub fn supplier_from_env(
         settings.insert(section.to_owned(), serde_json::Value::Object(fields));
     }
     (serde_json::Value::Object(settings), secrets)
-}
-
-/// The hub's supplier settings: those of the active Haier supplier system when one
-/// exists (its Open Platform, YLH and callback sections, each one it sets replacing the
-/// configuration's), else the configuration's. The id and name of the system used.
-pub async fn apply_active_supplier(
-    db: &crate::store::Db,
-    ring: &crypto::KeyRing,
-    config: &mut crate::config::Config,
-) -> anyhow::Result<Option<(String, String)>> {
-    let Some(row) = crate::store::systems::active_supplier(db).await? else {
-        return Ok(None);
-    };
-    let secrets = http::open_with(ring, &row)?;
-    let settings: serde_json::Value = serde_json::from_str(&row.settings)?;
-    let (op, ylh, callback) = haier_configs(&settings, &secrets).map_err(|e| {
-        anyhow::anyhow!("the active supplier system {} ({}): {e}", row.name, row.id)
-    })?;
-    if let Some(op) = op {
-        config.haier = Some(op);
-    }
-    if let Some(ylh) = ylh {
-        config.ylh = Some(ylh);
-    }
-    if let Some(callback) = callback {
-        config.haier_callback = Some(callback);
-    }
-    Ok(Some((row.id, row.name)))
 }

@@ -133,7 +133,7 @@ fn invalid(detail: String) -> ApiError {
         (status = 202, description = "Started; follow it at Location", body = StartedRun,
             headers(("Location" = String, description = "/api/v1/sync-runs/{id}"))),
         (status = 404, description = "No such system", body = ErrorBody),
-        (status = 409, description = "The system has a run in progress (named), or is archived or not a supplier", body = ErrorBody),
+        (status = 409, description = "The system has a run in progress (named), is archived or not a supplier, or its settings cannot make a client (`system_misconfigured`)", body = ErrorBody),
         (status = 422, description = "A bad field, named", body = ErrorBody)
     ))]
 pub async fn start_sync_run(

@@ -57,9 +57,9 @@ POST   /api/v1/products/{code}/stock-adjustments   A S W
 GET    /api/v1/products/{code}/stock-pool          A S W C T F
 GET    /api/v1/regions/resolve                     A S W C T F
 POST   /api/v1/orders                              A S F
-GET    /api/v1/orders                              A S W C T
+GET    /api/v1/orders                              A S W C T F
 GET    /api/v1/orders/{id}                         A S W C T F
-GET    /api/v1/orders/{id}/calls                   A S W C T
+GET    /api/v1/orders/{id}/calls                   A S W C T F
 POST   /api/v1/orders/{id}/pay                     A S F
 POST   /api/v1/orders/{id}/cancel                  A S F
 POST   /api/v1/orders/{id}/reschedule              A S F
@@ -76,6 +76,16 @@ GET    /api/v1/schedules                           A S W C T
 GET    /api/v1/schedules/{id}                      A S W C T
 PUT    /api/v1/schedules/{id}                      A S W
 POST   /api/v1/schedules/{id}/run                  A S W
+POST   /api/v1/pos/{system_id}/transactions        any
+GET    /api/v1/pos/transactions                    any
+GET    /api/v1/pos/transactions/{id}               any
+GET    /api/v1/supplier-orders                     A S W
+POST   /api/v1/supplier-orders/{id}                A S W
+GET    /api/v1/supplier-orders/{id}                A S W
+POST   /api/v1/supplier-orders/{id}/transitions    A S W
+POST   /api/v1/members/{system_id}/sync            A S C
+GET    /api/v1/members                             A S C
+GET    /api/v1/members/{id}                        A S C
 ";
 
 const ROLES: [(&str, &str); 6] = [
@@ -215,7 +225,8 @@ async fn permission_matrix(db: &Db) {
         let path = row
             .path
             .replace("{code}", "NOPE0001")
-            .replace("{id}", "zz_nope");
+            .replace("{id}", "zz_nope")
+            .replace("{system_id}", "zz_nope");
         let body = (row.method != Method::GET && row.method != Method::DELETE).then(|| json!({}));
         let denied = |status: u16, body: &Value| {
             status == 401 || status == 403 || body["code"] == "forbidden"
@@ -659,6 +670,20 @@ async fn bad_input_is_named(db: &Db) {
             Some(json!("not an object")),
             422,
             "invalid type",
+        ),
+        (
+            Method::POST,
+            "/api/v1/users",
+            Some(json!(["c", "a long enough password", "staff"])),
+            422,
+            "a JSON object",
+        ),
+        (
+            Method::PATCH,
+            &user_path,
+            Some(json!([null, true, null])),
+            422,
+            "a JSON object",
         ),
         (
             Method::PATCH,

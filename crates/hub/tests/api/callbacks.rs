@@ -114,6 +114,7 @@ pub(crate) async fn seed_order(
         updated_at: now,
         paid_at: (status != "held").then_some(now),
         cancelled_at: None,
+        created_by: None,
     };
     insert_order(&mut tx, &order).await.unwrap();
     for (i, (code, qty)) in [(FRIDGE, 2), (WASHER, 3)].into_iter().enumerate() {

@@ -10,6 +10,7 @@ use supplyhub::config::Config;
 use supplyhub::http::{AppState, router};
 use supplyhub::store::Db;
 use supplyhub::sync::Syncer;
+use supplyhub::systems::live::{LiveSupplier, SupplierClients};
 use tokio::net::TcpListener;
 
 /// The server that hosts per-test PostgreSQL databases (trust auth on this machine and CI).
@@ -239,19 +240,26 @@ impl TestSandbox {
         )
     }
 
+    /// Fixed supplier clients for `config` (Open Platform, YLH, callbacks), with short
+    /// retry delays.
+    pub fn live(&self, config: &Config) -> LiveSupplier {
+        LiveSupplier::fixed(SupplierClients {
+            open_platform: Some(self.open_platform(config)),
+            ylh: Some(self.ylh(config)),
+            callback: config.haier_callback.clone().map(Arc::new),
+            system: None,
+        })
+    }
+
     /// A full application state wired to this sandbox: orders, YLH, callbacks.
     pub fn app_state(&self, db: &Db, config: &Config) -> AppState {
-        let mut state = AppState::new(db.clone());
-        let supplier = self.open_platform(config);
+        let mut state = AppState::new(db.clone()).with_supplier(self.live(config));
         state.orders = supplyhub::orders::OrderService::new(
             db.clone(),
             Arc::clone(&state.resolver),
-            Some(Arc::clone(&supplier)),
+            state.supplier.clone(),
             config.orders.clone(),
         );
-        state.supplier = Some(supplier);
-        state.ylh = Some(self.ylh(config));
-        state.callback = config.haier_callback.clone().map(Arc::new);
         state
     }
 
@@ -259,7 +267,7 @@ impl TestSandbox {
     pub fn worker(&self, db: &Db, config: &Config) -> supplyhub::jobs::Worker {
         supplyhub::jobs::Worker::new(
             db.clone(),
-            Some(self.ylh(config)),
+            self.live(config),
             config.orders.clone(),
             "test-worker",
         )
@@ -340,8 +348,10 @@ impl TestApp {
         db: &Db,
         callback: supplyhub::config::CallbackConfig,
     ) -> TestApp {
-        let mut state = AppState::new(db.clone());
-        state.callback = Some(Arc::new(callback));
+        let state = AppState::new(db.clone()).with_supplier(LiveSupplier::fixed(SupplierClients {
+            callback: Some(Arc::new(callback)),
+            ..SupplierClients::default()
+        }));
         Self::spawn_state(state, None).await
     }
 

@@ -79,6 +79,7 @@ fn order(id: &str, status: &str, updated_at: UtcTime) -> Order {
         updated_at,
         paid_at: None,
         cancelled_at: None,
+        created_by: None,
     }
 }
 
@@ -166,7 +167,7 @@ async fn an_orders_calls_are_paged(db: &Db) {
     let (status, body) = app.get("/api/v1/orders/ord_x/calls").await;
     assert_eq!(
         (status, body["code"].as_str()),
-        (404, Some("not_found")),
+        (404, Some("order_not_found")),
         "{body}"
     );
     let (status, body) = app.get("/api/v1/orders/ord_a/calls?after=abc").await;
@@ -944,5 +945,67 @@ async fn sigterm_ends_a_sync_run_as_interrupted_on_sqlite() {
 async fn sigterm_ends_a_sync_run_as_interrupted_on_postgres() {
     let t = TestDb::postgres().await;
     sigterm_ends_a_sync_run_as_interrupted(&t).await;
+    t.cleanup().await;
+}
+
+/// `supplyhub sync` reads through the active supplier system, as `serve` does: with the
+/// configuration pointing nowhere, the run reads the sandbox the system names; without
+/// the key that seals the system's secrets it fails, naming the system, rather than
+/// falling back to the configuration.
+async fn sync_reads_through_the_active_supplier_system(t: &TestDb) {
+    let sb = TestSandbox::start(5, 43).await;
+    let key = supplyhub::systems::crypto::generate_key_hex();
+    let ring = supplyhub::systems::crypto::KeyRing::new(&key, &[]).unwrap();
+    let system =
+        supplyhub::systems::http::register_supplier(&t.db, &ring, "sandbox", &sb.sandbox.env())
+            .await
+            .unwrap();
+    // A configured supplier that cannot be reached (port 9, discard).
+    let nowhere = [
+        ("SUPPLYHUB_HAIER__BASE_URL", "http://127.0.0.1:9"),
+        ("SUPPLYHUB_HAIER__CLIENT_ID", "configured"),
+        ("SUPPLYHUB_HAIER__CLIENT_SECRET", "configured-secret"),
+        ("SUPPLYHUB_HAIER__CUSTOMER_CODE", "1"),
+        ("SUPPLYHUB_HAIER__PASSWORD", "configured-password"),
+        ("SUPPLYHUB_HAIER__SELLER_PASSWORD", "configured-seller"),
+        ("SUPPLYHUB_HAIER__MAX_RETRIES", "0"),
+    ];
+    let sync = |key: Option<&str>| {
+        let mut cmd = supplyhub();
+        cmd.args(["sync", "--json", "--prices"])
+            .envs(nowhere)
+            .env("SUPPLYHUB_DATABASE_URL", &t.url)
+            .env("RUST_LOG", "error");
+        if let Some(k) = key {
+            cmd.env("SUPPLYHUB_SECRET_KEY", k);
+        }
+        cmd.output().unwrap()
+    };
+    let out = sync(Some(&key));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains(&system), "{stderr}");
+    let run: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(run["status"], "success", "{run}");
+    assert_eq!(run["read"], 5, "{run}");
+
+    let out = sync(None);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains(&system), "{stderr}");
+    sb.sandbox.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sync_reads_through_the_active_supplier_system_on_sqlite() {
+    let t = TestDb::sqlite().await;
+    sync_reads_through_the_active_supplier_system(&t).await;
+    t.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sync_reads_through_the_active_supplier_system_on_postgres() {
+    let t = TestDb::postgres().await;
+    sync_reads_through_the_active_supplier_system(&t).await;
     t.cleanup().await;
 }

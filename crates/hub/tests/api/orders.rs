@@ -1027,7 +1027,7 @@ async fn a_store_failure_mid_job_lets_the_lease_expire(db: &Db) {
     // The lease is no longer extended: another worker claims the job once it runs out.
     let second = supplyhub::jobs::Worker::new(
         db.clone(),
-        Some(sb.ylh(&config)),
+        sb.live(&config),
         config.orders.clone(),
         "second-worker",
     );

@@ -272,6 +272,7 @@ fn order(id: &str, county: &str) -> Order {
         updated_at: now,
         paid_at: Some(now),
         cancelled_at: None,
+        created_by: None,
     }
 }
 

@@ -284,6 +284,41 @@ async fn bad_input_is_named(db: &Db) {
         (
             Method::POST,
             "/api/v1/systems".into(),
+            Some(json!({"name": " x", "kind": "pos"})),
+            422,
+            "whitespace",
+        ),
+        (
+            Method::POST,
+            "/api/v1/systems".into(),
+            Some(json!({"name": "x\u{3000}", "kind": "pos"})),
+            422,
+            "whitespace",
+        ),
+        (
+            Method::POST,
+            "/api/v1/systems".into(),
+            Some(json!({"name": "x", "kind": "pos", "secrets": {"sign": "é".repeat(4097)}})),
+            422,
+            "secrets.sign",
+        ),
+        (
+            Method::POST,
+            "/api/v1/systems".into(),
+            Some(json!({"name": "x", "kind": "erp", "sync": {"interval_minutes": 1.5}})),
+            422,
+            "interval_minutes",
+        ),
+        (
+            Method::POST,
+            "/api/v1/systems".into(),
+            Some(json!({"name": "x", "kind": "erp", "sync": {"counties": ["370200"]}})),
+            422,
+            "sync.counties",
+        ),
+        (
+            Method::POST,
+            "/api/v1/systems".into(),
             Some(supplier(json!({}))),
             422,
             "vendor",
@@ -410,7 +445,7 @@ async fn bad_input_is_named(db: &Db) {
             Method::PUT,
             one.clone(),
             Some(json!({"name": "h", "kind": "pos"})),
-            422,
+            409,
             "kind",
         ),
         (
@@ -431,8 +466,57 @@ async fn bad_input_is_named(db: &Db) {
             Method::PATCH,
             one.clone(),
             Some(json!({"secrets": {"sign_key": "x"}})),
-            422,
+            409,
             "sign_key",
+        ),
+        (
+            Method::PATCH,
+            one.clone(),
+            Some(json!({"secrets": {"Sign-Key": "x"}})),
+            422,
+            "Sign-Key",
+        ),
+        (
+            Method::PATCH,
+            one.clone(),
+            Some(json!({"settings": {"base_url": "http://x.invalid"}})),
+            409,
+            "settings.base_url",
+        ),
+        (
+            Method::PATCH,
+            one.clone(),
+            Some(json!({"settings": ["haier"]})),
+            422,
+            "settings must be an object",
+        ),
+        (
+            Method::POST,
+            "/api/v1/systems".into(),
+            Some(json!({"name": "x", "kind": "erp", "settings": [null]})),
+            422,
+            "settings must be an object",
+        ),
+        (
+            Method::PATCH,
+            one.clone(),
+            Some(json!({"sync": [[], 5]})),
+            422,
+            "expected an object",
+        ),
+        (
+            Method::POST,
+            "/api/v1/systems".into(),
+            Some(json!({"name": "x", "kind": "erp", "sync": [["370212"]]})),
+            422,
+            "expected an object",
+        ),
+        (
+            Method::PATCH,
+            one.clone(),
+            Some(json!({"name": "h "})),
+            422,
+            "whitespace",
         ),
         (
             Method::PATCH,
@@ -442,6 +526,13 @@ async fn bad_input_is_named(db: &Db) {
             "sys_nope",
         ),
         (Method::DELETE, format!("{one}?hard=yes"), None, 400, "hard"),
+        (
+            Method::GET,
+            "/api/v1/systems/%FF".into(),
+            None,
+            400,
+            "UTF-8",
+        ),
     ];
     for (method, path, body, want, names) in cases {
         let (status, resp) = call(&app, method.clone(), &path, body).await;
@@ -453,6 +544,24 @@ async fn bad_input_is_named(db: &Db) {
             "{method} {path}: {detail:?} names {names:?}"
         );
     }
+
+    // What the document allows is taken as given: a name with inner spaces is kept, a
+    // secret is measured in characters, an interval may be written 60.0.
+    let (status, resp) = call(
+        &app,
+        Method::POST,
+        "/api/v1/systems",
+        Some(json!({
+            "name": "front  till 1", "kind": "pos",
+            "secrets": {"sign": "é".repeat(4096)},
+            "sync": {"interval_minutes": 60.0}
+        })),
+    )
+    .await;
+    assert_eq!(status, 201, "{resp}");
+    assert_eq!(resp["name"], "front  till 1");
+    assert_eq!(resp["sync"]["interval_minutes"], 60);
+    assert_eq!(resp["secrets_set"], json!(["sign"]));
 }
 
 /// The SQLite file holds no secret in plain text; `supplyhub secrets rotate` reseals
@@ -761,6 +870,19 @@ async fn operator_tools_read_the_supplier(db: &Db) {
             "not both",
         ),
         ("/logistics", "order_code"),
+        ("/logistics?order_code=%20SO1", "order_code"),
+        (&format!("/products?codes={code},,{code}") as &str, "item 2"),
+        (&format!("/products?codes={code},%20{code}"), "item 2"),
+        (&format!("/products?codes={code},"), "item 2"),
+        (
+            &format!("/prices?codes={}", vec![code.as_str(); 101].join(",")),
+            "1 to 100",
+        ),
+        (&format!("/stock?code=%20{code}&county=370212"), "code"),
+        (&format!("/stock?code={code}&county=370200"), "county"),
+        (&format!("/products?codes={code},%C3%A9"), "item 2"),
+        (&format!("/stock?code={code}%2B&county=370212"), "code"),
+        (&format!("/stock?code={code}&address=%20"), "address"),
     ] {
         let (status, body) = call(&app, Method::GET, &format!("{base}{query}"), None).await;
         assert_eq!(
@@ -782,7 +904,7 @@ async fn operator_tools_read_the_supplier(db: &Db) {
     .await;
     assert_eq!(
         (status, body["code"].as_str()),
-        (422, Some("address_unresolved")),
+        (404, Some("address_unresolved")),
         "{body}"
     );
     let (status, _) = call(
@@ -793,6 +915,40 @@ async fn operator_tools_read_the_supplier(db: &Db) {
     )
     .await;
     assert_eq!(status, 404);
+
+    // A supplier system whose settings cannot make a client is not ready: 409, naming
+    // the setting.
+    let (status, bare) = call(
+        &app,
+        Method::POST,
+        "/api/v1/systems",
+        Some(json!({"name": "bare", "kind": "supplier", "settings": {"vendor": "haier"}})),
+    )
+    .await;
+    assert_eq!(status, 201, "{bare}");
+    let bare_id = bare["id"].as_str().unwrap();
+    for tool in [
+        "balance".to_owned(),
+        format!("products?codes={code}"),
+        format!("stock?code={code}&county=370212"),
+    ] {
+        let (status, body) = call(
+            &app,
+            Method::GET,
+            &format!("/api/v1/systems/{bare_id}/supplier/{tool}"),
+            None,
+        )
+        .await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (409, Some("system_misconfigured")),
+            "{tool}: {body}"
+        );
+        assert!(
+            body["detail"].as_str().unwrap().contains("open_platform"),
+            "{body}"
+        );
+    }
 
     // The supplier's failures.
     sandbox
@@ -1211,9 +1367,10 @@ async fn no_secret_in_any_answer_or_log_line() {
 /// The hub's supplier settings come from the active supplier system when one exists,
 /// else from the configuration.
 async fn the_active_supplier_system_sets_the_hubs_supplier(db: &Db) {
+    use supplyhub::systems::live::{LiveOptions, LiveSupplier, SupplierSettings};
     let sandbox = crate::helpers::TestSandbox::start(5, 2).await;
-    let ring = KeyRing::ephemeral();
-    let mut config = supplyhub::config::Config::from_settings(&[
+    let ring = Arc::new(KeyRing::ephemeral());
+    let config = supplyhub::config::Config::from_settings(&[
         (
             "SUPPLYHUB_HAIER__BASE_URL".to_owned(),
             "http://127.0.0.1:9/configured".to_owned(),
@@ -1234,44 +1391,66 @@ async fn the_active_supplier_system_sets_the_hubs_supplier(db: &Db) {
         ),
     ])
     .unwrap();
-    let used = supplyhub::systems::apply_active_supplier(db, &ring, &mut config)
-        .await
-        .unwrap();
-    assert!(used.is_none());
-    assert_eq!(config.haier.as_ref().unwrap().client_id, "configured");
+    let live = |check_every| {
+        LiveSupplier::from_registry(
+            db.clone(),
+            Arc::clone(&ring),
+            SupplierSettings::from_config(&config),
+            LiveOptions {
+                check_every: Some(check_every),
+                ..LiveOptions::default()
+            },
+        )
+    };
+    let before = live(std::time::Duration::ZERO).await.unwrap();
+    let clients = before.current().await;
+    assert!(clients.system.is_none());
+    let op = clients.open_platform.clone().unwrap();
+    assert_eq!(op.config().client_id, "configured");
+    assert!(clients.ylh.is_none() && clients.callback.is_none());
+    // Asked again with nothing changed, the same client (its token, limiter, breaker).
+    assert!(Arc::ptr_eq(
+        &op,
+        before.current().await.open_platform.as_ref().unwrap()
+    ));
 
     let id =
         supplyhub::systems::http::register_supplier(db, &ring, "sandbox", &sandbox.sandbox.env())
             .await
             .unwrap();
-    let used = supplyhub::systems::apply_active_supplier(db, &ring, &mut config)
-        .await
-        .unwrap();
-    assert_eq!(used, Some((id.clone(), "sandbox".to_owned())));
-    let haier = config.haier.clone().unwrap();
-    assert!(
-        haier.base_url.starts_with(&sandbox.sandbox.base_url()),
-        "{}",
-        haier.base_url
-    );
-    assert_ne!(
-        secrecy::ExposeSecret::expose_secret(&haier.client_secret),
-        "configured-secret"
-    );
-    assert!(config.ylh.is_some() && config.haier_callback.is_some());
-    // The settings work: a client built from them reads the sandbox.
-    let client = haier::OpenPlatform::new(haier).unwrap();
-    assert!(!client.balance().await.unwrap().is_empty());
+    // Another holder built now reads it; the first notices it at its next check.
+    for holder in [live(std::time::Duration::ZERO).await.unwrap(), before] {
+        let clients = holder.current().await;
+        assert_eq!(clients.system, Some((id.clone(), "sandbox".to_owned())));
+        let haier = clients.open_platform.clone().unwrap();
+        assert!(
+            haier
+                .config()
+                .base_url
+                .starts_with(&sandbox.sandbox.base_url()),
+            "{}",
+            haier.config().base_url
+        );
+        assert_ne!(
+            secrecy::ExposeSecret::expose_secret(&haier.config().client_secret),
+            "configured-secret"
+        );
+        assert!(clients.ylh.is_some() && clients.callback.is_some());
+        // The settings work: the client reads the sandbox.
+        assert!(!haier.balance().await.unwrap().is_empty());
+    }
     // An inactive system is not used.
     supplyhub::store::systems::record_test(db, &id, "inactive", "{}", None)
         .await
         .unwrap();
-    let mut fresh = supplyhub::config::Config::from_settings(&[]).unwrap();
-    assert!(
-        supplyhub::systems::apply_active_supplier(db, &ring, &mut fresh)
-            .await
-            .unwrap()
-            .is_none()
-    );
-    assert!(fresh.haier.is_none());
+    let none = LiveSupplier::from_registry(
+        db.clone(),
+        Arc::clone(&ring),
+        SupplierSettings::default(),
+        LiveOptions::default(),
+    )
+    .await
+    .unwrap();
+    let clients = none.current().await;
+    assert!(clients.system.is_none() && clients.open_platform.is_none());
 }
