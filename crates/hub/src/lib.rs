@@ -10,6 +10,7 @@ pub mod callbacks;
 pub mod calllog;
 pub mod catalog;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod docs;
 pub mod http;

@@ -154,7 +154,9 @@ pub fn webhook_in(outcome: &'static str) {
     counter!("supplyhub_webhooks_in_total", "outcome" => outcome).increment(1);
 }
 
-/// An outbound webhook attempt has ended (`delivered`, `failed`, `disabled`, …).
+/// An outbound webhook attempt has ended: `delivered`, or its error class
+/// (`http_status`, `throttled`, `gone`, `timeout`, `connect`, `blocked_address`,
+/// `url_refused`, `request`, `secret`); `endpoint_disabled` when it disabled its endpoint.
 pub fn webhook_out(outcome: &'static str) {
     counter!("supplyhub_webhooks_out_total", "outcome" => outcome).increment(1);
 }

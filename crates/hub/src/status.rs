@@ -335,6 +335,18 @@ text_status! {
     }
 }
 
+text_status! {
+    /// Where an outbound webhook delivery stands.
+    DeliveryStatus ("webhook delivery status") {
+        /// An attempt is due (now, or at `next_attempt_at` after a failure).
+        Pending = "pending",
+        /// The endpoint answered 2xx.
+        Succeeded = "succeeded",
+        /// Out of attempts, or its endpoint was disabled (retry by hand).
+        Dead = "dead",
+    }
+}
+
 impl OrderStatus {
     /// Whether an order may move from `self` to `to`: a held order is paid, cancelled or
     /// expires; a paid order is cancelled; nothing leaves `cancelled` or `expired`.
@@ -381,6 +393,9 @@ mod tests {
         }
         for s in JobStatus::ALL {
             assert_eq!(s.as_str().parse::<JobStatus>(), Ok(*s));
+        }
+        for s in DeliveryStatus::ALL {
+            assert_eq!(s.as_str().parse::<DeliveryStatus>(), Ok(*s));
         }
         for s in RunStatus::ALL {
             assert_eq!(s.as_str().parse::<RunStatus>(), Ok(*s));

@@ -133,6 +133,48 @@ pub const RULES: &[Rule] = &[
     rule("PATCH", "/api/v1/systems/{id}", Allow::Roles(SYSTEMS)),
     rule("DELETE", "/api/v1/systems/{id}", Allow::Roles(SYSTEMS)),
     rule("POST", "/api/v1/systems/{id}/test", Allow::Roles(SYSTEMS)),
+    // Outbound webhooks: the systems' endpoints and their deliveries.
+    rule(
+        "GET",
+        "/api/v1/systems/{id}/endpoints",
+        Allow::Roles(SYSTEMS),
+    ),
+    rule(
+        "POST",
+        "/api/v1/systems/{id}/endpoints",
+        Allow::Roles(SYSTEMS),
+    ),
+    rule(
+        "GET",
+        "/api/v1/systems/{id}/endpoints/{endpoint_id}",
+        Allow::Roles(SYSTEMS),
+    ),
+    rule(
+        "PATCH",
+        "/api/v1/systems/{id}/endpoints/{endpoint_id}",
+        Allow::Roles(SYSTEMS),
+    ),
+    rule(
+        "DELETE",
+        "/api/v1/systems/{id}/endpoints/{endpoint_id}",
+        Allow::Roles(SYSTEMS),
+    ),
+    rule(
+        "POST",
+        "/api/v1/systems/{id}/endpoints/{endpoint_id}/rotate-secret",
+        Allow::Roles(SYSTEMS),
+    ),
+    rule("GET", "/api/v1/webhook-deliveries", Allow::Roles(SYSTEMS)),
+    rule(
+        "GET",
+        "/api/v1/webhook-deliveries/{id}",
+        Allow::Roles(SYSTEMS),
+    ),
+    rule(
+        "POST",
+        "/api/v1/webhook-deliveries/{id}/retry",
+        Allow::Roles(SYSTEMS),
+    ),
     // Operator tools over a supplier system (live reads).
     rule(
         "GET",

@@ -477,6 +477,7 @@ async fn serve_command(config_file: Option<PathBuf>, args: ServeArgs) -> anyhow:
         supplier: supplier.clone(),
         http: config.http,
         secrets: Arc::clone(&key_ring),
+        webhooks: config.webhooks,
         shutdown: shutdown.clone(),
         schedules: crate::schedules::scheduler::Settings::new(
             config.schedules.clone(),
@@ -495,6 +496,13 @@ async fn serve_command(config_file: Option<PathBuf>, args: ServeArgs) -> anyhow:
     // claiming jobs, the sweeper and the pruner stop; their handles are kept so that the
     // pool is closed only once they are done (or the grace period is over).
     let mut tasks = tokio::task::JoinSet::new();
+    let deliverer = crate::webhooks::outbound::Deliverer::new(
+        db.clone(),
+        Arc::clone(&key_ring),
+        config.webhooks,
+        crate::clock::Clock::system(),
+    )
+    .context("the outbound webhooks' HTTP client")?;
     tasks.spawn(
         Worker::new(
             db.clone(),
@@ -502,6 +510,7 @@ async fn serve_command(config_file: Option<PathBuf>, args: ServeArgs) -> anyhow:
             config.orders.clone(),
             owner.clone(),
         )
+        .with_webhooks(Arc::new(deliverer))
         .run(Duration::from_millis(200), shutdown.clone()),
     );
     tasks.spawn(sweep_expired_holds(orders, shutdown.clone()));

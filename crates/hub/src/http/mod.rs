@@ -42,6 +42,7 @@ pub use server::{HttpConfig, serve};
 use crate::access::http as access;
 use crate::store::Db;
 use crate::systems::http as systems;
+use crate::webhooks::http as webhooks;
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -65,6 +66,8 @@ pub struct AppState {
     pub supplier: crate::systems::live::LiveSupplier,
     /// Request limits and timeouts (`[http]`).
     pub http: HttpConfig,
+    /// Outbound webhooks (`[webhooks]`): which endpoint URLs are accepted.
+    pub webhooks: crate::config::WebhooksConfig,
     /// Cancelled when the instance begins to shut down (`/readyz` then answers 503).
     pub shutdown: tokio_util::sync::CancellationToken,
     /// The scheduler's settings, for run-now (`[schedules]`, `[sync]` counties).
@@ -91,6 +94,7 @@ impl AppState {
             resolver,
             supplier,
             http: HttpConfig::default(),
+            webhooks: crate::config::WebhooksConfig::default(),
             shutdown: tokio_util::sync::CancellationToken::new(),
             schedules: crate::schedules::scheduler::Settings::default(),
         }
@@ -359,6 +363,16 @@ fn api_router() -> OpenApiRouter<AppState> {
                     systems::delete_system
                 ))
                 .routes(routes!(systems::test_system))
+                .routes(routes!(webhooks::create_endpoint, webhooks::list_endpoints))
+                .routes(routes!(
+                    webhooks::get_endpoint,
+                    webhooks::update_endpoint,
+                    webhooks::delete_endpoint
+                ))
+                .routes(routes!(webhooks::rotate_secret))
+                .routes(routes!(webhooks::list_deliveries))
+                .routes(routes!(webhooks::get_delivery))
+                .routes(routes!(webhooks::retry_delivery))
                 .routes(routes!(crate::systems::supplier::supplier_products))
                 .routes(routes!(crate::systems::supplier::supplier_prices))
                 .routes(routes!(crate::systems::supplier::supplier_stock))

@@ -21,6 +21,7 @@ pub mod stock;
 pub mod supplier_orders;
 pub mod sync_runs;
 pub mod systems;
+pub mod webhooks;
 
 use std::str::FromStr;
 use std::time::Duration;

@@ -45,6 +45,15 @@ PUT    /api/v1/systems/{id}                        A S
 PATCH  /api/v1/systems/{id}                        A S
 DELETE /api/v1/systems/{id}                        A S
 POST   /api/v1/systems/{id}/test                   A S
+GET    /api/v1/systems/{id}/endpoints              A S
+POST   /api/v1/systems/{id}/endpoints              A S
+GET    /api/v1/systems/{id}/endpoints/{endpoint_id} A S
+PATCH  /api/v1/systems/{id}/endpoints/{endpoint_id} A S
+DELETE /api/v1/systems/{id}/endpoints/{endpoint_id} A S
+POST   /api/v1/systems/{id}/endpoints/{endpoint_id}/rotate-secret A S
+GET    /api/v1/webhook-deliveries                  A S
+GET    /api/v1/webhook-deliveries/{id}             A S
+POST   /api/v1/webhook-deliveries/{id}/retry       A S
 GET    /api/v1/systems/{id}/supplier/products      A S W
 GET    /api/v1/systems/{id}/supplier/prices        A S W
 GET    /api/v1/systems/{id}/supplier/stock         A S W
@@ -225,6 +234,7 @@ async fn permission_matrix(db: &Db) {
         let path = row
             .path
             .replace("{code}", "NOPE0001")
+            .replace("{endpoint_id}", "zz_nope")
             .replace("{id}", "zz_nope")
             .replace("{system_id}", "zz_nope");
         let body = (row.method != Method::GET && row.method != Method::DELETE).then(|| json!({}));

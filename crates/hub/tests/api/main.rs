@@ -26,3 +26,4 @@ mod schedules;
 mod store;
 mod sync;
 mod systems;
+mod webhooks_out;
