@@ -68,6 +68,9 @@ pub struct Config {
     /// HTTP server limits and timeouts (`[http]`).
     #[serde(default)]
     pub http: crate::http::HttpConfig,
+    /// The scheduler (`[schedules]`).
+    #[serde(default)]
+    pub schedules: SchedulesConfig,
     /// Outbound webhooks (`[webhooks]`).
     #[serde(default)]
     pub webhooks: WebhooksConfig,
@@ -351,6 +354,53 @@ impl Default for SyncConfig {
     }
 }
 
+/// The scheduler (`[schedules]`): what `serve` fires on its own (see [`crate::schedules`]).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SchedulesConfig {
+    /// Whether this instance fires schedules (default true). Any number of instances may:
+    /// each firing is claimed by one.
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// Seconds between the scheduler's looks for due schedules (default 15, 1 to 3600).
+    #[serde(default = "default_schedule_poll_secs")]
+    pub poll_secs: u64,
+    /// Stock calls (H3, one per product and county) the stock schedule may spend per
+    /// firing (default 2000, 1 to 1000000).
+    #[serde(default = "default_stock_calls_per_firing")]
+    pub stock_calls_per_firing: u32,
+    /// Days of orders that count as recent demand (default 7, 1 to 90).
+    #[serde(default = "default_demand_days")]
+    pub demand_days: u32,
+}
+
+impl Default for SchedulesConfig {
+    fn default() -> Self {
+        SchedulesConfig {
+            enabled: true,
+            poll_secs: default_schedule_poll_secs(),
+            stock_calls_per_firing: default_stock_calls_per_firing(),
+            demand_days: default_demand_days(),
+        }
+    }
+}
+
+fn default_true() -> bool {
+    true
+}
+
+fn default_schedule_poll_secs() -> u64 {
+    15
+}
+
+fn default_stock_calls_per_firing() -> u32 {
+    2000
+}
+
+fn default_demand_days() -> u32 {
+    7
+}
+
 /// Log settings (`[log]`).
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct LogConfig {
@@ -563,6 +613,34 @@ impl Config {
                 key: "sync.concurrency",
                 detail: format!("must be 1 to 256, got {}", self.sync.concurrency),
             });
+        }
+        let s = &self.schedules;
+        for (key, range, ok, got) in [
+            (
+                "schedules.poll_secs",
+                "1 to 3600",
+                (1..=3600).contains(&s.poll_secs),
+                s.poll_secs,
+            ),
+            (
+                "schedules.stock_calls_per_firing",
+                "1 to 1000000",
+                (1..=1_000_000).contains(&s.stock_calls_per_firing),
+                u64::from(s.stock_calls_per_firing),
+            ),
+            (
+                "schedules.demand_days",
+                "1 to 90",
+                (1..=90).contains(&s.demand_days),
+                u64::from(s.demand_days),
+            ),
+        ] {
+            if !ok {
+                return Err(ConfigError::Invalid {
+                    key,
+                    detail: format!("must be {range}, got {got}"),
+                });
+            }
         }
         self.http
             .validate()

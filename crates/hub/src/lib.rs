@@ -20,6 +20,7 @@ pub mod metrics;
 pub mod orders;
 pub mod records;
 pub mod retention;
+pub mod schedules;
 pub mod status;
 pub mod stock;
 pub mod store;

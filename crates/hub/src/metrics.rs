@@ -14,6 +14,7 @@
 //! | `supplyhub_supplier_breaker_open` | gauge | `system` (1 open, 0.5 half-open, 0 closed) |
 //! | `supplyhub_sync_runs_total` | counter | `kind`, `status` |
 //! | `supplyhub_sync_run_duration_seconds` | histogram | `kind`, `status` |
+//! | `supplyhub_schedule_firings_total` | counter | `kind` (`stock`, `prices`, `catalog`, `system_sync`), `outcome` (`started`, `skipped`, `failed`) |
 //! | `supplyhub_job_attempts_total` | counter | `kind`, `outcome` (`done`, `retry`, `dead`, `lease_lost`); the push success rate is `done` over all of `push_order` |
 //! | `supplyhub_jobs` | gauge | `kind`, `status` (queue depth, dead letters included) |
 //! | `supplyhub_job_oldest_due_age_seconds` | gauge | `kind` (the oldest queued job that is due) |
@@ -127,6 +128,12 @@ pub fn sync_run(kind: &str, status: &str, duration: Duration) {
         .increment(1);
     histogram!("supplyhub_sync_run_duration_seconds", "kind" => kind, "status" => status)
         .record(duration.as_secs_f64());
+}
+
+/// A schedule has fired (by its clock, or run-now): `outcome` is `started`, `skipped`
+/// or `failed`.
+pub fn schedule_firing(kind: &'static str, outcome: &'static str) {
+    counter!("supplyhub_schedule_firings_total", "kind" => kind, "outcome" => outcome).increment(1);
 }
 
 /// One attempt of a job has ended with `outcome`.

@@ -1,4 +1,4 @@
-//! The statuses of orders, holds, jobs and sync runs, as enums.
+//! The statuses of orders, holds, jobs, sync runs and schedules, as enums.
 //!
 //! Each is stored as its snake_case text (the values the tables have always held, so no
 //! data changes) and serialized the same way in the API. A status changes only through
@@ -300,6 +300,37 @@ text_status! {
         /// Nothing synced: the run failed as a whole.
         Failed = "failed",
         /// Some items failed.
+        Partial = "partial",
+    }
+}
+
+text_status! {
+    /// What a schedule starts.
+    ScheduleKind ("schedule kind") {
+        /// Regional stock of the active supplier system, where customers are.
+        Stock = "stock",
+        /// Prices of the active supplier system.
+        Prices = "prices",
+        /// The full catalog of the active supplier system, with prices and stock.
+        Catalog = "catalog",
+        /// A sync of one external system, at its own interval.
+        SystemSync = "system_sync",
+    }
+}
+
+text_status! {
+    /// What a schedule's last firing came to.
+    FiringOutcome ("firing outcome") {
+        /// A run was started and has not ended.
+        Started = "started",
+        /// No run was started: one was active, or there was nothing to do.
+        Skipped = "skipped",
+        /// No run could be started (no supplier system, settings that make no client), or
+        /// the run it started failed.
+        Failed = "failed",
+        /// The run it started ended with every item synced.
+        Success = "success",
+        /// The run it started ended with some items failed.
         Partial = "partial",
     }
 }

@@ -92,6 +92,8 @@ const SYSTEMS: &[Role] = &[Admin, StoreManager];
 /// Live reads from a supplier: systems' roles and the warehouse manager (supplier
 /// purchase orders); the balance stays with the systems' roles.
 const SUPPLIER_TOOLS: &[Role] = &[Admin, StoreManager, WarehouseManager];
+/// Who changes schedules and runs them now: admin, store and warehouse managers.
+const SCHEDULERS: &[Role] = &[Admin, StoreManager, WarehouseManager];
 /// Administration: users, API keys, the audit log.
 const ADMINS: &[Role] = &[Admin];
 
@@ -310,6 +312,15 @@ pub const RULES: &[Rule] = &[
         "GET",
         "/api/v1/sync-runs/{id}/calls",
         Allow::Roles(OPERATORS),
+    ),
+    // Schedules.
+    rule("GET", "/api/v1/schedules", Allow::Roles(OPERATORS)),
+    rule("GET", "/api/v1/schedules/{id}", Allow::Roles(OPERATORS)),
+    rule("PUT", "/api/v1/schedules/{id}", Allow::Roles(SCHEDULERS)),
+    rule(
+        "POST",
+        "/api/v1/schedules/{id}/run",
+        Allow::Roles(SCHEDULERS),
     ),
     // Records from the retailer's systems.
     rule(

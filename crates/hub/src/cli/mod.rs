@@ -480,6 +480,10 @@ async fn serve_command(config_file: Option<PathBuf>, args: ServeArgs) -> anyhow:
         secrets: Arc::clone(&key_ring),
         webhooks: config.webhooks,
         shutdown: shutdown.clone(),
+        schedules: crate::schedules::scheduler::Settings::new(
+            config.schedules.clone(),
+            &config.sync,
+        ),
     };
     if let Some(sb) = &sandbox {
         sb.set_callback_url(format!("http://{addr}/callbacks/haier"));
@@ -511,6 +515,19 @@ async fn serve_command(config_file: Option<PathBuf>, args: ServeArgs) -> anyhow:
         .run(Duration::from_millis(200), shutdown.clone()),
     );
     tasks.spawn(sweep_expired_holds(orders, shutdown.clone()));
+    // Schedules: each firing is claimed by one instance; their runs end (recorded as
+    // interrupted) at shutdown.
+    if config.schedules.enabled {
+        tasks.spawn(
+            crate::schedules::Scheduler::new(
+                db.clone(),
+                Arc::clone(&key_ring),
+                state.schedules.clone(),
+                shutdown.clone(),
+            )
+            .run(),
+        );
+    }
     tasks.spawn(crate::retention::run(
         db.clone(),
         config.sync.call_retention_days,

@@ -73,6 +73,8 @@ pub struct AppState {
     pub webhooks_in: crate::webhooks::inbound::InboundConfig,
     /// Cancelled when the instance begins to shut down (`/readyz` then answers 503).
     pub shutdown: tokio_util::sync::CancellationToken,
+    /// The scheduler's settings, for run-now (`[schedules]`, `[sync]` counties).
+    pub schedules: crate::schedules::scheduler::Settings,
 }
 
 impl AppState {
@@ -98,6 +100,7 @@ impl AppState {
             webhooks: crate::config::WebhooksConfig::default(),
             webhooks_in: crate::webhooks::inbound::InboundConfig::default(),
             shutdown: tokio_util::sync::CancellationToken::new(),
+            schedules: crate::schedules::scheduler::Settings::default(),
         }
     }
 
@@ -413,6 +416,12 @@ fn api_router() -> OpenApiRouter<AppState> {
                     crate::systems::runs::start_sync_run
                 ))
                 .routes(routes!(sync_runs::get_sync_run))
+                .routes(routes!(crate::schedules::http::list_schedules))
+                .routes(routes!(
+                    crate::schedules::http::get_schedule,
+                    crate::schedules::http::replace_schedule
+                ))
+                .routes(routes!(crate::schedules::http::run_schedule))
                 .routes(routes!(pos::record_pos_transactions))
                 .routes(routes!(pos::list_pos_transactions))
                 .routes(routes!(pos::get_pos_transaction))

@@ -16,6 +16,7 @@ pub mod members;
 pub mod orders;
 pub mod pos;
 pub mod retention;
+pub mod schedules;
 pub mod stock;
 pub mod supplier_orders;
 pub mod sync_runs;

@@ -90,6 +90,10 @@ GET    /api/v1/sync-runs                           A S W C T
 POST   /api/v1/sync-runs                           A S W
 GET    /api/v1/sync-runs/{id}                      A S W C T
 GET    /api/v1/sync-runs/{id}/calls                A S W C T
+GET    /api/v1/schedules                           A S W C T
+GET    /api/v1/schedules/{id}                      A S W C T
+PUT    /api/v1/schedules/{id}                      A S W
+POST   /api/v1/schedules/{id}/run                  A S W
 POST   /api/v1/pos/{system_id}/transactions        any
 GET    /api/v1/pos/transactions                    any
 GET    /api/v1/pos/transactions/{id}               any

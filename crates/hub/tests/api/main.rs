@@ -22,6 +22,7 @@ mod operations;
 mod orders;
 mod owners;
 mod records;
+mod schedules;
 mod store;
 mod sync;
 mod systems;
