@@ -268,9 +268,9 @@ pub async fn list_webhook_secrets(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PreviewInput {
-    /// A sample of the system's payload.
+    /// A sample of the system's payload: a JSON object.
     #[schema(value_type = Object)]
-    pub payload: serde_json::Value,
+    pub payload: serde_json::Map<String, serde_json::Value>,
     /// A mapping to try instead of the system's own (checked like a saved one).
     #[serde(default)]
     pub mapping: Option<Mapping>,
@@ -317,7 +317,7 @@ pub async fn preview_mapping(
     };
     let mapped = settings.get("mapping").is_some_and(|m| !m.is_null());
     Ok(Json(
-        match super::process::canonical(&settings, input.payload) {
+        match super::process::canonical(&settings, serde_json::Value::Object(input.payload)) {
             Ok(record) => Preview {
                 record: Some(record),
                 errors: Vec::new(),

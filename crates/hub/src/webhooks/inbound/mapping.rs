@@ -23,9 +23,17 @@ use utoipa::ToSchema;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Mapping {
-    /// Field name (1 to 64 of `a-z 0-9 _`) → rule.
-    #[schema(value_type = Object)]
+    /// Field name (1 to 64 of `a-z 0-9 _`) → rule; at least one.
+    #[schema(schema_with = non_empty_object)]
     pub fields: BTreeMap<String, Rule>,
+}
+
+/// An object with at least one property (the mapping's fields).
+fn non_empty_object() -> utoipa::openapi::schema::Object {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::Object)
+        .min_properties(Some(1))
+        .build()
 }
 
 /// How one field is found.
