@@ -8,6 +8,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod access;
+mod admin;
 mod audit;
 mod callbacks;
 mod crash;
