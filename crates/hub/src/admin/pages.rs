@@ -288,7 +288,11 @@ struct Dashboard {
 }
 
 /// `GET /admin`: systems and their status, the queue by status, the latest runs.
-pub async fn dashboard(State(state): State<AppState>, viewer: Viewer) -> Response {
+pub async fn dashboard(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    headers: HeaderMap,
+) -> Response {
     let result: Result<Dashboard, ApiError> = async {
         // The registry is shown to whom the API shows it.
         let show_systems = viewer.may("GET", "/api/v1/systems");
@@ -328,13 +332,14 @@ pub async fn dashboard(State(state): State<AppState>, viewer: Viewer) -> Respons
         })
     }
     .await;
-    page(result)
+    page(&headers, result)
 }
 
-fn page<T: Template>(result: Result<T, ApiError>) -> Response {
+/// The page, or the refusal of its error.
+fn page<T: Template>(headers: &HeaderMap, result: Result<T, ApiError>) -> Response {
     match result {
         Ok(t) => html(StatusCode::OK, &t),
-        Err(e) => refusal(&HeaderMap::new(), e),
+        Err(e) => refusal(headers, e),
     }
 }
 
@@ -399,10 +404,7 @@ pub async fn sync_runs(
         })
     }
     .await;
-    match result {
-        Ok(t) => html(StatusCode::OK, &t),
-        Err(e) => refusal(&headers, e),
-    }
+    page(&headers, result)
 }
 
 /// The "run now" form.
@@ -500,10 +502,7 @@ pub async fn sync_run(
         })
     }
     .await;
-    match result {
-        Ok(t) => html(StatusCode::OK, &t),
-        Err(e) => refusal(&headers, e),
-    }
+    page(&headers, result)
 }
 
 /// `GET /admin/sync-runs/{id}/progress`: the progress fragment htmx polls.
@@ -605,10 +604,7 @@ pub async fn jobs(
         })
     }
     .await;
-    match result {
-        Ok(t) => html(StatusCode::OK, &t),
-        Err(e) => refusal(&headers, e),
-    }
+    page(&headers, result)
 }
 
 /// `POST /admin/jobs/{id}/redrive`: as `POST /api/v1/jobs/{id}/redrive`; answers the
@@ -698,10 +694,7 @@ pub async fn orders(
         })
     }
     .await;
-    match result {
-        Ok(t) => html(StatusCode::OK, &t),
-        Err(e) => refusal(&headers, e),
-    }
+    page(&headers, result)
 }
 
 #[derive(Template)]
@@ -809,10 +802,7 @@ pub async fn order(
         })
     }
     .await;
-    match result {
-        Ok(t) => html(StatusCode::OK, &t),
-        Err(e) => refusal(&headers, e),
-    }
+    page(&headers, result)
 }
 
 // ---- Stock by address ------------------------------------------------------------
@@ -985,8 +975,5 @@ pub async fn stock(
         Ok(page)
     }
     .await;
-    match result {
-        Ok(t) => html(StatusCode::OK, &t),
-        Err(e) => refusal(&headers, e),
-    }
+    page(&headers, result)
 }

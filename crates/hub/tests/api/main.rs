@@ -10,6 +10,7 @@
 mod access;
 mod admin;
 mod audit;
+mod browser;
 mod callbacks;
 mod crash;
 mod helpers;
