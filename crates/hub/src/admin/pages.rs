@@ -977,3 +977,202 @@ pub async fn stock(
     .await;
     page(&headers, result)
 }
+
+// ---- Administration: users, API keys, the audit log ------------------------------
+
+/// A user as the page lists it (never its password hash).
+pub struct UserView {
+    username: String,
+    role: String,
+    disabled: bool,
+    locked_until: String,
+    last_login: String,
+    created: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin/users.html")]
+struct UsersPage {
+    viewer: Viewer,
+    users: Vec<UserView>,
+    next: String,
+}
+
+/// `GET /admin/users`: users by creation (admin).
+pub async fn users(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    let result: Result<UsersPage, ApiError> = async {
+        let cursor = after(&query)?;
+        let mut users =
+            crate::store::access::list_users(&state.db, cursor.as_deref(), LIST_LIMIT + 1).await?;
+        let next = if users.len() > LIST_LIMIT as usize {
+            users.truncate(LIST_LIMIT as usize);
+            users.last().map(|u| u.id.clone()).unwrap_or_default()
+        } else {
+            String::new()
+        };
+        Ok(UsersPage {
+            viewer,
+            users: users
+                .into_iter()
+                .map(|u| UserView {
+                    username: u.username,
+                    role: u.role,
+                    disabled: u.disabled,
+                    locked_until: opt_when(u.locked_until),
+                    last_login: opt_when(u.last_login_at),
+                    created: when(u.created_at),
+                })
+                .collect(),
+            next,
+        })
+    }
+    .await;
+    page(&headers, result)
+}
+
+/// An API key as the page lists it: its prefix, never its secret.
+pub struct KeyView {
+    name: String,
+    prefix: String,
+    role: String,
+    created_by: String,
+    created: String,
+    last_used: String,
+    revoked: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin/api_keys.html")]
+struct KeysPage {
+    viewer: Viewer,
+    keys: Vec<KeyView>,
+    next: String,
+}
+
+/// `GET /admin/api-keys`: API keys by creation (admin).
+pub async fn api_keys(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    let result: Result<KeysPage, ApiError> = async {
+        let cursor = after(&query)?;
+        let mut keys =
+            crate::store::access::list_api_keys(&state.db, cursor.as_deref(), LIST_LIMIT + 1)
+                .await?;
+        let next = if keys.len() > LIST_LIMIT as usize {
+            keys.truncate(LIST_LIMIT as usize);
+            keys.last().map(|k| k.id.clone()).unwrap_or_default()
+        } else {
+            String::new()
+        };
+        Ok(KeysPage {
+            viewer,
+            keys: keys
+                .into_iter()
+                .map(|k| KeyView {
+                    name: k.name,
+                    prefix: k.prefix,
+                    role: k.role,
+                    created_by: k.created_by.unwrap_or_default(),
+                    created: when(k.created_at),
+                    last_used: opt_when(k.last_used_at),
+                    revoked: opt_when(k.revoked_at),
+                })
+                .collect(),
+            next,
+        })
+    }
+    .await;
+    page(&headers, result)
+}
+
+/// An audit entry as the page lists it.
+pub struct AuditView {
+    at: String,
+    actor: String,
+    role: String,
+    action: String,
+    target: String,
+    before: String,
+    after: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin/audit_log.html")]
+struct AuditPage {
+    viewer: Viewer,
+    actor: String,
+    action: String,
+    target: String,
+    entries: Vec<AuditView>,
+    next: String,
+}
+
+/// `GET /admin/audit-log?actor=&action=&target=`: the audit log, newest first (admin);
+/// `action` matches a prefix, as in the API.
+pub async fn audit_log(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    let result: Result<AuditPage, ApiError> = async {
+        let cursor = after(&query)?;
+        let field = |name: &str| -> Result<Option<String>, ApiError> {
+            match query.get(name).map(|v| v.trim()) {
+                None | Some("") => Ok(None),
+                Some(v) if v.chars().count() > 200 || v.chars().any(char::is_control) => {
+                    Err(ApiError::InvalidParameter(format!(
+                        "{name} must be at most 200 characters, without control characters"
+                    )))
+                }
+                Some(v) => Ok(Some(v.to_owned())),
+            }
+        };
+        let filter = crate::store::audit::AuditFilter {
+            actor: field("actor")?,
+            action_prefix: field("action")?,
+            target: field("target")?,
+            since: None,
+            until: None,
+        };
+        let mut entries =
+            crate::store::audit::list(&state.db, &filter, cursor.as_deref(), LIST_LIMIT + 1)
+                .await?;
+        let next = if entries.len() > LIST_LIMIT as usize {
+            entries.truncate(LIST_LIMIT as usize);
+            entries.last().map(|e| e.id.clone()).unwrap_or_default()
+        } else {
+            String::new()
+        };
+        let json = |v: Option<serde_json::Value>| v.map(|v| v.to_string()).unwrap_or_default();
+        Ok(AuditPage {
+            viewer,
+            actor: filter.actor.clone().unwrap_or_default(),
+            action: filter.action_prefix.clone().unwrap_or_default(),
+            target: filter.target.clone().unwrap_or_default(),
+            entries: entries
+                .into_iter()
+                .map(|e| AuditView {
+                    at: when(e.occurred_at),
+                    actor: e.actor,
+                    role: e.role.unwrap_or_default(),
+                    action: e.action,
+                    target: e.target,
+                    before: json(e.before_state),
+                    after: json(e.after_state),
+                })
+                .collect(),
+            next,
+        })
+    }
+    .await;
+    page(&headers, result)
+}

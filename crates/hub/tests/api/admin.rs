@@ -672,6 +672,70 @@ async fn orders_and_stock_by_address(db: &Db) {
     assert_eq!(bad.status, 400, "{}", bad.body);
 }
 
+/// Users, API keys and the audit log are for admins: listed without secrets, with what
+/// the users typed escaped; other operators are refused them and do not see the links.
+async fn users_keys_and_the_audit_log_are_for_admins(db: &Db) {
+    let app = spawn(AppState::new(db.clone())).await;
+    create_user(&app, "ada", "admin").await;
+    create_user(&app, "tess", "staff").await;
+    let (status, key) = app
+        .post(
+            "/api/v1/api-keys",
+            json!({"name": "till <b>1</b>", "role": "storefront"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{key}");
+    let secret = key["key"].as_str().unwrap();
+
+    let staff = sign_in(&app, "tess").await;
+    let dashboard = staff.get("/admin").await;
+    assert!(
+        !dashboard.body.contains("/admin/users"),
+        "{}",
+        dashboard.body
+    );
+    for path in ["/admin/users", "/admin/api-keys", "/admin/audit-log"] {
+        let page = staff.get(path).await;
+        assert_eq!(page.status, 403, "{path}");
+        assert!(page.header("content-type").starts_with("text/html"));
+    }
+
+    let admin = sign_in(&app, "ada").await;
+    let dashboard = admin.get("/admin").await;
+    assert!(dashboard.body.contains(r#"<a href="/admin/users">"#));
+    let users = admin.get("/admin/users").await;
+    assert_eq!(users.status, 200);
+    assert!(
+        users.body.contains("<td>tess</td><td>staff</td>"),
+        "{}",
+        users.body
+    );
+    assert!(!users.body.contains("argon2"), "no password hash");
+    let keys = admin.get("/admin/api-keys").await;
+    assert!(
+        keys.body.contains("till &#60;b&#62;1&#60;/b&#62;"),
+        "{}",
+        keys.body
+    );
+    assert!(keys.body.contains(key["prefix"].as_str().unwrap()));
+    assert!(
+        !keys.body.contains(secret),
+        "a key's secret is never shown again"
+    );
+    let log = admin.get("/admin/audit-log?action=api_key.").await;
+    assert_eq!(log.status, 200);
+    assert!(log.body.contains("<td>api_key.create</td>"), "{}", log.body);
+    assert!(
+        !log.body.contains("<td>user.create</td>"),
+        "filtered by action"
+    );
+    assert!(!log.body.contains(secret));
+    let all = admin.get("/admin/audit-log").await;
+    assert!(all.body.contains("<td>user.create</td>"), "{}", all.body);
+    let bad = admin.get("/admin/audit-log?actor=%01").await;
+    assert_eq!(bad.status, 400);
+}
+
 fn urlencode(s: &str) -> String {
     s.bytes()
         .map(|b| {
@@ -690,4 +754,5 @@ crate::on_both_backends! {
     dead_letters_are_redriven_within_the_rules => dead_letters_are_redriven_within_the_rules;
     sync_runs_start_and_show_progress => sync_runs_start_and_show_progress;
     orders_and_stock_by_address => orders_and_stock_by_address;
+    users_keys_and_the_audit_log_are_for_admins => users_keys_and_the_audit_log_are_for_admins;
 }
