@@ -34,6 +34,10 @@ const TOUCH_EVERY_MICROS: i64 = 60 * 1_000_000;
 #[derive(Debug, Clone)]
 pub struct SessionId(pub String);
 
+/// The CSRF token of the request's session, for a page to hand its scripts.
+#[derive(Debug, Clone)]
+pub struct SessionCsrf(pub String);
+
 /// Finds the caller of every request from its credentials, before the body is read:
 /// 401 when they are wrong, or missing where the hub requires them. Paths outside
 /// `/api/` and the public routes of [`super::permissions::RULES`] (which have no path
@@ -56,8 +60,9 @@ pub async fn authenticate_layer(
         Err(e) => return e.into_response(),
     };
     request.extensions_mut().insert(principal);
-    if let Some(s) = session {
-        request.extensions_mut().insert(SessionId(s));
+    if let Some((id, csrf)) = session {
+        request.extensions_mut().insert(SessionId(id));
+        request.extensions_mut().insert(SessionCsrf(csrf));
     }
     next.run(request).await
 }
@@ -118,8 +123,9 @@ pub async fn authorize(State(state): State<AppState>, request: Request, next: Ne
     }
     let mut request = request;
     request.extensions_mut().insert(principal);
-    if let Some(s) = session {
-        request.extensions_mut().insert(SessionId(s));
+    if let Some((id, csrf)) = session {
+        request.extensions_mut().insert(SessionId(id));
+        request.extensions_mut().insert(SessionCsrf(csrf));
     }
     next.run(request).await
 }
@@ -137,7 +143,7 @@ async fn authenticate(
     state: &AppState,
     headers: &HeaderMap,
     method: &Method,
-) -> Result<(Principal, Option<String>), ApiError> {
+) -> Result<(Principal, Option<(String, String)>), ApiError> {
     let now = UtcTime::now();
     if let Some(auth) = headers.get(header::AUTHORIZATION) {
         let token = auth
@@ -205,7 +211,7 @@ async fn authenticate(
             username: user.username,
             role,
         };
-        return Ok((principal, Some(id)));
+        return Ok((principal, Some((id, session.csrf_token))));
     }
     if state.admin_token.is_some() || state.access.enforced() {
         return Err(ApiError::Unauthorized);

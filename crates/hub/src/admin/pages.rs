@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use super::{html, redirect, refusal};
-use crate::access::http::SessionId;
+use crate::access::http::{SessionCsrf, SessionId};
 use crate::access::permissions::rule_for;
 use crate::access::{Principal, Role};
 use crate::audit::{AuditEntry, with_entry};
@@ -48,18 +48,15 @@ impl Viewer {
 impl FromRequestParts<AppState> for Viewer {
     type Rejection = Response;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+    async fn from_request_parts(parts: &mut Parts, _state: &AppState) -> Result<Self, Response> {
         let Some(principal) = parts.extensions.get::<Principal>().cloned() else {
             return Err(refusal(&parts.headers, ApiError::Unauthorized));
         };
-        let csrf = match parts.extensions.get::<SessionId>() {
-            Some(SessionId(id)) => crate::store::access::session_with_user(&state.db, id)
-                .await
-                .map_err(|e| refusal(&parts.headers, e.into()))?
-                .map(|(session, _)| session.csrf_token)
-                .unwrap_or_default(),
-            None => String::new(),
-        };
+        let csrf = parts
+            .extensions
+            .get::<SessionCsrf>()
+            .map(|c| c.0.clone())
+            .unwrap_or_default();
         let role = principal.role();
         let who = match &principal {
             Principal::User { username, .. } => username.clone(),
