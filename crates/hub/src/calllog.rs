@@ -236,6 +236,7 @@ impl CallLog {
     ///
     /// [`flush`]: CallLog::flush
     pub fn start(db: Db, system: &'static str) -> Arc<CallLog> {
+        crate::metrics::handle();
         let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
         tokio::spawn(write(db, rx));
         Arc::new(CallLog {

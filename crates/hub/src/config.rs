@@ -68,6 +68,64 @@ pub struct Config {
     /// HTTP server limits and timeouts (`[http]`).
     #[serde(default)]
     pub http: crate::http::HttpConfig,
+    /// The scheduler (`[schedules]`).
+    #[serde(default)]
+    pub schedules: SchedulesConfig,
+    /// Outbound webhooks (`[webhooks]`).
+    #[serde(default)]
+    pub webhooks: WebhooksConfig,
+    /// Inbound webhooks (`[webhooks_in]`).
+    #[serde(default)]
+    pub webhooks_in: crate::webhooks::inbound::InboundConfig,
+}
+
+/// Outbound webhooks (`[webhooks]`): where deliveries may go and when an endpoint that
+/// keeps failing is disabled.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+pub struct WebhooksConfig {
+    /// Accept `http://` endpoint URLs (default false: `https://` only).
+    #[serde(default)]
+    pub allow_http: bool,
+    /// Deliver to loopback, private, link-local, unspecified, multicast, shared,
+    /// benchmarking and documentation addresses (default false). Checked on the URL and
+    /// on every address a name resolves to, at connect time.
+    #[serde(default)]
+    pub allow_private_targets: bool,
+    /// How long one delivery attempt may take, in seconds (default 15).
+    #[serde(default = "default_webhook_timeout_secs")]
+    pub timeout_secs: u64,
+    /// An endpoint that has failed for this long without a success is disabled, in
+    /// seconds (default 432000: 5 days).
+    #[serde(default = "default_webhook_disable_after_secs")]
+    pub disable_after_secs: u64,
+    /// After a secret is rotated, how long deliveries are also signed with the previous
+    /// one, in seconds (default 86400: 24 hours).
+    #[serde(default = "default_webhook_rotation_overlap_secs")]
+    pub rotation_overlap_secs: u64,
+}
+
+impl Default for WebhooksConfig {
+    fn default() -> Self {
+        WebhooksConfig {
+            allow_http: false,
+            allow_private_targets: false,
+            timeout_secs: default_webhook_timeout_secs(),
+            disable_after_secs: default_webhook_disable_after_secs(),
+            rotation_overlap_secs: default_webhook_rotation_overlap_secs(),
+        }
+    }
+}
+
+fn default_webhook_timeout_secs() -> u64 {
+    15
+}
+
+fn default_webhook_disable_after_secs() -> u64 {
+    5 * 86_400
+}
+
+fn default_webhook_rotation_overlap_secs() -> u64 {
+    86_400
 }
 
 fn default_shutdown_grace_secs() -> u64 {
@@ -151,6 +209,10 @@ pub struct RetentionConfig {
     /// The per-item failures of ended sync runs (default 30).
     #[serde(default = "default_sync_failures_days")]
     pub sync_failures_days: u32,
+    /// Succeeded outbound webhook deliveries with their attempts, and the messages no
+    /// delivery needs any more (default 30). Pending and dead deliveries are kept.
+    #[serde(default = "default_sync_failures_days")]
+    pub webhook_deliveries_days: u32,
 }
 
 impl Default for RetentionConfig {
@@ -160,6 +222,7 @@ impl Default for RetentionConfig {
             inventory_log_days: default_history_days(),
             job_attempts_days: default_history_days(),
             sync_failures_days: default_sync_failures_days(),
+            webhook_deliveries_days: default_sync_failures_days(),
         }
     }
 }
@@ -289,6 +352,53 @@ impl Default for SyncConfig {
             call_retention_days: default_call_retention_days(),
         }
     }
+}
+
+/// The scheduler (`[schedules]`): what `serve` fires on its own (see [`crate::schedules`]).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SchedulesConfig {
+    /// Whether this instance fires schedules (default true). Any number of instances may:
+    /// each firing is claimed by one.
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// Seconds between the scheduler's looks for due schedules (default 15, 1 to 3600).
+    #[serde(default = "default_schedule_poll_secs")]
+    pub poll_secs: u64,
+    /// Stock calls (H3, one per product and county) the stock schedule may spend per
+    /// firing (default 2000, 1 to 1000000).
+    #[serde(default = "default_stock_calls_per_firing")]
+    pub stock_calls_per_firing: u32,
+    /// Days of orders that count as recent demand (default 7, 1 to 90).
+    #[serde(default = "default_demand_days")]
+    pub demand_days: u32,
+}
+
+impl Default for SchedulesConfig {
+    fn default() -> Self {
+        SchedulesConfig {
+            enabled: true,
+            poll_secs: default_schedule_poll_secs(),
+            stock_calls_per_firing: default_stock_calls_per_firing(),
+            demand_days: default_demand_days(),
+        }
+    }
+}
+
+fn default_true() -> bool {
+    true
+}
+
+fn default_schedule_poll_secs() -> u64 {
+    15
+}
+
+fn default_stock_calls_per_firing() -> u32 {
+    2000
+}
+
+fn default_demand_days() -> u32 {
+    7
 }
 
 /// Log settings (`[log]`).
@@ -504,7 +614,50 @@ impl Config {
                 detail: format!("must be 1 to 256, got {}", self.sync.concurrency),
             });
         }
+        let s = &self.schedules;
+        for (key, range, ok, got) in [
+            (
+                "schedules.poll_secs",
+                "1 to 3600",
+                (1..=3600).contains(&s.poll_secs),
+                s.poll_secs,
+            ),
+            (
+                "schedules.stock_calls_per_firing",
+                "1 to 1000000",
+                (1..=1_000_000).contains(&s.stock_calls_per_firing),
+                u64::from(s.stock_calls_per_firing),
+            ),
+            (
+                "schedules.demand_days",
+                "1 to 90",
+                (1..=90).contains(&s.demand_days),
+                u64::from(s.demand_days),
+            ),
+        ] {
+            if !ok {
+                return Err(ConfigError::Invalid {
+                    key,
+                    detail: format!("must be {range}, got {got}"),
+                });
+            }
+        }
         self.http
+            .validate()
+            .map_err(|(key, detail)| ConfigError::Invalid { key, detail })?;
+        if !(1..=300).contains(&self.webhooks.timeout_secs) {
+            return Err(ConfigError::Invalid {
+                key: "webhooks.timeout_secs",
+                detail: format!("must be 1 to 300, got {}", self.webhooks.timeout_secs),
+            });
+        }
+        if self.webhooks.disable_after_secs == 0 {
+            return Err(ConfigError::Invalid {
+                key: "webhooks.disable_after_secs",
+                detail: "must be at least 1".to_owned(),
+            });
+        }
+        self.webhooks_in
             .validate()
             .map_err(|(key, detail)| ConfigError::Invalid { key, detail })?;
         if let Some(h) = &self.haier
@@ -582,6 +735,26 @@ mod tests {
             ("SUPPLYHUB_HAIER_CALLBACK__APP_KEY", "918273645"),
             ("SUPPLYHUB_HAIER_CALLBACK__SECRET", value),
         ])
+    }
+
+    #[test]
+    fn webhook_settings_default_strict_and_are_checked() {
+        let strict = Config::from_settings(&settings(&[])).unwrap();
+        assert_eq!(strict.webhooks, WebhooksConfig::default());
+        assert!(!strict.webhooks.allow_http && !strict.webhooks.allow_private_targets);
+        assert_eq!(strict.webhooks.disable_after_secs, 5 * 86_400);
+        let open = Config::from_settings(&settings(&[
+            ("SUPPLYHUB_WEBHOOKS__ALLOW_HTTP", "true"),
+            ("SUPPLYHUB_WEBHOOKS__ALLOW_PRIVATE_TARGETS", "true"),
+            ("SUPPLYHUB_WEBHOOKS__DISABLE_AFTER_SECS", "60"),
+        ]))
+        .unwrap();
+        assert!(open.webhooks.allow_http && open.webhooks.allow_private_targets);
+        assert_eq!(open.webhooks.disable_after_secs, 60);
+        let err = Config::from_settings(&settings(&[("SUPPLYHUB_WEBHOOKS__TIMEOUT_SECS", "0")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("webhooks.timeout_secs"), "{err}");
     }
 
     #[test]

@@ -1,5 +1,9 @@
-//! The outbox worker: leases due jobs and runs them — the order push (Y1), cancel (Y2)
-//! and reschedule (Y3) — retrying only transient failures, with jittered backoff.
+//! The outbox worker: leases due jobs and runs each by its kind — the order push (Y1),
+//! cancel (Y2) and reschedule (Y3), retrying only transient failures with jittered
+//! backoff; the processing of inbound webhook events
+//! ([`crate::webhooks::inbound::process`]); and outbound webhook deliveries
+//! (`webhook.deliver`), which keep their own schedule ([`crate::webhooks::outbound`]).
+//! Due times and leases are read from the worker's [`Clock`].
 //!
 //! **Exactly-once push.** The push job is enqueued in the payment's transaction, keyed
 //! by the order (`push_order:{id}`), and sends the order with its `soId`, the supplier's
@@ -24,15 +28,17 @@ use tracing::{info, warn};
 
 use crate::calllog::{self, SupplierCall};
 use crate::catalog::SOURCE_LOCAL;
+use crate::clock::Clock;
 use crate::config::OrdersConfig;
 use crate::status::{JobStatus, SupplierStatus};
-use crate::store::jobs::{Job, claim_due, end_attempt, extend_lease, record_attempt};
+use crate::store::jobs::{Job, claim_due_at, end_attempt, extend_lease, record_attempt};
 use crate::store::orders::{
     Order, get_order, get_order_in, lines_of_order, set_order_times, transition_supplier_status,
 };
 use crate::store::{Db, StoreError};
 use crate::systems::live::LiveSupplier;
 use crate::types::UtcTime;
+use crate::webhooks::outbound::Deliverer;
 
 /// Job kinds of the outbox. (The order service enqueues them; the worker runs them and
 /// depends on no service.)
@@ -50,8 +56,10 @@ pub mod job_kind {
 pub enum Verdict {
     /// Finished.
     Done(String),
-    /// Failed transiently: try again later.
+    /// Failed transiently: try again later (the worker's backoff).
     Retry(String),
+    /// Failed transiently: try again at the given time (the job's own schedule).
+    RetryAt(String, UtcTime),
     /// Failed for good: dead-letter it.
     Dead(String),
 }
@@ -63,6 +71,8 @@ pub struct Worker {
     supplier: LiveSupplier,
     config: OrdersConfig,
     owner: String,
+    clock: Clock,
+    webhooks: Option<std::sync::Arc<Deliverer>>,
 }
 
 impl Worker {
@@ -75,12 +85,28 @@ impl Worker {
         config: OrdersConfig,
         owner: impl Into<String>,
     ) -> Self {
+        crate::metrics::handle();
         Worker {
             db,
             supplier,
             config,
             owner: owner.into(),
+            clock: Clock::system(),
+            webhooks: None,
         }
+    }
+
+    /// The worker reading `clock` for due times and leases (tests move it forward).
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The worker delivering outbound webhooks (`webhook.deliver` jobs) with
+    /// `deliverer`; without one those jobs wait.
+    pub fn with_webhooks(mut self, deliverer: std::sync::Arc<Deliverer>) -> Self {
+        self.webhooks = Some(deliverer);
+        self
     }
 
     fn lease(&self) -> Duration {
@@ -113,9 +139,9 @@ impl Worker {
 
     /// Claims one batch of due jobs and runs them concurrently; the number run.
     pub async fn run_once(&self) -> Result<usize, StoreError> {
-        let until = later(self.lease());
+        let until = self.clock.later(self.lease());
         let limit = u32::try_from(self.config.worker_concurrency.max(1)).unwrap_or(8);
-        let jobs = claim_due(&self.db, &self.owner, until, limit).await?;
+        let jobs = claim_due_at(&self.db, &self.owner, until, limit, self.clock.now()).await?;
         let n = jobs.len();
         let runs = jobs.into_iter().map(|job| self.process(job));
         for result in futures::future::join_all(runs).await {
@@ -131,18 +157,19 @@ impl Worker {
         // extended for ever would keep the job from ever being claimed again.
         let stop_beating = heartbeat.clone().drop_guard();
         let beat = {
-            let (db, id, owner, lease, stop) = (
+            let (db, id, owner, lease, stop, clock) = (
                 self.db.clone(),
                 job.id.clone(),
                 self.owner.clone(),
                 self.lease(),
                 heartbeat.clone(),
+                self.clock.clone(),
             );
             tokio::spawn(async move {
                 loop {
                     tokio::select! {
                         () = tokio::time::sleep(lease / 3) => {
-                            if !matches!(extend_lease(&db, &id, &owner, later(lease)).await, Ok(true)) {
+                            if !matches!(extend_lease(&db, &id, &owner, clock.later(lease)).await, Ok(true)) {
                                 return;
                             }
                         }
@@ -164,7 +191,7 @@ impl Worker {
 
         let (status, run_at, outcome, detail) = match &verdict {
             Verdict::Done(d) => (JobStatus::Done, None, "done", d.clone()),
-            Verdict::Retry(e) if job.attempts >= job.max_attempts => (
+            Verdict::Retry(e) | Verdict::RetryAt(e, _) if job.attempts >= job.max_attempts => (
                 JobStatus::Dead,
                 None,
                 "dead",
@@ -172,10 +199,11 @@ impl Worker {
             ),
             Verdict::Retry(e) => (
                 JobStatus::Queued,
-                Some(later(self.backoff(job.attempts))),
+                Some(self.clock.later(self.backoff(job.attempts))),
                 "retry",
                 e.clone(),
             ),
+            Verdict::RetryAt(e, at) => (JobStatus::Queued, Some(*at), "retry", e.clone()),
             Verdict::Dead(e) => (JobStatus::Dead, None, "dead", e.clone()),
         };
         let mut tx = self.db.begin().await?;
@@ -204,6 +232,10 @@ impl Worker {
             started,
         )
         .await?;
+        if job.kind == crate::webhooks::inbound::process::JOB_KIND {
+            crate::webhooks::inbound::process::after_attempt(&mut tx, &job, status, &detail)
+                .await?;
+        }
         if status == JobStatus::Dead
             && job.kind == job_kind::PUSH
             && let Some(order_id) = job.payload["order_id"].as_str()
@@ -216,6 +248,18 @@ impl Worker {
                 None,
                 Some(&detail),
                 UtcTime::now(),
+            )
+            .await?;
+        }
+        if status == JobStatus::Dead
+            && job.kind == crate::webhooks::outbound::JOB_KIND
+            && let Some(delivery_id) = job.payload["delivery_id"].as_str()
+        {
+            crate::store::webhooks::mark_delivery_dead(
+                &mut tx,
+                delivery_id,
+                &detail,
+                self.clock.now(),
             )
             .await?;
         }
@@ -239,7 +283,27 @@ impl Worker {
         Duration::from_millis((base as f64 * rand::random_range(0.5..1.0)) as u64)
     }
 
+    /// Runs one attempt of `job`, by its kind.
     async fn execute(&self, job: &Job) -> Result<Verdict, StoreError> {
+        match job.kind.as_str() {
+            job_kind::PUSH | job_kind::CANCEL | job_kind::RESCHEDULE => {
+                self.execute_order(job).await
+            }
+            crate::webhooks::inbound::process::JOB_KIND => {
+                crate::webhooks::inbound::process::execute(&self.db, job).await
+            }
+            crate::webhooks::outbound::JOB_KIND => match &self.webhooks {
+                Some(deliverer) => deliverer.deliver(job).await,
+                None => Ok(Verdict::Retry(
+                    "this worker does not deliver webhooks".to_owned(),
+                )),
+            },
+            other => Ok(Verdict::Dead(format!("unknown job kind {other}"))),
+        }
+    }
+
+    /// The order jobs: push, cancel, reschedule.
+    async fn execute_order(&self, job: &Job) -> Result<Verdict, StoreError> {
         let Some(order_id) = job.payload["order_id"].as_str() else {
             return Ok(Verdict::Dead("the job names no order".to_owned()));
         };
@@ -550,10 +614,4 @@ impl Worker {
     async fn record(&self, job: &Job, order: &Order, call: SupplierCall) -> Result<(), StoreError> {
         calllog::record(&self.db, call.order(&order.id).job(&job.id)).await
     }
-}
-
-fn later(d: Duration) -> UtcTime {
-    let now = UtcTime::now();
-    UtcTime::from_micros(now.as_micros() + i64::try_from(d.as_micros()).unwrap_or(i64::MAX / 2))
-        .unwrap_or(now)
 }

@@ -14,6 +14,7 @@
 //! | `supplyhub_supplier_breaker_open` | gauge | `system` (1 open, 0.5 half-open, 0 closed) |
 //! | `supplyhub_sync_runs_total` | counter | `kind`, `status` |
 //! | `supplyhub_sync_run_duration_seconds` | histogram | `kind`, `status` |
+//! | `supplyhub_schedule_firings_total` | counter | `kind` (`stock`, `prices`, `catalog`, `system_sync`), `outcome` (`started`, `skipped`, `failed`) |
 //! | `supplyhub_job_attempts_total` | counter | `kind`, `outcome` (`done`, `retry`, `dead`, `lease_lost`); the push success rate is `done` over all of `push_order` |
 //! | `supplyhub_jobs` | gauge | `kind`, `status` (queue depth, dead letters included) |
 //! | `supplyhub_job_oldest_due_age_seconds` | gauge | `kind` (the oldest queued job that is due) |
@@ -21,7 +22,7 @@
 //! | `supplyhub_holds_active` | gauge | |
 //! | `supplyhub_database_up` | gauge | | (1 when the last scrape read the database) |
 //! | `supplyhub_callbacks_total` | counter | `outcome` (the first word of the recorded outcome; `refused_<cause>` for one refused before storing) |
-//! | `supplyhub_webhooks_in_total` | counter | `outcome` |
+//! | `supplyhub_webhooks_in_total` | counter | `outcome` (`accepted`, `duplicate`, or the refusal's reason: `invalid_signature`, `stale_timestamp`, …) |
 //! | `supplyhub_webhooks_out_total` | counter | `outcome` |
 //! | `supplyhub_http_requests_total` | counter | `method`, `route` (the route template), `status` |
 //! | `supplyhub_http_request_duration_seconds` | histogram | `method`, `route` |
@@ -129,6 +130,12 @@ pub fn sync_run(kind: &str, status: &str, duration: Duration) {
         .record(duration.as_secs_f64());
 }
 
+/// A schedule has fired (by its clock, or run-now): `outcome` is `started`, `skipped`
+/// or `failed`.
+pub fn schedule_firing(kind: &'static str, outcome: &'static str) {
+    counter!("supplyhub_schedule_firings_total", "kind" => kind, "outcome" => outcome).increment(1);
+}
+
 /// One attempt of a job has ended with `outcome`.
 pub fn job_attempt(kind: &str, outcome: &'static str) {
     counter!("supplyhub_job_attempts_total", "kind" => kind.to_owned(), "outcome" => outcome)
@@ -147,7 +154,9 @@ pub fn webhook_in(outcome: &'static str) {
     counter!("supplyhub_webhooks_in_total", "outcome" => outcome).increment(1);
 }
 
-/// An outbound webhook attempt has ended (`delivered`, `failed`, `disabled`, …).
+/// An outbound webhook attempt has ended: `delivered`, or its error class
+/// (`http_status`, `throttled`, `gone`, `timeout`, `connect`, `blocked_address`,
+/// `url_refused`, `request`, `secret`); `endpoint_disabled` when it disabled its endpoint.
 pub fn webhook_out(outcome: &'static str) {
     counter!("supplyhub_webhooks_out_total", "outcome" => outcome).increment(1);
 }

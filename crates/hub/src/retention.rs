@@ -1,7 +1,7 @@
 //! The pruner: deletes old history at start and then hourly, as configured by
 //! `sync.call_retention_days` (recorded calls outside orders) and `[retention]`
-//! (callbacks, inventory log, job attempts, sync failures). What is deleted, and what is
-//! kept for live orders and jobs, is decided in [`crate::store::retention`].
+//! (callbacks, inventory log, job attempts, sync failures, webhook deliveries). What is
+//! deleted, and what is kept for live orders and jobs, is decided in [`crate::store::retention`].
 
 use std::time::Duration;
 
@@ -30,6 +30,8 @@ pub struct Pruned {
     pub job_attempts: u64,
     /// Per-item failures of ended sync runs.
     pub sync_failures: u64,
+    /// Succeeded outbound webhook deliveries.
+    pub webhook_deliveries: u64,
 }
 
 impl Pruned {
@@ -41,6 +43,7 @@ impl Pruned {
             + self.inventory_log
             + self.job_attempts
             + self.sync_failures
+            + self.webhook_deliveries
     }
 }
 
@@ -76,6 +79,9 @@ pub async fn prune_once(
     }
     if let Some(before) = cutoff(now, retention.sync_failures_days) {
         pruned.sync_failures = store::prune_sync_failures(db, before).await?;
+    }
+    if let Some(before) = cutoff(now, retention.webhook_deliveries_days) {
+        pruned.webhook_deliveries = store::prune_webhook_deliveries(db, before).await?;
     }
     Ok(pruned)
 }

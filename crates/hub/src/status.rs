@@ -1,4 +1,4 @@
-//! The statuses of orders, holds, jobs and sync runs, as enums.
+//! The statuses of orders, holds, jobs, sync runs and schedules, as enums.
 //!
 //! Each is stored as its snake_case text (the values the tables have always held, so no
 //! data changes) and serialized the same way in the API. A status changes only through
@@ -304,6 +304,49 @@ text_status! {
     }
 }
 
+text_status! {
+    /// What a schedule starts.
+    ScheduleKind ("schedule kind") {
+        /// Regional stock of the active supplier system, where customers are.
+        Stock = "stock",
+        /// Prices of the active supplier system.
+        Prices = "prices",
+        /// The full catalog of the active supplier system, with prices and stock.
+        Catalog = "catalog",
+        /// A sync of one external system, at its own interval.
+        SystemSync = "system_sync",
+    }
+}
+
+text_status! {
+    /// What a schedule's last firing came to.
+    FiringOutcome ("firing outcome") {
+        /// A run was started and has not ended.
+        Started = "started",
+        /// No run was started: one was active, or there was nothing to do.
+        Skipped = "skipped",
+        /// No run could be started (no supplier system, settings that make no client), or
+        /// the run it started failed.
+        Failed = "failed",
+        /// The run it started ended with every item synced.
+        Success = "success",
+        /// The run it started ended with some items failed.
+        Partial = "partial",
+    }
+}
+
+text_status! {
+    /// Where an outbound webhook delivery stands.
+    DeliveryStatus ("webhook delivery status") {
+        /// An attempt is due (now, or at `next_attempt_at` after a failure).
+        Pending = "pending",
+        /// The endpoint answered 2xx.
+        Succeeded = "succeeded",
+        /// Out of attempts, or its endpoint was disabled (retry by hand).
+        Dead = "dead",
+    }
+}
+
 impl OrderStatus {
     /// Whether an order may move from `self` to `to`: a held order is paid, cancelled or
     /// expires; a paid order is cancelled; nothing leaves `cancelled` or `expired`.
@@ -351,6 +394,9 @@ mod tests {
         for s in JobStatus::ALL {
             assert_eq!(s.as_str().parse::<JobStatus>(), Ok(*s));
         }
+        for s in DeliveryStatus::ALL {
+            assert_eq!(s.as_str().parse::<DeliveryStatus>(), Ok(*s));
+        }
         for s in RunStatus::ALL {
             assert_eq!(s.as_str().parse::<RunStatus>(), Ok(*s));
         }
@@ -374,5 +420,19 @@ mod tests {
             }
         }
         assert!(!HoldStatus::Committed.can_become(HoldStatus::Active));
+    }
+}
+
+text_status! {
+    /// Where an inbound webhook event stands.
+    WebhookEventStatus ("webhook event status") {
+        /// Stored; its processing is queued or running.
+        Received = "received",
+        /// Applied to the records.
+        Processed = "processed",
+        /// The last attempt failed; another is queued with backoff.
+        Failed = "failed",
+        /// Out of attempts (dead letter): replay it once the cause is fixed.
+        Dead = "dead",
     }
 }

@@ -11,7 +11,8 @@ use super::Role;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Allow {
     /// Anyone, without credentials (health, the OpenAPI document, the docs page, login,
-    /// and the supplier's callbacks, which carry their own signature).
+    /// and the supplier's callbacks and systems' webhooks, which carry their own
+    /// signature).
     Public,
     /// Any authenticated caller, whatever its role.
     AnyRole,
@@ -91,6 +92,8 @@ const SYSTEMS: &[Role] = &[Admin, StoreManager];
 /// Live reads from a supplier: systems' roles and the warehouse manager (supplier
 /// purchase orders); the balance stays with the systems' roles.
 const SUPPLIER_TOOLS: &[Role] = &[Admin, StoreManager, WarehouseManager];
+/// Who changes schedules and runs them now: admin, store and warehouse managers.
+const SCHEDULERS: &[Role] = &[Admin, StoreManager, WarehouseManager];
 /// Administration: users, API keys, the audit log.
 const ADMINS: &[Role] = &[Admin];
 
@@ -111,6 +114,8 @@ pub const RULES: &[Rule] = &[
     rule("GET", "/docs", Allow::Public),
     rule("GET", "/docs/app.js", Allow::Public),
     rule("POST", "/callbacks/haier", Allow::Public),
+    // Signed deliveries of external systems: the signature is the authentication.
+    rule("POST", "/webhooks/{system_id}", Allow::Public),
     // Access.
     rule("POST", "/api/v1/auth/login", Allow::Public),
     rule("POST", "/api/v1/auth/logout", Allow::AnyRole),
@@ -131,6 +136,81 @@ pub const RULES: &[Rule] = &[
     rule("PATCH", "/api/v1/systems/{id}", Allow::Roles(SYSTEMS)),
     rule("DELETE", "/api/v1/systems/{id}", Allow::Roles(SYSTEMS)),
     rule("POST", "/api/v1/systems/{id}/test", Allow::Roles(SYSTEMS)),
+    // Inbound webhooks: secrets, mapping, events and their replay, refusals.
+    rule(
+        "GET",
+        "/api/v1/systems/{id}/webhook-secrets",
+        Allow::Roles(SYSTEMS),
+    ),
+    rule(
+        "POST",
+        "/api/v1/systems/{id}/webhook-secrets",
+        Allow::Roles(SYSTEMS),
+    ),
+    rule(
+        "POST",
+        "/api/v1/systems/{id}/mapping/preview",
+        Allow::Roles(SYSTEMS),
+    ),
+    rule("GET", "/api/v1/webhook-events", Allow::Roles(OPERATORS)),
+    rule(
+        "GET",
+        "/api/v1/webhook-events/{id}",
+        Allow::Roles(OPERATORS),
+    ),
+    rule(
+        "POST",
+        "/api/v1/webhook-events/{id}/replay",
+        Allow::Roles(SYSTEMS),
+    ),
+    rule(
+        "POST",
+        "/api/v1/webhook-events/replay",
+        Allow::Roles(SYSTEMS),
+    ),
+    rule("GET", "/api/v1/webhook-refusals", Allow::Roles(OPERATORS)),
+    // Outbound webhooks: the systems' endpoints and their deliveries.
+    rule(
+        "GET",
+        "/api/v1/systems/{id}/endpoints",
+        Allow::Roles(SYSTEMS),
+    ),
+    rule(
+        "POST",
+        "/api/v1/systems/{id}/endpoints",
+        Allow::Roles(SYSTEMS),
+    ),
+    rule(
+        "GET",
+        "/api/v1/systems/{id}/endpoints/{endpoint_id}",
+        Allow::Roles(SYSTEMS),
+    ),
+    rule(
+        "PATCH",
+        "/api/v1/systems/{id}/endpoints/{endpoint_id}",
+        Allow::Roles(SYSTEMS),
+    ),
+    rule(
+        "DELETE",
+        "/api/v1/systems/{id}/endpoints/{endpoint_id}",
+        Allow::Roles(SYSTEMS),
+    ),
+    rule(
+        "POST",
+        "/api/v1/systems/{id}/endpoints/{endpoint_id}/rotate-secret",
+        Allow::Roles(SYSTEMS),
+    ),
+    rule("GET", "/api/v1/webhook-deliveries", Allow::Roles(SYSTEMS)),
+    rule(
+        "GET",
+        "/api/v1/webhook-deliveries/{id}",
+        Allow::Roles(SYSTEMS),
+    ),
+    rule(
+        "POST",
+        "/api/v1/webhook-deliveries/{id}/retry",
+        Allow::Roles(SYSTEMS),
+    ),
     // Operator tools over a supplier system (live reads).
     rule(
         "GET",
@@ -232,6 +312,15 @@ pub const RULES: &[Rule] = &[
         "GET",
         "/api/v1/sync-runs/{id}/calls",
         Allow::Roles(OPERATORS),
+    ),
+    // Schedules.
+    rule("GET", "/api/v1/schedules", Allow::Roles(OPERATORS)),
+    rule("GET", "/api/v1/schedules/{id}", Allow::Roles(OPERATORS)),
+    rule("PUT", "/api/v1/schedules/{id}", Allow::Roles(SCHEDULERS)),
+    rule(
+        "POST",
+        "/api/v1/schedules/{id}/run",
+        Allow::Roles(SCHEDULERS),
     ),
     // Records from the retailer's systems.
     rule(

@@ -256,6 +256,19 @@ pub async fn secrets(db: &Db, config: &Config, args: SecretsArgs) -> anyhow::Res
                 "resealed the secrets of {resealed} system(s) under key {}",
                 ring.current_id()
             );
+            let mut endpoints = 0;
+            for mut sealed in crate::store::webhooks::sealed_secrets(db).await? {
+                if crate::webhooks::outbound::reseal_secrets(&ring, &mut sealed)
+                    .with_context(|| format!("webhook endpoint {}", sealed.id))?
+                {
+                    crate::store::webhooks::reseal_secrets(db, &sealed).await?;
+                    endpoints += 1;
+                }
+            }
+            println!(
+                "resealed the signing secrets of {endpoints} webhook endpoint(s) under key {}",
+                ring.current_id()
+            );
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -476,8 +476,14 @@ async fn serve_command(config_file: Option<PathBuf>, args: ServeArgs) -> anyhow:
         orders: orders.clone(),
         supplier: supplier.clone(),
         http: config.http,
+        webhooks_in: config.webhooks_in,
         secrets: Arc::clone(&key_ring),
+        webhooks: config.webhooks,
         shutdown: shutdown.clone(),
+        schedules: crate::schedules::scheduler::Settings::new(
+            config.schedules.clone(),
+            &config.sync,
+        ),
     };
     if let Some(sb) = &sandbox {
         sb.set_callback_url(format!("http://{addr}/callbacks/haier"));
@@ -491,6 +497,13 @@ async fn serve_command(config_file: Option<PathBuf>, args: ServeArgs) -> anyhow:
     // claiming jobs, the sweeper and the pruner stop; their handles are kept so that the
     // pool is closed only once they are done (or the grace period is over).
     let mut tasks = tokio::task::JoinSet::new();
+    let deliverer = crate::webhooks::outbound::Deliverer::new(
+        db.clone(),
+        Arc::clone(&key_ring),
+        config.webhooks,
+        crate::clock::Clock::system(),
+    )
+    .context("the outbound webhooks' HTTP client")?;
     tasks.spawn(
         Worker::new(
             db.clone(),
@@ -498,9 +511,23 @@ async fn serve_command(config_file: Option<PathBuf>, args: ServeArgs) -> anyhow:
             config.orders.clone(),
             owner.clone(),
         )
+        .with_webhooks(Arc::new(deliverer))
         .run(Duration::from_millis(200), shutdown.clone()),
     );
     tasks.spawn(sweep_expired_holds(orders, shutdown.clone()));
+    // Schedules: each firing is claimed by one instance; their runs end (recorded as
+    // interrupted) at shutdown.
+    if config.schedules.enabled {
+        tasks.spawn(
+            crate::schedules::Scheduler::new(
+                db.clone(),
+                Arc::clone(&key_ring),
+                state.schedules.clone(),
+                shutdown.clone(),
+            )
+            .run(),
+        );
+    }
     tasks.spawn(crate::retention::run(
         db.clone(),
         config.sync.call_retention_days,

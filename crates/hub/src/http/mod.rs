@@ -42,6 +42,8 @@ pub use server::{HttpConfig, serve};
 use crate::access::http as access;
 use crate::store::Db;
 use crate::systems::http as systems;
+use crate::webhooks::http as webhooks;
+use crate::webhooks::inbound::http as webhooks_in;
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -65,8 +67,14 @@ pub struct AppState {
     pub supplier: crate::systems::live::LiveSupplier,
     /// Request limits and timeouts (`[http]`).
     pub http: HttpConfig,
+    /// Outbound webhooks (`[webhooks]`): which endpoint URLs are accepted.
+    pub webhooks: crate::config::WebhooksConfig,
+    /// Inbound webhook settings (`[webhooks_in]`).
+    pub webhooks_in: crate::webhooks::inbound::InboundConfig,
     /// Cancelled when the instance begins to shut down (`/readyz` then answers 503).
     pub shutdown: tokio_util::sync::CancellationToken,
+    /// The scheduler's settings, for run-now (`[schedules]`, `[sync]` counties).
+    pub schedules: crate::schedules::scheduler::Settings,
 }
 
 impl AppState {
@@ -89,7 +97,10 @@ impl AppState {
             resolver,
             supplier,
             http: HttpConfig::default(),
+            webhooks: crate::config::WebhooksConfig::default(),
+            webhooks_in: crate::webhooks::inbound::InboundConfig::default(),
             shutdown: tokio_util::sync::CancellationToken::new(),
+            schedules: crate::schedules::scheduler::Settings::default(),
         }
     }
 
@@ -337,6 +348,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(ready))
         .routes(routes!(metrics))
         .routes(routes!(callbacks::haier_callback))
+        .routes(routes!(webhooks_in::receive_webhook))
         .nest(
             "/api/v1",
             OpenApiRouter::new()
@@ -356,6 +368,26 @@ fn api_router() -> OpenApiRouter<AppState> {
                     systems::delete_system
                 ))
                 .routes(routes!(systems::test_system))
+                .routes(routes!(webhooks::create_endpoint, webhooks::list_endpoints))
+                .routes(routes!(
+                    webhooks::get_endpoint,
+                    webhooks::update_endpoint,
+                    webhooks::delete_endpoint
+                ))
+                .routes(routes!(webhooks::rotate_secret))
+                .routes(routes!(webhooks::list_deliveries))
+                .routes(routes!(webhooks::get_delivery))
+                .routes(routes!(webhooks::retry_delivery))
+                .routes(routes!(
+                    webhooks_in::create_webhook_secret,
+                    webhooks_in::list_webhook_secrets
+                ))
+                .routes(routes!(webhooks_in::preview_mapping))
+                .routes(routes!(webhooks_in::list_webhook_events))
+                .routes(routes!(webhooks_in::get_webhook_event))
+                .routes(routes!(webhooks_in::replay_webhook_event))
+                .routes(routes!(webhooks_in::replay_webhook_events))
+                .routes(routes!(webhooks_in::list_webhook_refusals))
                 .routes(routes!(crate::systems::supplier::supplier_products))
                 .routes(routes!(crate::systems::supplier::supplier_prices))
                 .routes(routes!(crate::systems::supplier::supplier_stock))
@@ -384,6 +416,12 @@ fn api_router() -> OpenApiRouter<AppState> {
                     crate::systems::runs::start_sync_run
                 ))
                 .routes(routes!(sync_runs::get_sync_run))
+                .routes(routes!(crate::schedules::http::list_schedules))
+                .routes(routes!(
+                    crate::schedules::http::get_schedule,
+                    crate::schedules::http::replace_schedule
+                ))
+                .routes(routes!(crate::schedules::http::run_schedule))
                 .routes(routes!(pos::record_pos_transactions))
                 .routes(routes!(pos::list_pos_transactions))
                 .routes(routes!(pos::get_pos_transaction))
@@ -410,6 +448,8 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 
 /// The application: every route with its middleware.
 pub fn router(state: AppState) -> Router {
+    // The recorder exists before anything counts: a count made earlier would be lost.
+    crate::metrics::handle();
     let (router, mut openapi) = api_router().split_for_parts();
     utoipa::Modify::modify(&LimitResponses, &mut openapi);
     let openapi = Arc::new(document_access(openapi));

@@ -251,6 +251,7 @@ pub async fn sync(
             store::advance_mapping(&mut tx, &system.id, external_id, version, &hash).await?
         {
             store::update_member(&mut tx, &data(member_id.clone())).await?;
+            emit_updated(&mut tx, system, &input, &member_id, version).await?;
             tx.commit().await?;
             return Ok((Outcome::Updated, member_id));
         }
@@ -298,6 +299,7 @@ pub async fn sync(
         .await;
         match created {
             Ok(()) => {
+                emit_updated(&mut tx, system, &input, &member_id, version).await?;
                 tx.commit().await?;
                 return Ok((Outcome::Created, member_id));
             }
@@ -310,4 +312,38 @@ pub async fn sync(
             Err(e) => return Err(e.into()),
         }
     }
+}
+
+/// `member.updated`, in the transaction of the change, to every subscribed system but the
+/// one the update came from: `{member_id, source: {system_id, external_id, version}, name,
+/// mobile, level, points, balance}` (the record as it is now; the balance a decimal
+/// string).
+async fn emit_updated(
+    tx: &mut crate::store::Tx,
+    system: &SystemRow,
+    input: &MemberUpdate,
+    member_id: &str,
+    version: i64,
+) -> Result<(), RecordError> {
+    let payload = serde_json::json!({
+        "member_id": member_id,
+        "source": {
+            "system_id": system.id,
+            "external_id": input.external_id.as_str(),
+            "version": version,
+        },
+        "name": input.name.as_ref().map(|t| t.as_str()),
+        "mobile": input.mobile.as_ref().map(|m| m.as_str()),
+        "level": input.level.as_ref().map(|t| t.as_str()),
+        "points": input.points,
+        "balance": input.balance.unwrap_or(Money::ZERO),
+    });
+    crate::webhooks::outbound::emit_from(
+        tx,
+        crate::webhooks::outbound::EventType::MemberUpdated,
+        payload,
+        Some(&system.id),
+    )
+    .await?;
+    Ok(())
 }

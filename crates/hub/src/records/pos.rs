@@ -366,6 +366,25 @@ pub async fn record(
     }
     match store::record_transaction(&mut tx, &row).await {
         Ok(()) => {
+            // `pos.transaction.recorded`, with the change, to every subscriber but the
+            // POS it came from.
+            let payload = serde_json::json!({
+                "id": row.id,
+                "system_id": row.system_id,
+                "external_id": row.external_id,
+                "kind": row.kind,
+                "sale_id": row.sale_id,
+                "store": row.store_code,
+                "total": row.total,
+                "occurred_at": row.occurred_at,
+            });
+            crate::webhooks::outbound::emit_from(
+                &mut tx,
+                crate::webhooks::outbound::EventType::PosTransactionRecorded,
+                payload,
+                Some(&system.id),
+            )
+            .await?;
             tx.commit().await?;
             Ok((Outcome::Created, row))
         }

@@ -269,6 +269,7 @@ pub async fn create(
     let mut tx = db.begin().await?;
     match store::record_order(&mut tx, &row).await {
         Ok(()) => {
+            emit_state_changed(&mut tx, &row, None, SupplierOrderState::Pending).await?;
             tx.commit().await?;
             Ok((Outcome::Created, row))
         }
@@ -310,6 +311,7 @@ pub async fn transition(
         }
         let mut tx = db.begin().await?;
         if store::change_state(&mut tx, &order.id, from, to).await? {
+            emit_state_changed(&mut tx, &order, Some(from), to).await?;
             tx.commit().await?;
             return reread(db, &order.id).await;
         }
@@ -333,6 +335,33 @@ pub async fn transition(
             order.id, order.state, order.state
         ),
     })
+}
+
+/// `supplier_order.state_changed`, in the transaction of the change, to every subscriber
+/// but the supplier system the order belongs to: `{id, system_id, external_id, kind,
+/// from, to}` (`from` null for a new order).
+async fn emit_state_changed(
+    tx: &mut crate::store::Tx,
+    order: &SupplierOrderRow,
+    from: Option<SupplierOrderState>,
+    to: SupplierOrderState,
+) -> Result<(), RecordError> {
+    let payload = serde_json::json!({
+        "id": order.id,
+        "system_id": order.system_id,
+        "external_id": order.external_id,
+        "kind": order.kind,
+        "from": from,
+        "to": to,
+    });
+    crate::webhooks::outbound::emit_from(
+        tx,
+        crate::webhooks::outbound::EventType::SupplierOrderStateChanged,
+        payload,
+        Some(&order.system_id),
+    )
+    .await?;
+    Ok(())
 }
 
 async fn reread(db: &Db, id: &str) -> Result<SupplierOrderRow, RecordError> {

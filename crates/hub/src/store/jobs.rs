@@ -19,7 +19,7 @@ use crate::types::UtcTime;
 pub struct Job {
     /// Id (`job_…`).
     pub id: String,
-    /// `push_order`, `cancel_order` or `reschedule_order`.
+    /// `push_order`, `cancel_order`, `reschedule_order` or `webhook.deliver`.
     pub kind: String,
     /// What to do, e.g. `{"order_id": "ord_…"}`.
     #[sqlx(json)]
@@ -100,7 +100,18 @@ pub async fn claim_due(
     lease_until: UtcTime,
     limit: u32,
 ) -> StoreResult<Vec<Job>> {
-    let now = UtcTime::now();
+    claim_due_at(db, owner, lease_until, limit, UtcTime::now()).await
+}
+
+/// [`claim_due`] with the time taken from the caller's clock: jobs due at or before
+/// `now`, and leases expired before it.
+pub async fn claim_due_at(
+    db: &Db,
+    owner: &str,
+    lease_until: UtcTime,
+    limit: u32,
+    now: UtcTime,
+) -> StoreResult<Vec<Job>> {
     match db {
         Db::Postgres(p) => Ok(sqlx::query_as(concat!(
             "UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_owner = $1, \

@@ -16,10 +16,13 @@ pub mod members;
 pub mod orders;
 pub mod pos;
 pub mod retention;
+pub mod schedules;
 pub mod stock;
 pub mod supplier_orders;
 pub mod sync_runs;
 pub mod systems;
+pub mod webhooks;
+pub mod webhooks_in;
 
 use std::str::FromStr;
 use std::time::Duration;

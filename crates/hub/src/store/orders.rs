@@ -306,7 +306,8 @@ pub async fn transition_order(
 /// Moves where the order stands at the supplier from one of `from` to `to`, setting
 /// `retail_order_no` and `message` unless `None` (then kept): the one way a supplier
 /// status changes. False when the order stood at no status of `from` (someone else moved
-/// it first): nothing is written.
+/// it first): nothing is written. A change emits `order.supplier_status_changed` in the
+/// same transaction.
 #[allow(clippy::too_many_arguments)]
 pub async fn transition_supplier_status(
     tx: &mut Tx,
@@ -333,6 +334,21 @@ pub async fn transition_supplier_status(
          WHERE id = $1 AND supplier_status = $6")
         .bind(id).bind(to).bind(retail_order_no).bind(message).bind(now).bind(current)
         .execute(&mut *c).await.map(|r| r.rows_affected()))?;
+    if n == 1 && current != to {
+        crate::webhooks::outbound::emit(
+            tx,
+            crate::webhooks::outbound::EventType::OrderSupplierStatusChanged,
+            serde_json::json!({
+                "order_id": id,
+                "previous_status": current,
+                "status": to,
+                "retail_order_no": retail_order_no,
+                "message": message,
+                "changed_at": now,
+            }),
+        )
+        .await?;
+    }
     Ok(n == 1)
 }
 

@@ -107,3 +107,34 @@ pub async fn prune_sync_failures(db: &Db, before: UtcTime) -> StoreResult<u64> {
     )
     .await
 }
+
+/// Deletes the outbound webhook deliveries that succeeded and last changed before
+/// `before`, with their attempts, then the messages left without a delivery; the number
+/// of deliveries deleted. Pending and dead deliveries keep their whole history (a dead
+/// one's is what a retry by hand is decided on).
+pub async fn prune_webhook_deliveries(db: &Db, before: UtcTime) -> StoreResult<u64> {
+    in_batches(
+        db,
+        "DELETE FROM webhook_attempts WHERE id IN (SELECT a.id FROM webhook_attempts a \
+         JOIN webhook_deliveries d ON d.id = a.delivery_id WHERE d.status = 'succeeded' \
+         AND d.updated_at < $1 LIMIT $2)",
+        before,
+    )
+    .await?;
+    let deliveries = in_batches(
+        db,
+        "DELETE FROM webhook_deliveries WHERE id IN (SELECT id FROM webhook_deliveries \
+         WHERE status = 'succeeded' AND updated_at < $1 LIMIT $2)",
+        before,
+    )
+    .await?;
+    in_batches(
+        db,
+        "DELETE FROM webhook_messages WHERE id IN (SELECT m.id FROM webhook_messages m \
+         WHERE m.created_at < $1 AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d \
+         WHERE d.message_id = m.id) LIMIT $2)",
+        before,
+    )
+    .await?;
+    Ok(deliveries)
+}

@@ -270,3 +270,32 @@ pub async fn list_failures(db: &Db, run_id: &str, limit: u32) -> StoreResult<Vec
          WHERE run_id = $1 ORDER BY id LIMIT $2")
         .bind(run_id).bind(i64::from(limit)).fetch_all(p).await)?)
 }
+
+/// Records a new `pending` run started for system `system_id` in `tx`, unless the system
+/// has a pending or processing run: then nothing is written and the answer is false (the
+/// partial unique index of migration 0011 decides, so two instances racing cannot both
+/// start one; PostgreSQL waits for the other transaction before it answers).
+pub async fn insert_system_run_if_idle(
+    tx: &mut Tx,
+    id: &str,
+    kind: &str,
+    scope: &serde_json::Value,
+    system_id: &str,
+) -> StoreResult<bool> {
+    let now = UtcTime::now();
+    let scope = sqlx::types::Json(scope);
+    let n = on_tx!(tx, c => sqlx::query(
+        "INSERT INTO sync_runs (id, kind, status, scope, created_at, system_id) \
+         VALUES ($1, $2, 'pending', $3, $4, $5) ON CONFLICT DO NOTHING")
+        .bind(id).bind(kind).bind(scope).bind(now).bind(system_id)
+        .execute(&mut *c).await.map(|r| r.rows_affected()))?;
+    Ok(n == 1)
+}
+
+/// [`active_run_of_system`] inside `tx`.
+pub async fn active_run_of_system_in(tx: &mut Tx, system_id: &str) -> StoreResult<Option<String>> {
+    Ok(on_tx!(tx, c => sqlx::query_scalar(
+        "SELECT id FROM sync_runs WHERE system_id = $1 AND status IN ('pending', 'processing') \
+         ORDER BY id DESC LIMIT 1")
+        .bind(system_id).fetch_optional(&mut *c).await)?)
+}

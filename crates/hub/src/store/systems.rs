@@ -4,7 +4,7 @@
 
 use sqlx::FromRow;
 
-use super::{Db, StoreResult, new_id, on_db};
+use super::{Db, StoreResult, Tx, new_id, on_db, on_tx};
 use crate::types::UtcTime;
 
 /// A system as stored.
@@ -100,17 +100,76 @@ pub async fn list(
     )
 }
 
-/// Writes the changeable fields of `row`. False when there is no such system.
+/// Writes the changeable fields of `row`. False when there is no such system. A change
+/// of status emits `system.status_changed` in the same transaction.
 pub async fn update(db: &Db, row: &SystemRow) -> StoreResult<bool> {
-    let n = on_db!(db, p => sqlx::query(
+    let mut tx = db.begin().await?;
+    let Some(before) = status_in(&mut tx, &row.id).await? else {
+        return Ok(false);
+    };
+    on_tx!(&mut tx, c => sqlx::query(
         "UPDATE external_systems SET name = $2, status = $3, settings = $4, sync_settings = $5, \
          secrets_set = $6, secrets_key_id = $7, secrets_nonce = $8, secrets_ciphertext = $9, \
          updated_at = $10 WHERE id = $1")
         .bind(&row.id).bind(&row.name).bind(&row.status).bind(&row.settings)
         .bind(&row.sync_settings).bind(&row.secrets_set).bind(&row.secrets_key_id)
         .bind(&row.secrets_nonce).bind(&row.secrets_ciphertext).bind(UtcTime::now())
-        .execute(p).await.map(|r| r.rows_affected()))?;
-    Ok(n > 0)
+        .execute(&mut *c).await.map(|_| ()))?;
+    status_changed(&mut tx, &row.id, &before, &row.status, None).await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// A system's status, if it exists.
+pub async fn status_in(tx: &mut Tx, id: &str) -> StoreResult<Option<String>> {
+    Ok(
+        on_tx!(tx, c => sqlx::query_scalar("SELECT status FROM external_systems WHERE id = $1")
+        .bind(id).fetch_optional(&mut *c).await)?,
+    )
+}
+
+/// Sets a system's status and, when given, its last error (the caller emits the event
+/// that tells of it). The status before, if the system exists.
+pub async fn set_status_in(
+    tx: &mut Tx,
+    id: &str,
+    status: &str,
+    error: Option<&str>,
+) -> StoreResult<Option<String>> {
+    let Some(before) = status_in(tx, id).await? else {
+        return Ok(None);
+    };
+    on_tx!(tx, c => sqlx::query(
+        "UPDATE external_systems SET status = $2, last_error = COALESCE($3, last_error), \
+         updated_at = $4 WHERE id = $1")
+        .bind(id).bind(status).bind(error).bind(UtcTime::now())
+        .execute(&mut *c).await.map(|_| ()))?;
+    Ok(Some(before))
+}
+
+/// Emits `system.status_changed` when `before` and `after` differ.
+async fn status_changed(
+    tx: &mut Tx,
+    id: &str,
+    before: &str,
+    after: &str,
+    reason: Option<&str>,
+) -> StoreResult<()> {
+    if before == after {
+        return Ok(());
+    }
+    crate::webhooks::outbound::emit(
+        tx,
+        crate::webhooks::outbound::EventType::SystemStatusChanged,
+        serde_json::json!({
+            "system_id": id,
+            "previous_status": before,
+            "status": after,
+            "reason": reason,
+        }),
+    )
+    .await?;
+    Ok(())
 }
 
 /// Records a test's outcome: the status it leaves, its result, and the time of success
@@ -123,22 +182,41 @@ pub async fn record_test(
     error: Option<&str>,
 ) -> StoreResult<()> {
     let now = UtcTime::now();
-    on_db!(db, p => sqlx::query(
+    let mut tx = db.begin().await?;
+    let Some(before) = status_in(&mut tx, id).await? else {
+        return Ok(());
+    };
+    on_tx!(&mut tx, c => sqlx::query(
         "UPDATE external_systems SET status = $2, last_test_at = $3, last_test_result = $4, \
          last_success_at = CASE WHEN $5 IS NULL THEN $3 ELSE last_success_at END, \
          last_error = COALESCE($5, last_error), updated_at = $3 WHERE id = $1")
         .bind(id).bind(status).bind(now).bind(result).bind(error)
-        .execute(p).await.map(|_| ()))?;
+        .execute(&mut *c).await.map(|_| ()))?;
+    status_changed(
+        &mut tx,
+        id,
+        &before,
+        status,
+        error.map(|_| "its test failed"),
+    )
+    .await?;
+    tx.commit().await?;
     Ok(())
 }
 
 /// Archives a system: out of use and out of the default list, its records kept.
 pub async fn archive(db: &Db, id: &str) -> StoreResult<()> {
     let now = UtcTime::now();
-    on_db!(db, p => sqlx::query(
+    let mut tx = db.begin().await?;
+    let Some(before) = status_in(&mut tx, id).await? else {
+        return Ok(());
+    };
+    on_tx!(&mut tx, c => sqlx::query(
         "UPDATE external_systems SET archived_at = COALESCE(archived_at, $2), status = 'inactive', \
          updated_at = $2 WHERE id = $1")
-        .bind(id).bind(now).execute(p).await.map(|_| ()))?;
+        .bind(id).bind(now).execute(&mut *c).await.map(|_| ()))?;
+    status_changed(&mut tx, id, &before, "inactive", Some("archived")).await?;
+    tx.commit().await?;
     Ok(())
 }
 

@@ -542,6 +542,14 @@ pub async fn create_system(
     store::insert(&state.db, &row)
         .await
         .map_err(name_taken(&name))?;
+    crate::schedules::follow_system(
+        &state.db,
+        &row.id,
+        &row.name,
+        None,
+        input.sync.interval_minutes,
+    )
+    .await?;
     let system = System::try_from(row)?;
     follow_change(&state, system.kind).await;
     let entry = AuditEntry::new("system.create", &system.id, None::<&System>, Some(&system));
@@ -643,6 +651,14 @@ async fn save(
         return Err(ApiError::NotFound(format!("no system {:?}", row.id)));
     }
     let after = System::try_from(load(state, &row.id).await?)?;
+    crate::schedules::follow_system(
+        &state.db,
+        &after.id,
+        &after.name,
+        before.sync.interval_minutes,
+        after.sync.interval_minutes,
+    )
+    .await?;
     follow_change(state, after.kind).await;
     let entry = AuditEntry::new(action, &after.id, Some(&before), Some(&after));
     Ok(with_entry(Json(after), entry))
@@ -801,6 +817,7 @@ pub async fn delete_system(
     }
     if has_records {
         store::archive(&state.db, &id).await?;
+        crate::schedules::forget_system(&state.db, &id).await?;
         let after = System::try_from(load(&state, &id).await?)?;
         follow_change(&state, after.kind).await;
         let entry = AuditEntry::new("system.archive", &id, Some(&before), Some(&after));
@@ -852,7 +869,18 @@ pub fn open_platform_client(
     row: &SystemRow,
     log: Option<std::sync::Arc<crate::calllog::CallLog>>,
 ) -> Result<haier::OpenPlatform, ApiError> {
-    let secrets = open_secrets(state, row)?;
+    open_platform_client_with(&state.secrets, row, log)
+}
+
+/// [`open_platform_client`] with the secrets opened by `ring` (for work outside a
+/// request: the scheduler). A setting that makes no client is a 422
+/// `system_misconfigured` naming it, never showing a secret.
+pub fn open_platform_client_with(
+    ring: &super::crypto::KeyRing,
+    row: &SystemRow,
+    log: Option<std::sync::Arc<crate::calllog::CallLog>>,
+) -> Result<haier::OpenPlatform, ApiError> {
+    let secrets = open_with(ring, row).map_err(ApiError::Internal)?;
     let settings: serde_json::Value =
         serde_json::from_str(&row.settings).map_err(|e| ApiError::Internal(e.into()))?;
     let (op, _, _) =
@@ -937,19 +965,24 @@ pub async fn test_system(
         }
     } else {
         let webhook_only = before.settings["webhook_only"].as_bool().unwrap_or(false);
+        let last_delivery = if webhook_only {
+            crate::store::webhooks_in::last_received_at(&state.db, &id).await?
+        } else {
+            None
+        };
         let result = TestResult {
-            ok: false,
+            ok: last_delivery.is_some(),
             checked: if webhook_only { "webhook" } else { "none" }.to_owned(),
             tested_at: started,
             latency_ms: 0,
             accounts: None,
             error_class: None,
-            error: Some(if webhook_only {
-                "no verified delivery yet".to_owned()
-            } else {
-                format!("no test is known for a {} system yet", before.kind)
-            }),
-            last_verified_delivery_at: None,
+            error: match (webhook_only, last_delivery) {
+                (true, Some(_)) => None,
+                (true, None) => Some("no verified delivery yet".to_owned()),
+                (false, _) => Some(format!("no test is known for a {} system yet", before.kind)),
+            },
+            last_verified_delivery_at: last_delivery,
         };
         (before.status, result)
     };

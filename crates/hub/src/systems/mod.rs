@@ -106,6 +106,10 @@ pub struct HaierSettings {
     #[serde(default)]
     #[schema(schema_with = callback_schema)]
     pub callback: Option<serde_json::Map<String, serde_json::Value>>,
+    /// How its webhooks' payloads become our canonical records
+    /// ([`crate::webhooks::inbound::mapping`]); none: the canonical schema is expected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mapping: Option<crate::webhooks::inbound::mapping::Mapping>,
 }
 
 /// The one supplier vendor known: `haier`.
@@ -182,6 +186,10 @@ pub struct EndpointSettings {
     /// A webhook-only system: true when it only calls us (signed with its secrets).
     #[serde(default)]
     pub webhook_only: bool,
+    /// How its webhooks' payloads become our canonical records
+    /// ([`crate::webhooks::inbound::mapping`]); none: the canonical schema is expected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mapping: Option<crate::webhooks::inbound::mapping::Mapping>,
 }
 
 /// The secrets a Haier supplier system may carry, with the setting each one fills.
@@ -301,6 +309,9 @@ pub fn check_settings(
                     }
                 }
             }
+            if let Some(m) = &s.mapping {
+                m.check("settings.mapping")?;
+            }
             serde_json::to_value(s).map_err(bad)
         }
         _ => {
@@ -309,6 +320,9 @@ pub fn check_settings(
                 && !url_ok(u)
             {
                 return Err("settings.base_url must be an http(s) URL".to_owned());
+            }
+            if let Some(m) = &s.mapping {
+                m.check("settings.mapping")?;
             }
             serde_json::to_value(s).map_err(bad)
         }

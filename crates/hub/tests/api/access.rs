@@ -27,6 +27,7 @@ GET    /openapi.json                               public
 GET    /docs                                       public
 GET    /docs/app.js                                public
 POST   /callbacks/haier                            public
+POST   /webhooks/{system_id}                       public
 POST   /api/v1/auth/login                          public
 POST   /api/v1/auth/logout                         any
 GET    /api/v1/auth/me                             any
@@ -45,6 +46,23 @@ PUT    /api/v1/systems/{id}                        A S
 PATCH  /api/v1/systems/{id}                        A S
 DELETE /api/v1/systems/{id}                        A S
 POST   /api/v1/systems/{id}/test                   A S
+GET    /api/v1/systems/{id}/endpoints              A S
+POST   /api/v1/systems/{id}/endpoints              A S
+GET    /api/v1/systems/{id}/endpoints/{endpoint_id} A S
+PATCH  /api/v1/systems/{id}/endpoints/{endpoint_id} A S
+DELETE /api/v1/systems/{id}/endpoints/{endpoint_id} A S
+POST   /api/v1/systems/{id}/endpoints/{endpoint_id}/rotate-secret A S
+GET    /api/v1/webhook-deliveries                  A S
+GET    /api/v1/webhook-deliveries/{id}             A S
+POST   /api/v1/webhook-deliveries/{id}/retry       A S
+GET    /api/v1/systems/{id}/webhook-secrets        A S
+POST   /api/v1/systems/{id}/webhook-secrets        A S
+POST   /api/v1/systems/{id}/mapping/preview        A S
+GET    /api/v1/webhook-events                      A S W C T
+GET    /api/v1/webhook-events/{id}                 A S W C T
+POST   /api/v1/webhook-events/{id}/replay          A S
+POST   /api/v1/webhook-events/replay               A S
+GET    /api/v1/webhook-refusals                    A S W C T
 GET    /api/v1/systems/{id}/supplier/products      A S W
 GET    /api/v1/systems/{id}/supplier/prices        A S W
 GET    /api/v1/systems/{id}/supplier/stock         A S W
@@ -72,6 +90,10 @@ GET    /api/v1/sync-runs                           A S W C T
 POST   /api/v1/sync-runs                           A S W
 GET    /api/v1/sync-runs/{id}                      A S W C T
 GET    /api/v1/sync-runs/{id}/calls                A S W C T
+GET    /api/v1/schedules                           A S W C T
+GET    /api/v1/schedules/{id}                      A S W C T
+PUT    /api/v1/schedules/{id}                      A S W
+POST   /api/v1/schedules/{id}/run                  A S W
 POST   /api/v1/pos/{system_id}/transactions        any
 GET    /api/v1/pos/transactions                    any
 GET    /api/v1/pos/transactions/{id}               any
@@ -243,6 +265,7 @@ async fn permission_matrix(db: &Db) {
         let path = row
             .path
             .replace("{code}", "NOPE0001")
+            .replace("{endpoint_id}", "zz_nope")
             .replace("{id}", "zz_nope")
             .replace("{system_id}", "zz_nope");
         let body = (row.method != Method::GET && row.method != Method::DELETE).then(|| json!({}));

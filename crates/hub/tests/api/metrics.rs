@@ -217,3 +217,39 @@ crate::on_both_backends! {
     metrics_need_an_operator_role => metrics_need_an_operator;
     health_and_readiness_follow_the_database_and_shutdown => health_and_readiness;
 }
+
+/// The sample alert rules and dashboard in `deploy/` name only metrics the hub exports
+/// (the table of `crates/hub/src/metrics.rs`), and the dashboard is valid JSON.
+#[test]
+fn the_deploy_samples_name_only_exported_metrics() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let read = |p: &str| std::fs::read_to_string(root.join(p)).unwrap();
+    let names = |text: &str| -> std::collections::BTreeSet<String> {
+        text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .filter(|w| w.starts_with("supplyhub_"))
+            .map(|w| {
+                ["_bucket", "_count", "_sum"]
+                    .iter()
+                    .fold(w.to_owned(), |w, s| {
+                        w.strip_suffix(s).map_or(w.clone(), str::to_owned)
+                    })
+            })
+            .collect()
+    };
+    let exported = names(&read("crates/hub/src/metrics.rs"));
+    let dashboard = read("deploy/grafana-dashboard.json");
+    let parsed: Value = serde_json::from_str(&dashboard).expect("the dashboard is JSON");
+    assert!(parsed["panels"].as_array().is_some_and(|p| !p.is_empty()));
+    for (file, text) in [
+        ("deploy/alerts.yml", read("deploy/alerts.yml")),
+        ("deploy/grafana-dashboard.json", dashboard),
+    ] {
+        let used = names(&text);
+        assert!(!used.is_empty(), "{file} names no metric");
+        let unknown: Vec<&String> = used.difference(&exported).collect();
+        assert!(
+            unknown.is_empty(),
+            "{file} names metrics the hub does not export: {unknown:?}"
+        );
+    }
+}

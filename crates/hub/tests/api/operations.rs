@@ -333,6 +333,7 @@ async fn old_history_is_pruned_but_live_orders_and_jobs_keep_theirs(db: &Db) {
             inventory_log: 2,
             job_attempts: 1,
             sync_failures: 2,
+            webhook_deliveries: 0,
         }
     );
     let again = supplyhub::retention::prune_once(db, 30, &retention, now)
@@ -383,6 +384,7 @@ async fn old_history_is_pruned_but_live_orders_and_jobs_keep_theirs(db: &Db) {
         inventory_log_days: 0,
         job_attempts_days: 0,
         sync_failures_days: 0,
+        webhook_deliveries_days: 0,
     };
     let later = ago(now, -1000);
     let pruned = supplyhub::retention::prune_once(db, 0, &keep, later)

@@ -582,6 +582,17 @@ async fn secrets_are_sealed_in_the_file_and_rotate() {
     .await;
     assert_eq!(status, 201);
     let id = created["id"].as_str().unwrap().to_owned();
+    // A webhook endpoint's signing secret is sealed by the same keys.
+    let (status, endpoint) = call(
+        &app,
+        Method::POST,
+        &format!("/api/v1/systems/{id}/endpoints"),
+        Some(json!({"url": "https://hooks.example.com/in", "event_types": ["member.updated"]})),
+    )
+    .await;
+    assert_eq!(status, 201, "{endpoint}");
+    let signing_secret = endpoint["secret"].as_str().unwrap().to_owned();
+    let endpoint_id = endpoint["endpoint"]["id"].as_str().unwrap().to_owned();
     if let Db::Sqlite(p) = &t.db {
         sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
             .execute(p)
@@ -628,6 +639,7 @@ async fn secrets_are_sealed_in_the_file_and_rotate() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("1 system"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("1 webhook endpoint"));
     let mut only_new = AppState::new(t.db.clone());
     only_new.secrets = Arc::new(KeyRing::new(&new, &[]).unwrap());
     let row = supplyhub::store::systems::get(&t.db, &id)
@@ -639,6 +651,21 @@ async fn secrets_are_sealed_in_the_file_and_rotate() {
     assert_eq!(
         row.secrets_key_id.as_deref(),
         Some(only_new.secrets.current_id())
+    );
+    let endpoint_row = supplyhub::store::webhooks::get_endpoint(&t.db, &endpoint_id)
+        .await
+        .unwrap()
+        .unwrap();
+    let opened = supplyhub::webhooks::outbound::signing_secrets(
+        &only_new.secrets,
+        &endpoint_row,
+        supplyhub::types::UtcTime::now(),
+    )
+    .unwrap();
+    let given = supplyhub::webhooks::signature::WebhookSecret::parse(&signing_secret).unwrap();
+    assert_eq!(
+        opened[0].sign("msg_1", 1, b"{}"),
+        given.sign("msg_1", 1, b"{}")
     );
     t.cleanup().await;
 }

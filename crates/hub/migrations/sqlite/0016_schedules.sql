@@ -1,0 +1,45 @@
+-- Schedules (SQLite twin of postgres/0016_schedules.sql): what starts a sync run on its
+-- own, claimed like jobs so that each firing runs once across all instances.
+--
+-- kind: stock | prices | catalog (of the active supplier system) | system_sync (of
+-- system_id). A firing moves next_run_at to the next time the cron expression (in
+-- time_zone) names after the moment of the firing, in the transaction that claims it:
+-- firings missed while no instance ran are run once, not one by one.
+CREATE TABLE schedules (
+    id            TEXT PRIMARY KEY,
+    name          TEXT NOT NULL,
+    kind          TEXT NOT NULL,
+    system_id     TEXT UNIQUE REFERENCES external_systems (id) ON DELETE CASCADE,
+    cron          TEXT NOT NULL,
+    time_zone     TEXT NOT NULL,
+    enabled       BOOLEAN NOT NULL,
+    next_run_at   INTEGER,                     -- NULL: to be computed by the scheduler
+    last_run_at   INTEGER,                     -- the last firing (or run-now)
+    last_run_id   TEXT,                        -- the run it started
+    last_outcome  TEXT,                        -- started | skipped | failed | success | partial
+    last_detail   TEXT,
+    created_at    INTEGER NOT NULL,
+    updated_at    INTEGER NOT NULL
+);
+CREATE INDEX schedules_due ON schedules (enabled, next_run_at);
+
+-- When a stock sync last covered a county (the daily coverage of the configured ones).
+CREATE TABLE stock_coverage (
+    county_code  TEXT PRIMARY KEY,
+    covered_at   INTEGER NOT NULL,
+    run_id       TEXT NOT NULL
+);
+
+-- The defaults the seed documents recommend: stock every 15 minutes, prices hourly (at
+-- minute 7, clear of the stock firing at minute 0), the full catalog daily at 03:20.
+INSERT INTO schedules (id, name, kind, system_id, cron, time_zone, enabled, created_at, updated_at)
+VALUES
+    ('sch_stock', 'Stock where customers are', 'stock', NULL, '*/15 * * * *', 'Asia/Shanghai', 1,
+     CAST((julianday('now') - 2440587.5) * 86400000000 AS INTEGER),
+     CAST((julianday('now') - 2440587.5) * 86400000000 AS INTEGER)),
+    ('sch_prices', 'Prices', 'prices', NULL, '7 * * * *', 'Asia/Shanghai', 1,
+     CAST((julianday('now') - 2440587.5) * 86400000000 AS INTEGER),
+     CAST((julianday('now') - 2440587.5) * 86400000000 AS INTEGER)),
+    ('sch_catalog', 'Full catalog', 'catalog', NULL, '20 3 * * *', 'Asia/Shanghai', 1,
+     CAST((julianday('now') - 2440587.5) * 86400000000 AS INTEGER),
+     CAST((julianday('now') - 2440587.5) * 86400000000 AS INTEGER));
