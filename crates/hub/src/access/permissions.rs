@@ -382,6 +382,7 @@ pub const RULES: &[Rule] = &[
     rule("GET", "/admin/orders", Allow::Roles(OPERATORS)),
     rule("GET", "/admin/orders/{id}", Allow::Roles(OPERATORS)),
     rule("GET", "/admin/stock", Allow::Roles(OPERATORS)),
+    rule("GET", "/admin/schedules", Allow::Roles(OPERATORS)),
     rule("GET", "/admin/users", Allow::Roles(ADMINS)),
     rule("GET", "/admin/api-keys", Allow::Roles(ADMINS)),
     rule("GET", "/admin/audit-log", Allow::Roles(ADMINS)),

@@ -57,6 +57,7 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/orders", get(pages::orders))
         .route("/admin/orders/{id}", get(pages::order))
         .route("/admin/stock", get(pages::stock))
+        .route("/admin/schedules", get(pages::schedules))
         .route("/admin/users", get(pages::users))
         .route("/admin/api-keys", get(pages::api_keys))
         .route("/admin/audit-log", get(pages::audit_log))

@@ -1173,3 +1173,69 @@ pub async fn audit_log(
     .await;
     page(&headers, result)
 }
+
+// ---- Schedules -------------------------------------------------------------------
+
+/// A schedule as the page lists it.
+pub struct ScheduleView {
+    id: String,
+    name: String,
+    kind: String,
+    system: String,
+    cron: String,
+    time_zone: String,
+    enabled: bool,
+    next_run: String,
+    last_run: String,
+    last_run_id: String,
+    last_outcome: String,
+    last_detail: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin/schedules.html")]
+struct SchedulesPage {
+    viewer: Viewer,
+    schedules: Vec<ScheduleView>,
+}
+
+/// Schedules the page lists, at most.
+const SCHEDULES_SHOWN: u32 = 200;
+
+/// `GET /admin/schedules`: every schedule with its cadence, next firing and the outcome
+/// of its last.
+pub async fn schedules(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    headers: HeaderMap,
+) -> Response {
+    let result: Result<SchedulesPage, ApiError> = async {
+        let schedules =
+            crate::store::schedules::list_schedules(&state.db, None, SCHEDULES_SHOWN).await?;
+        Ok(SchedulesPage {
+            viewer,
+            schedules: schedules
+                .into_iter()
+                .map(|s| ScheduleView {
+                    id: s.id,
+                    name: s.name,
+                    kind: s.kind.as_str().to_owned(),
+                    system: s.system_id.unwrap_or_default(),
+                    cron: s.cron,
+                    time_zone: s.time_zone,
+                    enabled: s.enabled,
+                    next_run: opt_when(s.next_run_at),
+                    last_run: opt_when(s.last_run_at),
+                    last_run_id: s.last_run_id.unwrap_or_default(),
+                    last_outcome: s
+                        .last_outcome
+                        .map(|o| o.as_str().to_owned())
+                        .unwrap_or_default(),
+                    last_detail: s.last_detail.unwrap_or_default(),
+                })
+                .collect(),
+        })
+    }
+    .await;
+    page(&headers, result)
+}

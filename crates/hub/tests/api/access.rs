@@ -119,6 +119,7 @@ POST   /admin/jobs/{id}/redrive                    A S W
 GET    /admin/orders                               A S W C T
 GET    /admin/orders/{id}                          A S W C T
 GET    /admin/stock                                A S W C T
+GET    /admin/schedules                            A S W C T
 GET    /admin/users                                A
 GET    /admin/api-keys                             A
 GET    /admin/audit-log                            A

@@ -734,6 +734,16 @@ async fn users_keys_and_the_audit_log_are_for_admins(db: &Db) {
     assert!(all.body.contains("<td>user.create</td>"), "{}", all.body);
     let bad = admin.get("/admin/audit-log?actor=%01").await;
     assert_eq!(bad.status, 400);
+
+    // Schedules are for every operator: the defaults with their cadence.
+    let schedules = staff.get("/admin/schedules").await;
+    assert_eq!(schedules.status, 200, "{}", schedules.body);
+    assert!(
+        schedules.body.contains(r#"<tr id="schedule-sch_stock">"#),
+        "{}",
+        schedules.body
+    );
+    assert!(schedules.body.contains(r#"<tr id="schedule-sch_catalog">"#));
 }
 
 fn urlencode(s: &str) -> String {
