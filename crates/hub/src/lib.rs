@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 pub mod access;
+pub mod admin;
 pub mod audit;
 pub mod callbacks;
 pub mod calllog;

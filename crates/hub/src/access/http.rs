@@ -34,6 +34,10 @@ const TOUCH_EVERY_MICROS: i64 = 60 * 1_000_000;
 #[derive(Debug, Clone)]
 pub struct SessionId(pub String);
 
+/// The CSRF token of the request's session, for a page to hand its scripts.
+#[derive(Debug, Clone)]
+pub struct SessionCsrf(pub String);
+
 /// Finds the caller of every request from its credentials, before the body is read:
 /// 401 when they are wrong, or missing where the hub requires them. Paths outside
 /// `/api/` and the public routes of [`super::permissions::RULES`] (which have no path
@@ -56,8 +60,9 @@ pub async fn authenticate_layer(
         Err(e) => return e.into_response(),
     };
     request.extensions_mut().insert(principal);
-    if let Some(s) = session {
-        request.extensions_mut().insert(SessionId(s));
+    if let Some((id, csrf)) = session {
+        request.extensions_mut().insert(SessionId(id));
+        request.extensions_mut().insert(SessionCsrf(csrf));
     }
     next.run(request).await
 }
@@ -82,24 +87,46 @@ pub async fn authorize(State(state): State<AppState>, request: Request, next: Ne
     if rule.allow == Allow::Public {
         return next.run(request).await;
     }
+    // The admin page answers a browser: a redirect to its sign-in page, or an HTML page.
+    let admin_page = crate::admin::is_admin_path(&path);
+    let refuse = |request: &Request, e: ApiError| {
+        if admin_page {
+            crate::admin::refusal(request.headers(), e)
+        } else {
+            e.into_response()
+        }
+    };
+    let mut session = None;
     let principal = match request.extensions().get::<Principal>() {
         Some(p) => p.clone(),
         // A route outside /api/ that is not public: authenticate here.
         None => match authenticate(&state, request.headers(), &method).await {
-            Ok((p, _)) => p,
-            Err(e) => return e.into_response(),
+            Ok((p, s)) => {
+                session = s;
+                p
+            }
+            Err(e) => return refuse(&request, e),
         },
     };
+    // The admin page is for someone who signed in (or holds a key): a hub open to all
+    // still shows its sign-in page.
+    if admin_page && principal == Principal::Open {
+        return refuse(&request, ApiError::Unauthorized);
+    }
     let role = principal.role();
     if !rule.allow.permits(role) {
-        return ApiError::Forbidden {
+        let e = ApiError::Forbidden {
             code: "forbidden",
             detail: format!("the role {role} may not {method} {path}"),
-        }
-        .into_response();
+        };
+        return refuse(&request, e);
     }
     let mut request = request;
     request.extensions_mut().insert(principal);
+    if let Some((id, csrf)) = session {
+        request.extensions_mut().insert(SessionId(id));
+        request.extensions_mut().insert(SessionCsrf(csrf));
+    }
     next.run(request).await
 }
 
@@ -116,7 +143,7 @@ async fn authenticate(
     state: &AppState,
     headers: &HeaderMap,
     method: &Method,
-) -> Result<(Principal, Option<String>), ApiError> {
+) -> Result<(Principal, Option<(String, String)>), ApiError> {
     let now = UtcTime::now();
     if let Some(auth) = headers.get(header::AUTHORIZATION) {
         let token = auth
@@ -184,7 +211,7 @@ async fn authenticate(
             username: user.username,
             role,
         };
-        return Ok((principal, Some(id)));
+        return Ok((principal, Some((id, session.csrf_token))));
     }
     if state.admin_token.is_some() || state.access.enforced() {
         return Err(ApiError::Unauthorized);
@@ -292,7 +319,23 @@ pub async fn login(
     headers: HeaderMap,
     JsonBody(req): JsonBody<LoginRequest>,
 ) -> Result<Response, ApiError> {
-    for (field, value) in [("username", &req.username), ("password", &req.password)] {
+    let (body, cookie) = open_session(&state, &headers, &req.username, &req.password).await?;
+    let mut response = Json(body).into_response();
+    response.headers_mut().insert(header::SET_COOKIE, cookie);
+    Ok(response)
+}
+
+/// Checks a username and password and opens a session: the answer of a login and its
+/// `Set-Cookie` value. The one path of both the API's login and the admin page's sign-in.
+/// 422 for an empty or over-long field, 401 for wrong credentials, 429 while the account
+/// is throttled or locked.
+pub async fn open_session(
+    state: &AppState,
+    headers: &HeaderMap,
+    username: &str,
+    password: &str,
+) -> Result<(LoginResponse, HeaderValue), ApiError> {
+    for (field, value) in [("username", username), ("password", password)] {
         if value.is_empty() || value.chars().count() > 256 {
             return Err(ApiError::Unprocessable {
                 code: "invalid_body",
@@ -301,8 +344,8 @@ pub async fn login(
         }
     }
     let wrong = || unauthorized("invalid_credentials", "wrong username or password");
-    let Some(record) = store::login_record(&state.db, &req.username).await? else {
-        let password = req.password.clone();
+    let Some(record) = store::login_record(&state.db, username).await? else {
+        let password = password.to_owned();
         let _ = tokio::task::spawn_blocking(move || {
             super::verify_password(&password, super::dummy_password_hash())
         })
@@ -337,7 +380,7 @@ pub async fn login(
             });
         }
     }
-    let password = req.password;
+    let password = password.to_owned();
     let hash = record.password_hash.clone();
     let ok = tokio::task::spawn_blocking(move || super::verify_password(&password, &hash))
         .await
@@ -387,15 +430,15 @@ pub async fn login(
         i64::from(config.session_absolute_hours) * 3600,
         if secure { "; Secure" } else { "" }
     );
-    let mut response = Json(LoginResponse {
-        user,
-        csrf_token: session.csrf_token,
-        expires_at,
-    })
-    .into_response();
     let value = HeaderValue::from_str(&cookie).map_err(|e| ApiError::Internal(e.into()))?;
-    response.headers_mut().insert(header::SET_COOKIE, value);
-    Ok(response)
+    Ok((
+        LoginResponse {
+            user,
+            csrf_token: session.csrf_token,
+            expires_at,
+        },
+        value,
+    ))
 }
 
 fn secs_until(now: UtcTime, until: UtcTime) -> u64 {
@@ -415,13 +458,19 @@ pub async fn logout(
 ) -> Result<Response, ApiError> {
     let mut response = StatusCode::NO_CONTENT.into_response();
     if let Some(axum::Extension(SessionId(id))) = session {
-        store::delete_session(&state.db, &id).await?;
-        let clear = format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
-        if let Ok(v) = HeaderValue::from_str(&clear) {
-            response.headers_mut().insert(header::SET_COOKIE, v);
-        }
+        let clear = close_session(&state, &id).await?;
+        response.headers_mut().insert(header::SET_COOKIE, clear);
     }
     Ok(response)
+}
+
+/// Ends the session `id` (the SHA-256 of its token): the `Set-Cookie` value that clears
+/// the cookie. The one path of both the API's logout and the admin page's sign-out.
+pub async fn close_session(state: &AppState, id: &str) -> Result<HeaderValue, ApiError> {
+    store::delete_session(&state.db, id).await?;
+    Ok(HeaderValue::from_static(
+        "supplyhub_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0",
+    ))
 }
 
 /// Who the caller is.

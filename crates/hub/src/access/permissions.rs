@@ -357,6 +357,35 @@ pub const RULES: &[Rule] = &[
     ),
     rule("GET", "/api/v1/members", Allow::Roles(MEMBERS)),
     rule("GET", "/api/v1/members/{id}", Allow::Roles(MEMBERS)),
+    // The admin page (HTML): its pages are for operators; each action has the roles of
+    // the API route it mirrors. Without a session a browser is sent to sign in.
+    rule("GET", "/admin/login", Allow::Public),
+    rule("POST", "/admin/login", Allow::Public),
+    rule("GET", "/admin/assets/htmx.min.js", Allow::Public),
+    rule("GET", "/admin/assets/admin.css", Allow::Public),
+    rule("POST", "/admin/logout", Allow::AnyRole),
+    rule("GET", "/admin", Allow::Roles(OPERATORS)),
+    rule("GET", "/admin/sync-runs", Allow::Roles(OPERATORS)),
+    rule("POST", "/admin/sync-runs", Allow::Roles(SUPPLIER_TOOLS)),
+    rule("GET", "/admin/sync-runs/{id}", Allow::Roles(OPERATORS)),
+    rule(
+        "GET",
+        "/admin/sync-runs/{id}/progress",
+        Allow::Roles(OPERATORS),
+    ),
+    rule("GET", "/admin/jobs", Allow::Roles(OPERATORS)),
+    rule(
+        "POST",
+        "/admin/jobs/{id}/redrive",
+        Allow::Roles(PURCHASE_ORDERS),
+    ),
+    rule("GET", "/admin/orders", Allow::Roles(OPERATORS)),
+    rule("GET", "/admin/orders/{id}", Allow::Roles(OPERATORS)),
+    rule("GET", "/admin/stock", Allow::Roles(OPERATORS)),
+    rule("GET", "/admin/schedules", Allow::Roles(OPERATORS)),
+    rule("GET", "/admin/users", Allow::Roles(ADMINS)),
+    rule("GET", "/admin/api-keys", Allow::Roles(ADMINS)),
+    rule("GET", "/admin/audit-log", Allow::Roles(ADMINS)),
 ];
 
 /// The rule of `method` on the route template `path`, if the table has one.

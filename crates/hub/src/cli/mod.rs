@@ -683,6 +683,9 @@ fn print_where_to_look(
     println!("  orders      {base}/api/v1/orders (POST to check out)");
     println!("  callbacks   {base}/callbacks/haier");
     println!("  OpenAPI     {base}/openapi.json");
+    println!(
+        "  admin page  {base}/admin (sign in as a user: printf '%s\\n' \"$PASSWORD\" | supplyhub user create --username alice --role admin)"
+    );
     if let Some(sb) = sandbox {
         println!(
             "  sandbox     {} (its truth: {}/_sandbox/catalog)",

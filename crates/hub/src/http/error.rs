@@ -180,7 +180,8 @@ impl From<crate::orders::OrderError> for ApiError {
 }
 
 impl ApiError {
-    fn status_and_code(&self) -> (StatusCode, &'static str) {
+    /// The status and machine-readable code this error is answered with.
+    pub fn status_and_code(&self) -> (StatusCode, &'static str) {
         match self {
             ApiError::InvalidParameter(_) => (StatusCode::BAD_REQUEST, "invalid_parameter"),
             ApiError::InvalidBody(_) => (StatusCode::BAD_REQUEST, "invalid_body"),
@@ -282,7 +283,13 @@ pub(super) async fn json_errors(
         .get(axum::http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/json"));
-    if !(status.is_client_error() || status.is_server_error()) || is_json {
+    // The admin page answers its browser's errors as HTML pages of its own.
+    let is_admin_html = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/html"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json || is_admin_html {
         return response;
     }
     let (mut parts, body) = response.into_parts();

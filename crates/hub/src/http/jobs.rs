@@ -88,14 +88,21 @@ pub async fn redrive_job(
     State(state): State<AppState>,
     PathParam(id): PathParam<String>,
 ) -> Result<Json<Job>, ApiError> {
+    redrive_dead_job(&state, &id).await.map(Json)
+}
+
+/// Puts the dead job `id` back in the queue: the job as it is then. 404 when there is no
+/// such job, 409 `invalid_state` when it is not dead. The one path of the API's redrive
+/// and the admin page's.
+pub(crate) async fn redrive_dead_job(state: &AppState, id: &str) -> Result<Job, ApiError> {
     let db = state.orders.db();
-    let Some(job) = jobs::get_job(db, &id).await? else {
+    let Some(job) = jobs::get_job(db, id).await? else {
         return Err(ApiError::NotFound(format!(
             "no job {:?}",
             id.chars().take(64).collect::<String>()
         )));
     };
-    if !jobs::redrive(db, &id).await? {
+    if !jobs::redrive(db, id).await? {
         return Err(ApiError::ConflictWith {
             code: "invalid_state",
             detail: format!(
@@ -104,8 +111,7 @@ pub async fn redrive_job(
             ),
         });
     }
-    let job = jobs::get_job(db, &id)
+    jobs::get_job(db, id)
         .await?
-        .ok_or_else(|| ApiError::NotFound(id.clone()))?;
-    Ok(Json(job))
+        .ok_or_else(|| ApiError::NotFound(id.to_owned()))
 }

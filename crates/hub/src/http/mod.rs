@@ -8,9 +8,9 @@
 pub(crate) mod body;
 mod callbacks;
 mod error;
-mod jobs;
+pub(crate) mod jobs;
 mod members;
-mod orders;
+pub(crate) mod orders;
 pub(crate) mod pagination;
 mod pos;
 mod products;
@@ -457,6 +457,7 @@ pub fn router(state: AppState) -> Router {
     router
         .route("/docs", axum::routing::get(crate::docs::page))
         .route("/docs/app.js", axum::routing::get(crate::docs::script))
+        .merge(crate::admin::routes())
         .route(
             "/openapi.json",
             axum::routing::get(move || {

@@ -140,6 +140,21 @@ pub async fn start_sync_run(
     State(state): State<AppState>,
     JsonBody(req): JsonBody<StartRun>,
 ) -> Result<Response, ApiError> {
+    let started = start_run(&state, req).await?;
+    let id = started.id.clone();
+    let entry = AuditEntry::new("sync_run.start", &id, None::<&StartedRun>, Some(&started));
+    let mut response = (StatusCode::ACCEPTED, Json(started)).into_response();
+    if let Ok(v) = HeaderValue::from_str(&format!("/api/v1/sync-runs/{id}")) {
+        response.headers_mut().insert(header::LOCATION, v);
+    }
+    Ok(with_entry(response, entry))
+}
+
+/// Starts a sync run of a supplier system in the background and answers it as started.
+/// 404 for no such system; 409 while the system has a run in progress, when it is
+/// archived or not a supplier, or its settings make no client; 422 for a bad field. The
+/// one path of the API's `POST /sync-runs` and the admin page's "run now".
+pub async fn start_run(state: &AppState, req: StartRun) -> Result<StartedRun, ApiError> {
     let kind = match req.kind.as_deref() {
         None | Some("full") => RunKind::Full,
         Some("incremental") => RunKind::Incremental,
@@ -195,7 +210,7 @@ pub async fn start_sync_run(
         sync.counties
     };
     let log = crate::calllog::CallLog::start(state.db.clone(), crate::calllog::OPEN_PLATFORM);
-    let client = super::http::open_platform_client(&state, &row, Some(log.clone()))?;
+    let client = super::http::open_platform_client(state, &row, Some(log.clone()))?;
     let opts = SyncOptions {
         kind,
         product_codes,
@@ -243,15 +258,9 @@ pub async fn start_sync_run(
             log.flush().await;
         })
     });
-    let started = StartedRun {
-        id: id.clone(),
+    Ok(StartedRun {
+        id,
         status: "pending".to_owned(),
         system_id: row.id.clone(),
-    };
-    let entry = AuditEntry::new("sync_run.start", &id, None::<&StartedRun>, Some(&started));
-    let mut response = (StatusCode::ACCEPTED, Json(started)).into_response();
-    if let Ok(v) = HeaderValue::from_str(&format!("/api/v1/sync-runs/{id}")) {
-        response.headers_mut().insert(header::LOCATION, v);
-    }
-    Ok(with_entry(response, entry))
+    })
 }

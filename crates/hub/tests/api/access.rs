@@ -104,6 +104,25 @@ POST   /api/v1/supplier-orders/{id}/transitions    A S W
 POST   /api/v1/members/{system_id}/sync            A S C
 GET    /api/v1/members                             A S C
 GET    /api/v1/members/{id}                        A S C
+GET    /admin/login                                public
+POST   /admin/login                                public
+GET    /admin/assets/htmx.min.js                   public
+GET    /admin/assets/admin.css                     public
+POST   /admin/logout                               any
+GET    /admin                                      A S W C T
+GET    /admin/sync-runs                            A S W C T
+POST   /admin/sync-runs                            A S W
+GET    /admin/sync-runs/{id}                       A S W C T
+GET    /admin/sync-runs/{id}/progress              A S W C T
+GET    /admin/jobs                                 A S W C T
+POST   /admin/jobs/{id}/redrive                    A S W
+GET    /admin/orders                               A S W C T
+GET    /admin/orders/{id}                          A S W C T
+GET    /admin/stock                                A S W C T
+GET    /admin/schedules                            A S W C T
+GET    /admin/users                                A
+GET    /admin/api-keys                             A
+GET    /admin/audit-log                            A
 ";
 
 const ROLES: [(&str, &str); 6] = [
@@ -233,6 +252,10 @@ async fn permission_matrix(db: &Db) {
     for served in ["/openapi.json", "/docs", "/docs/app.js"] {
         documented.insert(("GET".to_owned(), served.to_owned()));
     }
+    // The admin page's HTML routes are served beside the document, not in it.
+    for row in rows.iter().filter(|r| r.path.starts_with("/admin")) {
+        documented.insert((row.method.to_string(), row.path.clone()));
+    }
     let expected: BTreeSet<(String, String)> = rows
         .iter()
         .map(|r| (r.method.to_string(), r.path.clone()))
@@ -247,6 +270,7 @@ async fn permission_matrix(db: &Db) {
             .replace("{id}", "zz_nope")
             .replace("{system_id}", "zz_nope");
         let body = (row.method != Method::GET && row.method != Method::DELETE).then(|| json!({}));
+        let admin_page = row.path.starts_with("/admin");
         let denied = |status: u16, body: &Value| {
             status == 401 || status == 403 || body["code"] == "forbidden"
         };
@@ -266,6 +290,10 @@ async fn permission_matrix(db: &Db) {
                     row.method,
                     row.path
                 );
+            } else if admin_page {
+                // An HTML page saying so.
+                assert_eq!(status, 403, "{role} may not {} {}", row.method, row.path);
+                assert!(resp.to_string().contains("forbidden"), "{resp}");
             } else {
                 assert_eq!(
                     (status, resp["code"].as_str()),
@@ -299,6 +327,15 @@ async fn permission_matrix(db: &Db) {
                 assert!(
                     !denied(status, &resp),
                     "{who} may {} {}: {status} {resp}",
+                    row.method,
+                    row.path
+                );
+            } else if admin_page {
+                // Sent (and followed) to the sign-in page.
+                assert_eq!(status, 200, "{who} on {} {}", row.method, row.path);
+                assert!(
+                    resp.to_string().contains(r#"action=\"/admin/login\""#),
+                    "{who} on {} {}: {resp}",
                     row.method,
                     row.path
                 );

@@ -8,7 +8,9 @@
 #![allow(clippy::unwrap_used)]
 
 mod access;
+mod admin;
 mod audit;
+mod browser;
 mod callbacks;
 mod crash;
 mod helpers;
