@@ -23,4 +23,14 @@ if ! pg_ready; then
   pg_ready || { echo "PostgreSQL is not reachable at $pg_url: start it or set SUPPLYHUB_TEST_POSTGRES_URL" >&2; exit 1; }
 fi
 
+# The admin page's browser test drives headless Chromium through chromedriver (Debian's
+# chromium and chromium-driver), installed here when missing.
+if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
+  echo "installing chromium and chromium-driver for the browser test"
+  sudo=""
+  if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
+  $sudo apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q chromium chromium-driver
+fi
+
 exec cargo test --workspace --locked "$@"
