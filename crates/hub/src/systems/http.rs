@@ -407,7 +407,11 @@ fn merge_patch(target: &mut serde_json::Value, patch: &serde_json::Value) {
         if let serde_json::Value::Object(t) = target {
             for (k, v) in p {
                 if v.is_null() {
-                    t.remove(k);
+                    // A null removes the setting; one that is not set stays, so the
+                    // check that follows refuses a name the kind does not have.
+                    if t.remove(k).is_none() {
+                        t.insert(k.clone(), serde_json::Value::Null);
+                    }
                 } else {
                     merge_patch(t.entry(k.clone()).or_insert(serde_json::Value::Null), v);
                 }

@@ -486,6 +486,13 @@ async fn bad_input_is_named(db: &Db) {
         (
             Method::PATCH,
             one.clone(),
+            Some(json!({"settings": {"ylh": {"url": null}}})),
+            422,
+            "url",
+        ),
+        (
+            Method::PATCH,
+            one.clone(),
             Some(json!({"settings": ["haier"]})),
             422,
             "settings must be an object",
