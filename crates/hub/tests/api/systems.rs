@@ -831,12 +831,14 @@ async fn operator_tools_read_the_supplier(db: &Db) {
     .await;
     let ring = KeyRing::ephemeral();
     let mut vars = sandbox.sandbox.env();
+    // Calls time out well before the sandbox's 3 s hang, with room to spare for a
+    // loaded machine (a token fetch is never hung here).
     vars.extend([
         ("SUPPLYHUB_HAIER__MAX_RETRIES".to_owned(), "0".to_owned()),
-        ("SUPPLYHUB_HAIER__TIMEOUT_MS".to_owned(), "500".to_owned()),
+        ("SUPPLYHUB_HAIER__TIMEOUT_MS".to_owned(), "2000".to_owned()),
         (
             "SUPPLYHUB_HAIER__TOKEN_TIMEOUT_MS".to_owned(),
-            "500".to_owned(),
+            "5000".to_owned(),
         ),
     ]);
     let id = supplyhub::systems::http::register_supplier(db, &ring, "sandbox", &vars)
