@@ -430,6 +430,47 @@ impl TestApp {
     }
 }
 
+/// A JSON request to `app` with the bearer token it was spawned with: the status and the
+/// body (JSON, or the text as a JSON string).
+pub async fn call(
+    app: &TestApp,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut req = app.http.request(method, format!("{}{path}", app.base));
+    if let Some(t) = &app.token {
+        req = req.bearer_auth(t);
+    }
+    if let Some(body) = body {
+        req = req.json(&body);
+    }
+    let resp = req.send().await.unwrap();
+    let status = resp.status().as_u16();
+    let text = resp.text().await.unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+/// A state over `db` whose credentials are always required: `admin_token` as the
+/// bootstrap admin, `ring` sealing the systems' secrets.
+pub fn guarded_state(
+    db: &Db,
+    ring: supplyhub::systems::crypto::KeyRing,
+    admin_token: &str,
+) -> AppState {
+    let mut state = AppState::new(db.clone());
+    state.admin_token = Some(Arc::new(secrecy::SecretString::from(
+        admin_token.to_owned(),
+    )));
+    state.access =
+        supplyhub::access::AccessState::new(supplyhub::config::AccessConfig::default(), true);
+    state.secrets = Arc::new(ring);
+    state
+}
+
 /// The Python of `scripts/python-venv.sh`, with the official Standard Webhooks library and
 /// the Prometheus client's parser installed (on first use).
 pub fn python() -> std::path::PathBuf {

@@ -9,8 +9,7 @@ use std::sync::Arc;
 
 use reqwest::Method;
 use serde_json::{Value, json};
-use supplyhub::access::AccessState;
-use supplyhub::config::{AccessConfig, SchedulesConfig, SyncConfig};
+use supplyhub::config::{SchedulesConfig, SyncConfig};
 use supplyhub::http::AppState;
 use supplyhub::schedules::scheduler::Settings;
 use supplyhub::schedules::{Fired, FiringOutcome, Scheduler};
@@ -22,7 +21,7 @@ use supplyhub::systems::crypto::KeyRing;
 use supplyhub::types::{Money, UtcTime};
 use tokio_util::sync::CancellationToken;
 
-use crate::helpers::{TestApp, TestSandbox};
+use crate::helpers::{TestApp, TestSandbox, call};
 
 const ADMIN_TOKEN: &str = "schedules-admin-token-5c1b";
 
@@ -413,29 +412,8 @@ async fn stock_goes_where_customers_are(db: &Db) {
     );
 }
 
-async fn call(app: &TestApp, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
-    let mut req = app
-        .http
-        .request(method, format!("{}{path}", app.base))
-        .bearer_auth(ADMIN_TOKEN);
-    if let Some(body) = body {
-        req = req.json(&body);
-    }
-    let resp = req.send().await.unwrap();
-    let status = resp.status().as_u16();
-    let text = resp.text().await.unwrap();
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or(Value::String(text)),
-    )
-}
-
 fn state(db: &Db, ring: KeyRing) -> AppState {
-    let mut state = AppState::new(db.clone());
-    state.admin_token = Some(Arc::new(secrecy::SecretString::from(ADMIN_TOKEN)));
-    state.access = AccessState::new(AccessConfig::default(), true);
-    state.secrets = Arc::new(ring);
-    state
+    crate::helpers::guarded_state(db, ring, ADMIN_TOKEN)
 }
 
 fn assert_error(status: u16, body: &Value, want: u16, code: &str, names: &str) {

@@ -6,13 +6,11 @@ use std::sync::Arc;
 
 use reqwest::Method;
 use serde_json::{Value, json};
-use supplyhub::access::AccessState;
-use supplyhub::config::AccessConfig;
 use supplyhub::http::AppState;
 use supplyhub::store::Db;
 use supplyhub::systems::crypto::{KeyRing, generate_key_hex};
 
-use crate::helpers::{TestApp, TestDb};
+use crate::helpers::{TestApp, TestDb, call};
 
 const ADMIN_TOKEN: &str = "systems-admin-token-0d9e";
 const SECRETS: [(&str, &str); 4] = [
@@ -22,29 +20,8 @@ const SECRETS: [(&str, &str); 4] = [
     ("callback_secret", "cb-signing-secret-M09"),
 ];
 
-async fn call(app: &TestApp, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
-    let mut req = app
-        .http
-        .request(method, format!("{}{path}", app.base))
-        .bearer_auth(ADMIN_TOKEN);
-    if let Some(body) = body {
-        req = req.json(&body);
-    }
-    let resp = req.send().await.unwrap();
-    let status = resp.status().as_u16();
-    let text = resp.text().await.unwrap();
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or(Value::String(text)),
-    )
-}
-
 fn state(db: &Db, ring: KeyRing) -> AppState {
-    let mut state = AppState::new(db.clone());
-    state.admin_token = Some(Arc::new(secrecy::SecretString::from(ADMIN_TOKEN)));
-    state.access = AccessState::new(AccessConfig::default(), true);
-    state.secrets = Arc::new(ring);
-    state
+    crate::helpers::guarded_state(db, ring, ADMIN_TOKEN)
 }
 
 fn haier_system(name: &str) -> Value {

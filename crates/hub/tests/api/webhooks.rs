@@ -15,25 +15,9 @@ use supplyhub::webhooks::inbound::InboundConfig;
 use supplyhub::webhooks::signature::{WebhookSecret, sign};
 
 use crate::helpers::TestApp;
+use crate::helpers::call;
 
 const ADMIN_TOKEN: &str = "webhooks-admin-token-5c1e";
-
-async fn call(app: &TestApp, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
-    let mut req = app
-        .http
-        .request(method, format!("{}{path}", app.base))
-        .bearer_auth(ADMIN_TOKEN);
-    if let Some(body) = body {
-        req = req.json(&body);
-    }
-    let resp = req.send().await.unwrap();
-    let status = resp.status().as_u16();
-    let text = resp.text().await.unwrap();
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or(Value::String(text)),
-    )
-}
 
 async fn spawn(db: &Db, webhooks: InboundConfig) -> TestApp {
     let mut state = AppState::new(db.clone());
