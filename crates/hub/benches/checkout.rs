@@ -26,6 +26,9 @@ use supplyhub::store::Db;
 use supplyhub::sync::{NoProgress, RunKind, SyncOptions, Syncer};
 use supplyhub::systems::live::{LiveSupplier, SupplierClients};
 
+mod common;
+use common::percentile;
+
 struct Args {
     orders: usize,
     concurrency: usize,
@@ -46,11 +49,6 @@ fn parse_args() -> Args {
         }
     }
     args
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
 }
 
 async fn run(label: &str, url: &str, args: &Args) -> anyhow::Result<()> {
@@ -168,35 +166,9 @@ async fn main() -> anyhow::Result<()> {
         "create → hold over HTTP, {} in flight, 20 SKUs, one county",
         args.concurrency
     );
-    let dir = tempfile::tempdir()?;
-    run(
-        "SQLite",
-        &format!("sqlite://{}", dir.path().join("bench.db").display()),
-        &args,
-    )
-    .await?;
-
-    let admin = std::env::var("SUPPLYHUB_BENCH_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
-    let Ok(Db::Postgres(pool)) = Db::connect(&admin).await else {
-        println!("PostgreSQL   not reachable at {admin}: skipped");
-        return Ok(());
-    };
-    let name = format!("supplyhub_bench_{}", std::process::id());
-    // A collation that is not bytewise, as many installations have by default, so the
-    // bench runs the queries a customer's database runs.
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "CREATE DATABASE {name} TEMPLATE template0 \
-         LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C.UTF-8'"
-    )))
-    .execute(&pool)
-    .await?;
-    let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
-    let result = run("PostgreSQL", &format!("{base}/{name}"), &args).await;
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-    )))
-    .execute(&pool)
-    .await?;
-    result
+    let args = &args;
+    common::on_both_backends("supplyhub_bench", |label, url| async move {
+        run(label, &url, args).await
+    })
+    .await
 }

@@ -24,6 +24,9 @@ use supplyhub::http::{AppState, router};
 use supplyhub::store::Db;
 use supplyhub::webhooks::signature::{WebhookSecret, sign};
 
+mod common;
+use common::percentile;
+
 struct Args {
     events: usize,
     concurrency: Vec<usize>,
@@ -49,11 +52,6 @@ fn parse_args() -> Args {
         }
     }
     args
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
 }
 
 async fn run(label: &str, url: &str, args: &Args) -> anyhow::Result<()> {
@@ -152,33 +150,9 @@ async fn run(label: &str, url: &str, args: &Args) -> anyhow::Result<()> {
 async fn main() -> anyhow::Result<()> {
     let args = parse_args();
     println!("webhook ingest over HTTP: verified, stored raw with its job, answered 202");
-    let dir = tempfile::tempdir()?;
-    run(
-        "SQLite",
-        &format!("sqlite://{}", dir.path().join("bench.db").display()),
-        &args,
-    )
-    .await?;
-
-    let admin = std::env::var("SUPPLYHUB_BENCH_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
-    let Ok(Db::Postgres(pool)) = Db::connect(&admin).await else {
-        println!("PostgreSQL   not reachable at {admin}: skipped");
-        return Ok(());
-    };
-    let name = format!("supplyhub_bench_webhooks_{}", std::process::id());
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "CREATE DATABASE {name} TEMPLATE template0 \
-         LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C.UTF-8'"
-    )))
-    .execute(&pool)
-    .await?;
-    let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
-    let result = run("PostgreSQL", &format!("{base}/{name}"), &args).await;
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-    )))
-    .execute(&pool)
-    .await?;
-    result
+    let args = &args;
+    common::on_both_backends("supplyhub_bench_webhooks", |label, url| async move {
+        run(label, &url, args).await
+    })
+    .await
 }
