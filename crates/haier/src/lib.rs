@@ -16,15 +16,17 @@
 //!   signature, time window), the `Data` payload and the reply envelope.
 //! - [`token`]: a cached, single-flight OAuth token provider usable by any
 //!   vendor system.
-//! - [`retry`], [`breaker`], [`observe`]: the resilience and telemetry pieces
-//!   every call goes through (jittered exponential backoff that honours
-//!   `Retry-After`, a per-client rate limiter, a small circuit breaker and
-//!   per-attempt call records).
+//! - [`retry`], [`breaker`], [`budget`], [`observe`]: the resilience and
+//!   telemetry pieces every call goes through (jittered exponential backoff that
+//!   honours `Retry-After`, the account's request budget shared by its clients
+//!   and divided between processes, a small circuit breaker and per-attempt call
+//!   records).
 //! - [`sign`]: the MD5 signature of the vendor's inbound callbacks.
 //! - [`error`]: one typed error for all of it.
 #![forbid(unsafe_code)]
 
 pub mod breaker;
+pub mod budget;
 pub mod callback;
 pub mod envelope;
 pub mod error;
@@ -43,6 +45,7 @@ mod wire;
 
 pub use wire::{BadRecord, Records};
 
+pub use budget::{Budget, in_background};
 pub use callback::{
     CallbackData, CallbackError, CallbackItem, CallbackMethod, CallbackReply, CallbackRequest,
     CallbackState, sign_callback_form,

@@ -22,12 +22,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use backon::Retryable;
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue, RETRY_AFTER};
 use reqwest::{StatusCode, Url};
 
 use crate::Error;
 use crate::breaker::{Breaker, BreakerState};
+use crate::budget::Budget;
 use crate::observe::{CallObserver, CallRecord, CallStats, Outcome, Telemetry};
 use crate::retry::{self, RetryPolicy, parse_retry_after};
 use crate::token::{AccessToken, TokenProvider, TokenSource};
@@ -37,10 +37,8 @@ use crate::wire::vendor_message;
 pub(crate) struct TransportSettings {
     /// Whole-request timeout of business calls.
     pub timeout: Duration,
-    /// Requests per second.
-    pub rate_limit: NonZeroU32,
-    /// Requests that may go back to back before pacing starts.
-    pub burst: NonZeroU32,
+    /// Paces every request (the account's budget, or this client's own).
+    pub budget: Budget,
     /// Consecutive transient failures that open the breaker (0: never).
     pub breaker_threshold: u32,
     /// How long the breaker stays open.
@@ -60,6 +58,9 @@ pub(crate) struct ClientExtras {
     pub min_delay: Duration,
     /// Cap of later retries.
     pub max_delay: Duration,
+    /// The account's shared budget; `None`: a budget of the client's own at its
+    /// configured rate limit.
+    pub budget: Option<Budget>,
 }
 
 impl Default for ClientExtras {
@@ -68,6 +69,7 @@ impl Default for ClientExtras {
             observer: None,
             min_delay: RetryPolicy::DEFAULT_MIN_DELAY,
             max_delay: RetryPolicy::DEFAULT_MAX_DELAY,
+            budget: None,
         }
     }
 }
@@ -89,16 +91,16 @@ pub(crate) struct ClientLimits {
 }
 
 impl ClientExtras {
-    /// The transport of a client with `limits`: requests spread evenly (no bursts), the
-    /// breaker and the retry policy as configured.
+    /// The transport of a client with `limits`: requests paced by the shared budget if
+    /// one was given (its limit, not `limits.rate_limit`, applies), else spread evenly at
+    /// the configured rate (no bursts); the breaker and the retry policy as configured.
     pub(crate) fn transport(self, limits: ClientLimits) -> Result<Transport, Error> {
         let rate_limit = NonZeroU32::new(limits.rate_limit).ok_or_else(|| {
             Error::Config(format!("{}.rate_limit must be at least 1", limits.section))
         })?;
         Transport::new(TransportSettings {
             timeout: limits.timeout,
-            rate_limit,
-            burst: NonZeroU32::MIN,
+            budget: self.budget.unwrap_or_else(|| Budget::new(rate_limit)),
             breaker_threshold: limits.breaker_threshold,
             breaker_cooldown: limits.breaker_cooldown,
             retry: RetryPolicy {
@@ -175,7 +177,7 @@ pub(crate) struct Transport {
 
 struct Inner {
     http: reqwest::Client,
-    limiter: DefaultDirectRateLimiter,
+    budget: Budget,
     breakers: Breakers,
     retry: RetryPolicy,
     telemetry: Telemetry,
@@ -219,11 +221,10 @@ impl Transport {
             .user_agent(concat!("supplyhub-haier/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))?;
-        let quota = Quota::per_second(settings.rate_limit).allow_burst(settings.burst);
         Ok(Self {
             inner: Arc::new(Inner {
                 http,
-                limiter: RateLimiter::direct(quota),
+                budget: settings.budget,
                 breakers: Breakers {
                     threshold: settings.breaker_threshold,
                     cooldown: settings.breaker_cooldown,
@@ -275,7 +276,7 @@ impl Transport {
         request: reqwest::RequestBuilder,
         classify: impl FnOnce(Reply) -> Result<T, Error>,
     ) -> Result<T, Failed> {
-        self.inner.limiter.until_ready().await;
+        self.inner.budget.until_ready().await;
         let started = Instant::now();
         let (status, result) = match send(endpoint, request).await {
             Ok(reply) => (

@@ -77,6 +77,41 @@ pub struct Config {
     /// Inbound webhooks (`[webhooks_in]`).
     #[serde(default)]
     pub webhooks_in: crate::webhooks::inbound::InboundConfig,
+    /// The registry of live instances that divide the supplier budget (`[instances]`).
+    #[serde(default)]
+    pub instances: InstancesConfig,
+}
+
+/// The registry of live instances (`[instances]`, see [`crate::instances`]): every `serve`
+/// and `supplyhub sync` sharing the database heartbeats there, and each takes an equal
+/// share of every supplier account's rate limit.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct InstancesConfig {
+    /// Milliseconds between heartbeats (default 1000, 100 to 60000).
+    #[serde(default = "default_heartbeat_millis")]
+    pub heartbeat_millis: u64,
+    /// An instance without a heartbeat for this many milliseconds is gone, and the others
+    /// take its share (default 5000; at least twice `heartbeat_millis`, at most 600000).
+    #[serde(default = "default_expire_after_millis")]
+    pub expire_after_millis: u64,
+}
+
+impl Default for InstancesConfig {
+    fn default() -> Self {
+        InstancesConfig {
+            heartbeat_millis: default_heartbeat_millis(),
+            expire_after_millis: default_expire_after_millis(),
+        }
+    }
+}
+
+fn default_heartbeat_millis() -> u64 {
+    1_000
+}
+
+fn default_expire_after_millis() -> u64 {
+    5_000
 }
 
 /// Outbound webhooks (`[webhooks]`): where deliveries may go and when an endpoint that
@@ -342,6 +377,11 @@ pub struct SyncConfig {
     /// Calls made for orders are their audit trail and are never deleted.
     #[serde(default = "default_call_retention_days")]
     pub call_retention_days: u32,
+    /// The part of this instance's share of the supplier's rate limit that sync runs
+    /// leave to calls a customer waits on (a checkout's stock check), 0 to 0.9 (default
+    /// 0.1). Those calls may use the whole share; a run, at most `1 - checkout_reserve`.
+    #[serde(default = "default_checkout_reserve")]
+    pub checkout_reserve: f64,
 }
 
 impl Default for SyncConfig {
@@ -350,8 +390,13 @@ impl Default for SyncConfig {
             counties: default_counties(),
             concurrency: default_concurrency(),
             call_retention_days: default_call_retention_days(),
+            checkout_reserve: default_checkout_reserve(),
         }
     }
+}
+
+fn default_checkout_reserve() -> f64 {
+    0.1
 }
 
 /// The scheduler (`[schedules]`): what `serve` fires on its own (see [`crate::schedules`]).
@@ -612,6 +657,29 @@ impl Config {
             return Err(ConfigError::Invalid {
                 key: "sync.concurrency",
                 detail: format!("must be 1 to 256, got {}", self.sync.concurrency),
+            });
+        }
+        let reserve = self.sync.checkout_reserve;
+        if !(0.0..=haier::budget::MAX_RESERVE).contains(&reserve) {
+            return Err(ConfigError::Invalid {
+                key: "sync.checkout_reserve",
+                detail: format!("must be 0 to {}, got {reserve}", haier::budget::MAX_RESERVE),
+            });
+        }
+        let i = &self.instances;
+        if !(100..=60_000).contains(&i.heartbeat_millis) {
+            return Err(ConfigError::Invalid {
+                key: "instances.heartbeat_millis",
+                detail: format!("must be 100 to 60000, got {}", i.heartbeat_millis),
+            });
+        }
+        if i.expire_after_millis < 2 * i.heartbeat_millis || i.expire_after_millis > 600_000 {
+            return Err(ConfigError::Invalid {
+                key: "instances.expire_after_millis",
+                detail: format!(
+                    "must be at least twice instances.heartbeat_millis ({}) and at most 600000, got {}",
+                    i.heartbeat_millis, i.expire_after_millis
+                ),
             });
         }
         let s = &self.schedules;

@@ -7,6 +7,7 @@
 pub mod access;
 pub mod admin;
 pub mod audit;
+pub mod budget;
 pub mod callbacks;
 pub mod calllog;
 pub mod catalog;
@@ -16,6 +17,7 @@ pub mod config;
 pub mod docs;
 pub mod http;
 pub mod input;
+pub mod instances;
 pub mod jobs;
 pub mod metrics;
 pub mod orders;

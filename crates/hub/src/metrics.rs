@@ -12,6 +12,8 @@
 //! | `supplyhub_supplier_retries_total` | counter | `system`, `endpoint` (attempts after the first) |
 //! | `supplyhub_supplier_rate_limited_total` | counter | `system`, `endpoint` (HTTP 429 answers) |
 //! | `supplyhub_supplier_breaker_open` | gauge | `system` (1 open, 0.5 half-open, 0 closed) |
+//! | `supplyhub_supplier_budget_per_second` | gauge | `system` (this instance's share of the account's rate limit, requests a second) |
+//! | `supplyhub_instances_live` | gauge | | (instances sharing the database and the supplier budget, as this one last counted) |
 //! | `supplyhub_sync_runs_total` | counter | `kind`, `status` |
 //! | `supplyhub_sync_run_duration_seconds` | histogram | `kind`, `status` |
 //! | `supplyhub_schedule_firings_total` | counter | `kind` (`stock`, `prices`, `catalog`, `system_sync`), `outcome` (`started`, `skipped`, `failed`) |
@@ -119,6 +121,16 @@ pub fn supplier_breaker(system: &'static str, state: haier::breaker::BreakerStat
         haier::breaker::BreakerState::Open => 1.0,
     };
     gauge!("supplyhub_supplier_breaker_open", "system" => system).set(value);
+}
+
+/// This instance's share of a supplier account's rate limit, in requests a second.
+pub fn supplier_budget(system: &'static str, per_second: f64) {
+    gauge!("supplyhub_supplier_budget_per_second", "system" => system).set(per_second);
+}
+
+/// The live instances this one counted at its last heartbeat.
+pub fn instances_live(n: usize) {
+    gauge!("supplyhub_instances_live").set(n as f64);
 }
 
 /// A sync run has ended.

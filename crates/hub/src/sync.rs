@@ -260,33 +260,35 @@ impl Syncer {
                 never = heartbeat(&self.db, &id) => match never {},
             }
         };
-        let fatal = match crate::calllog::in_sync_run(id.clone(), execution).await {
-            Ok(()) => None,
-            Err(FatalOr::Fatal(Fatal(why))) => Some(why),
-            Err(FatalOr::Store(e)) => {
-                progress.finish();
-                // Best effort: the store just failed, so recording may fail too.
-                let now = UtcTime::now();
-                crate::metrics::sync_run(
-                    opts.kind.as_str(),
-                    RunStatus::Failed.as_str(),
-                    std::time::Duration::from_millis(
-                        u64::try_from(now.millis_since(started)).unwrap_or(0),
-                    ),
-                );
-                let _ = finish_run(
-                    &self.db,
-                    &id,
-                    RunStatus::Failed,
-                    &state.counts,
-                    now,
-                    now.millis_since(started),
-                    Some("store error"),
-                )
-                .await;
-                return Err(e.into());
-            }
-        };
+        // A run's calls are background work: they leave the budget's checkout reserve.
+        let fatal =
+            match haier::in_background(crate::calllog::in_sync_run(id.clone(), execution)).await {
+                Ok(()) => None,
+                Err(FatalOr::Fatal(Fatal(why))) => Some(why),
+                Err(FatalOr::Store(e)) => {
+                    progress.finish();
+                    // Best effort: the store just failed, so recording may fail too.
+                    let now = UtcTime::now();
+                    crate::metrics::sync_run(
+                        opts.kind.as_str(),
+                        RunStatus::Failed.as_str(),
+                        std::time::Duration::from_millis(
+                            u64::try_from(now.millis_since(started)).unwrap_or(0),
+                        ),
+                    );
+                    let _ = finish_run(
+                        &self.db,
+                        &id,
+                        RunStatus::Failed,
+                        &state.counts,
+                        now,
+                        now.millis_since(started),
+                        Some("store error"),
+                    )
+                    .await;
+                    return Err(e.into());
+                }
+            };
         self.flush_failures(&id, &mut state).await?;
         progress.finish();
 

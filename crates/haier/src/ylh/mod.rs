@@ -155,6 +155,15 @@ impl YlhBuilder {
         self
     }
 
+    /// Paces every request by `budget`, the account's request budget shared with the
+    /// other clients of the account (see [`Budget`](crate::budget::Budget)); its limit
+    /// applies instead of the configured `rate_limit`. Without it the client paces
+    /// itself at its configured `rate_limit`.
+    pub fn budget(mut self, budget: crate::budget::Budget) -> Self {
+        self.extras.budget = Some(budget);
+        self
+    }
+
     /// Sets the base delay of the first retry and the cap of later ones
     /// (defaults: [`RetryPolicy::DEFAULT_MIN_DELAY`](crate::retry::RetryPolicy::DEFAULT_MIN_DELAY),
     /// [`RetryPolicy::DEFAULT_MAX_DELAY`](crate::retry::RetryPolicy::DEFAULT_MAX_DELAY)); jitter adds up to as much again.

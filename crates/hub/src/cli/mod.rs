@@ -17,10 +17,12 @@ use tokio_util::sync::CancellationToken;
 
 pub use progress::BarProgress;
 
+use crate::budget::Budgets;
 use crate::calllog::{self, CallLog};
 use crate::catalog::parse_stock_region;
 use crate::config::{Config, LogFormat};
 use crate::http::{self, AppState};
+use crate::instances::{Membership, Role};
 use crate::jobs::Worker;
 use crate::orders::OrderService;
 use crate::store::Db;
@@ -268,13 +270,18 @@ async fn end_abandoned_runs(db: &Db) -> anyhow::Result<()> {
 fn open_platform(
     config: &Config,
     log: &Arc<CallLog>,
+    budgets: &Budgets,
 ) -> anyhow::Result<Option<Arc<haier::OpenPlatform>>> {
     let Some(haier) = config.haier.clone() else {
         return Ok(None);
     };
     let observer: Arc<dyn haier::CallObserver> = log.clone();
-    let client = haier::OpenPlatform::builder(haier)
-        .observer(observer)
+    let mut builder = haier::OpenPlatform::builder(haier.clone()).observer(observer);
+    if let Some(budget) = budgets.account(calllog::OPEN_PLATFORM, &haier.base_url, haier.rate_limit)
+    {
+        builder = builder.budget(budget);
+    }
+    let client = builder
         .build()
         .context("the Haier client configuration is invalid")?;
     Ok(Some(Arc::new(client)))
@@ -323,7 +330,31 @@ async fn sync_command(config: Config, args: SyncArgs) -> anyhow::Result<ExitCode
     let db = open_db(&config).await?;
     end_abandoned_runs(&db).await?;
     let log = CallLog::start(db.clone(), calllog::OPEN_PLATFORM);
-    let syncer = syncer(&config, &db, sync_client(&config, &db, &log).await?)?;
+    // The run takes part in the supplier budget like any instance: its share while it
+    // runs, and the others' shares shrink to make room.
+    let budgets = Budgets::new(config.sync.checkout_reserve);
+    let syncer = syncer(
+        &config,
+        &db,
+        sync_client(&config, &db, &log, &budgets).await?,
+    )?;
+    let membership = Arc::new(
+        Membership::join(
+            db.clone(),
+            instance_id(),
+            Role::Sync,
+            budgets,
+            config.instances,
+        )
+        .await
+        .context("cannot register this run among the live instances")?,
+    );
+    let beating = CancellationToken::new();
+    let heart = tokio::spawn({
+        let membership = Arc::clone(&membership);
+        let beating = beating.clone();
+        async move { membership.run(beating).await }
+    });
     let opts = sync_options(&config, &args);
     // SIGTERM or Ctrl-C ends the run as failed ("interrupted by shutdown"), recorded.
     let shutdown = CancellationToken::new();
@@ -334,7 +365,11 @@ async fn sync_command(config: Config, args: SyncArgs) -> anyhow::Result<ExitCode
     });
     let run = syncer
         .run_until(&opts, &BarProgress::new(), &shutdown)
-        .await?;
+        .await;
+    beating.cancel();
+    let _ = heart.await;
+    membership.leave().await;
+    let run = run?;
     log.flush().await;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&run)?);
@@ -356,6 +391,7 @@ async fn sync_client(
     config: &Config,
     db: &Db,
     log: &Arc<CallLog>,
+    budgets: &Budgets,
 ) -> anyhow::Result<Option<Arc<haier::OpenPlatform>>> {
     let ring = match access::key_ring(config, false) {
         Ok(ring) => ring,
@@ -366,7 +402,7 @@ async fn sync_client(
                     "the active supplier system {id} is sealed with the secret key"
                 )));
             }
-            return open_platform(config, log);
+            return open_platform(config, log, budgets);
         }
     };
     let live = LiveSupplier::from_registry(
@@ -375,6 +411,7 @@ async fn sync_client(
         SupplierSettings::from_config(config),
         LiveOptions {
             log: Some(log.clone()),
+            budgets: Some(budgets.clone()),
             ..LiveOptions::default()
         },
     )
@@ -444,6 +481,7 @@ async fn serve_command(config_file: Option<PathBuf>, args: ServeArgs) -> anyhow:
         .with_context(|| format!("cannot listen on {listen}"))?;
     let addr = listener.local_addr()?;
     let log = CallLog::start(db.clone(), calllog::OPEN_PLATFORM);
+    let budgets = Budgets::new(config.sync.checkout_reserve);
     // The supplier's clients follow the active supplier system while serving (else the
     // configuration's [haier], [ylh] and [haier_callback]).
     let supplier = LiveSupplier::from_registry(
@@ -452,6 +490,7 @@ async fn serve_command(config_file: Option<PathBuf>, args: ServeArgs) -> anyhow:
         SupplierSettings::from_config(&config),
         LiveOptions {
             log: Some(log.clone()),
+            budgets: Some(budgets.clone()),
             ..LiveOptions::default()
         },
     )
@@ -488,11 +527,28 @@ async fn serve_command(config_file: Option<PathBuf>, args: ServeArgs) -> anyhow:
     if let Some(sb) = &sandbox {
         sb.set_callback_url(format!("http://{addr}/callbacks/haier"));
     }
-    let owner = format!(
-        "{}-{}",
-        std::process::id(),
-        &uuid::Uuid::now_v7().simple().to_string()[20..]
+    let owner = instance_id();
+    // Registered among the live instances before any supplier call: from here on this
+    // instance spends only its share of each supplier account's budget. The heartbeat
+    // goes on through the shutdown's grace period (work in flight still spends), and the
+    // registration ends after everything else.
+    let membership = Arc::new(
+        Membership::join(
+            db.clone(),
+            owner.clone(),
+            Role::Serve,
+            budgets.clone(),
+            config.instances,
+        )
+        .await
+        .context("cannot register this instance among the live instances")?,
     );
+    let beating = CancellationToken::new();
+    let heart = tokio::spawn({
+        let membership = Arc::clone(&membership);
+        let beating = beating.clone();
+        async move { membership.run(beating).await }
+    });
     // One shutdown signal for all: the server stops taking requests, the worker stops
     // claiming jobs, the sweeper and the pruner stop; their handles are kept so that the
     // pool is closed only once they are done (or the grace period is over).
@@ -525,6 +581,7 @@ async fn serve_command(config_file: Option<PathBuf>, args: ServeArgs) -> anyhow:
                 state.schedules.clone(),
                 shutdown.clone(),
             )
+            .with_budgets(budgets.clone())
             .run(),
         );
     }
@@ -617,6 +674,9 @@ async fn serve_command(config_file: Option<PathBuf>, args: ServeArgs) -> anyhow:
         Ok(released) => tracing::info!(jobs = ?released, "released leased jobs at shutdown"),
         Err(e) => tracing::warn!(error = ?e, "cannot release leased jobs at shutdown"),
     }
+    beating.cancel();
+    let _ = heart.await;
+    membership.leave().await;
     log.flush().await;
     if let Some(sb) = sandbox {
         sb.shutdown()
@@ -628,6 +688,16 @@ async fn serve_command(config_file: Option<PathBuf>, args: ServeArgs) -> anyhow:
         .context("the server task failed")?
         .context("the server failed")?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// A new instance id: the process id and a random suffix (`12345-9f1c2a7d3e4b`), also the
+/// owner name of the instance's job leases.
+fn instance_id() -> String {
+    format!(
+        "{}-{}",
+        std::process::id(),
+        &uuid::Uuid::now_v7().simple().to_string()[20..]
+    )
 }
 
 /// Resolves on Ctrl-C (SIGINT) or, on Unix, SIGTERM (what service managers send).

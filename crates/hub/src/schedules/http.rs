@@ -154,7 +154,8 @@ pub async fn run_schedule(
         state.secrets.clone(),
         state.schedules.clone(),
         state.shutdown.clone(),
-    );
+    )
+    .with_budgets(state.supplier.budgets().clone());
     let fired = scheduler.run_now(&id).await?.ok_or_else(|| {
         ApiError::NotFound(format!(
             "no schedule {:?}",

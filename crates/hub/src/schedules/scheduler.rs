@@ -93,6 +93,7 @@ pub struct Scheduler {
     ring: Arc<KeyRing>,
     settings: Settings,
     shutdown: CancellationToken,
+    budgets: crate::budget::Budgets,
 }
 
 impl Scheduler {
@@ -109,7 +110,15 @@ impl Scheduler {
             ring,
             settings,
             shutdown,
+            budgets: crate::budget::Budgets::default(),
         }
+    }
+
+    /// Paces the runs' supplier calls by the instance's `budgets` (default: budgets of
+    /// the scheduler's own).
+    pub fn with_budgets(mut self, budgets: crate::budget::Budgets) -> Scheduler {
+        self.budgets = budgets;
+        self
     }
 
     /// Looks for due schedules every `[schedules] poll_secs` until `shutdown`.
@@ -413,6 +422,7 @@ impl Scheduler {
             &self.ring,
             &row,
             Some(log.clone()),
+            &self.budgets,
         ) {
             Ok(c) => c,
             Err(e) => {

@@ -11,6 +11,7 @@ pub mod callbacks;
 pub mod calls;
 pub mod catalog;
 pub mod holds;
+pub mod instances;
 pub mod jobs;
 pub mod members;
 pub mod orders;

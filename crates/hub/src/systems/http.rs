@@ -873,7 +873,7 @@ pub fn open_platform_client(
     row: &SystemRow,
     log: Option<std::sync::Arc<crate::calllog::CallLog>>,
 ) -> Result<haier::OpenPlatform, ApiError> {
-    open_platform_client_with(&state.secrets, row, log)
+    open_platform_client_with(&state.secrets, row, log, state.supplier.budgets())
 }
 
 /// [`open_platform_client`] with the secrets opened by `ring` (for work outside a
@@ -883,6 +883,7 @@ pub fn open_platform_client_with(
     ring: &super::crypto::KeyRing,
     row: &SystemRow,
     log: Option<std::sync::Arc<crate::calllog::CallLog>>,
+    budgets: &crate::budget::Budgets,
 ) -> Result<haier::OpenPlatform, ApiError> {
     let secrets = open_with(ring, row).map_err(ApiError::Internal)?;
     let settings: serde_json::Value =
@@ -896,7 +897,11 @@ pub fn open_platform_client_with(
         code: "system_misconfigured",
         detail: "settings.open_platform is not set".to_owned(),
     })?;
+    let budget = budgets.account(crate::calllog::OPEN_PLATFORM, &op.base_url, op.rate_limit);
     let mut builder = haier::OpenPlatform::builder(op);
+    if let Some(budget) = budget {
+        builder = builder.budget(budget);
+    }
     if let Some(log) = log {
         let observer: std::sync::Arc<dyn haier::CallObserver> = log;
         builder = builder.observer(observer);

@@ -21,6 +21,7 @@
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
+use crate::budget::Budgets;
 use crate::calllog::CallLog;
 use crate::config::CallbackConfig;
 use crate::store::Db;
@@ -94,6 +95,8 @@ pub struct LiveSupplier {
 
 struct Inner {
     current: RwLock<Arc<SupplierClients>>,
+    /// The request budgets every client built here paces itself by.
+    budgets: Budgets,
     /// `None`: fixed clients that never change.
     registry: Option<Registry>,
 }
@@ -102,6 +105,7 @@ struct Registry {
     db: Db,
     ring: Arc<KeyRing>,
     fallback: SupplierSettings,
+    budgets: Budgets,
     log: Option<Arc<CallLog>>,
     retry_delays: Option<(Duration, Duration)>,
     check_every: Duration,
@@ -122,6 +126,9 @@ pub struct LiveOptions {
     pub retry_delays: Option<(Duration, Duration)>,
     /// How often, at most, the revision is read; default [`REVISION_CHECK_EVERY`].
     pub check_every: Option<Duration>,
+    /// The instance's request budgets, which every client built paces itself by; default
+    /// budgets of these clients' own.
+    pub budgets: Option<Budgets>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -134,6 +141,7 @@ impl LiveSupplier {
         LiveSupplier {
             inner: Arc::new(Inner {
                 current: RwLock::new(Arc::new(clients)),
+                budgets: Budgets::default(),
                 registry: None,
             }),
         }
@@ -154,10 +162,12 @@ impl LiveSupplier {
         fallback: SupplierSettings,
         options: LiveOptions,
     ) -> anyhow::Result<LiveSupplier> {
+        let budgets = options.budgets.unwrap_or_default();
         let registry = Registry {
             db,
             ring,
             fallback,
+            budgets: budgets.clone(),
             log: options.log,
             retry_delays: options.retry_delays,
             check_every: options.check_every.unwrap_or(REVISION_CHECK_EVERY),
@@ -171,6 +181,7 @@ impl LiveSupplier {
         Ok(LiveSupplier {
             inner: Arc::new(Inner {
                 current: RwLock::new(Arc::new(clients)),
+                budgets,
                 registry: Some(registry),
             }),
         })
@@ -186,6 +197,12 @@ impl LiveSupplier {
             self.check(false).await;
         }
         self.snapshot()
+    }
+
+    /// The request budgets of this instance, which every supplier client it builds
+    /// (these and others: the scheduler's, the operator tools') paces itself by.
+    pub fn budgets(&self) -> &Budgets {
+        &self.inner.budgets
     }
 
     /// The clients held now, without a check.
@@ -307,7 +324,13 @@ impl Registry {
     ) -> anyhow::Result<SupplierClients> {
         let open_platform = match settings.open_platform {
             Some(c) => {
+                let budget =
+                    self.budgets
+                        .account(crate::calllog::OPEN_PLATFORM, &c.base_url, c.rate_limit);
                 let mut b = haier::OpenPlatform::builder(c);
+                if let Some(budget) = budget {
+                    b = b.budget(budget);
+                }
                 if let Some(log) = &self.log {
                     let observer: Arc<dyn haier::CallObserver> = log.clone();
                     b = b.observer(observer);
@@ -323,11 +346,17 @@ impl Registry {
         };
         let ylh = match settings.ylh {
             Some(c) => {
+                let budget =
+                    self.budgets
+                        .account(crate::calllog::YLH, &c.auth_base_url, c.rate_limit);
                 // Its calls are recorded whole, with their order, by their callers; each
                 // attempt is counted in the metrics.
                 let mut b = haier::Ylh::builder(c).observer(Arc::new(
                     crate::metrics::SupplierAttempts(crate::calllog::YLH),
                 ));
+                if let Some(budget) = budget {
+                    b = b.budget(budget);
+                }
                 if let Some((min, max)) = self.retry_delays {
                     b = b.retry_delays(min, max);
                 }

@@ -44,6 +44,7 @@ async fn live(db: &Db, ring: &Arc<KeyRing>, check_every: Duration) -> LiveSuppli
             log: None,
             retry_delays: Some((Duration::from_millis(5), Duration::from_millis(50))),
             check_every: Some(check_every),
+            budgets: None,
         },
     )
     .await
@@ -379,6 +380,7 @@ async fn rebuilt_clients_report_to_the_same_call_log(db: &Db) {
             log: Some(log.clone()),
             retry_delays: Some((Duration::from_millis(5), Duration::from_millis(50))),
             check_every: Some(Duration::ZERO),
+            budgets: None,
         },
     )
     .await

@@ -11,6 +11,7 @@ mod access;
 mod admin;
 mod audit;
 mod browser;
+mod budget;
 mod callbacks;
 mod crash;
 mod helpers;
