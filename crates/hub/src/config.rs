@@ -80,6 +80,9 @@ pub struct Config {
     /// The registry of live instances that divide the supplier budget (`[instances]`).
     #[serde(default)]
     pub instances: InstancesConfig,
+    /// The failure-rate monitor of external systems (`[system_health]`).
+    #[serde(default)]
+    pub system_health: crate::systems::health::HealthConfig,
 }
 
 /// The registry of live instances (`[instances]`, see [`crate::instances`]): every `serve`
@@ -666,6 +669,9 @@ impl Config {
                 detail: format!("must be 0 to {}, got {reserve}", haier::budget::MAX_RESERVE),
             });
         }
+        self.system_health
+            .validate()
+            .map_err(|(key, detail)| ConfigError::Invalid { key, detail })?;
         let i = &self.instances;
         if !(100..=60_000).contains(&i.heartbeat_millis) {
             return Err(ConfigError::Invalid {

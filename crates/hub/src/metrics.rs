@@ -14,6 +14,7 @@
 //! | `supplyhub_supplier_breaker_open` | gauge | `system` (1 open, 0.5 half-open, 0 closed) |
 //! | `supplyhub_supplier_budget_per_second` | gauge | `system` (this instance's share of the account's rate limit, requests a second) |
 //! | `supplyhub_instances_live` | gauge | | (instances sharing the database and the supplier budget, as this one last counted) |
+//! | `supplyhub_system_status_changes_total` | counter | `status` (the new one: `error`, `active`), moves made by the failure-rate monitor |
 //! | `supplyhub_sync_runs_total` | counter | `kind`, `status` |
 //! | `supplyhub_sync_run_duration_seconds` | histogram | `kind`, `status` |
 //! | `supplyhub_schedule_firings_total` | counter | `kind` (`stock`, `prices`, `catalog`, `system_sync`), `outcome` (`started`, `skipped`, `failed`) |
@@ -131,6 +132,11 @@ pub fn supplier_budget(system: &'static str, per_second: f64) {
 /// The live instances this one counted at its last heartbeat.
 pub fn instances_live(n: usize) {
     gauge!("supplyhub_instances_live").set(n as f64);
+}
+
+/// The failure-rate monitor moved a system to `status`.
+pub fn system_status_change(status: &str) {
+    counter!("supplyhub_system_status_changes_total", "status" => status.to_owned()).increment(1);
 }
 
 /// A sync run has ended.

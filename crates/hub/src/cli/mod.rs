@@ -482,6 +482,7 @@ async fn serve_command(config_file: Option<PathBuf>, args: ServeArgs) -> anyhow:
     let addr = listener.local_addr()?;
     let log = CallLog::start(db.clone(), calllog::OPEN_PLATFORM);
     let budgets = Budgets::new(config.sync.checkout_reserve);
+    let health = crate::systems::health::HealthWatch::new(config.system_health);
     // The supplier's clients follow the active supplier system while serving (else the
     // configuration's [haier], [ylh] and [haier_callback]).
     let supplier = LiveSupplier::from_registry(
@@ -491,6 +492,7 @@ async fn serve_command(config_file: Option<PathBuf>, args: ServeArgs) -> anyhow:
         LiveOptions {
             log: Some(log.clone()),
             budgets: Some(budgets.clone()),
+            health: Some(health.clone()),
             ..LiveOptions::default()
         },
     )
@@ -582,9 +584,12 @@ async fn serve_command(config_file: Option<PathBuf>, args: ServeArgs) -> anyhow:
                 shutdown.clone(),
             )
             .with_budgets(budgets.clone())
+            .with_health(health.clone())
             .run(),
         );
     }
+    // A system whose calls keep failing goes to error, and back when they succeed.
+    tasks.spawn(health.run(db.clone(), shutdown.clone()));
     tasks.spawn(crate::retention::run(
         db.clone(),
         config.sync.call_retention_days,

@@ -155,7 +155,8 @@ pub async fn run_schedule(
         state.schedules.clone(),
         state.shutdown.clone(),
     )
-    .with_budgets(state.supplier.budgets().clone());
+    .with_budgets(state.supplier.budgets().clone())
+    .with_health(state.supplier.health().clone());
     let fired = scheduler.run_now(&id).await?.ok_or_else(|| {
         ApiError::NotFound(format!(
             "no schedule {:?}",

@@ -94,6 +94,7 @@ pub struct Scheduler {
     settings: Settings,
     shutdown: CancellationToken,
     budgets: crate::budget::Budgets,
+    health: crate::systems::health::HealthWatch,
 }
 
 impl Scheduler {
@@ -111,6 +112,7 @@ impl Scheduler {
             settings,
             shutdown,
             budgets: crate::budget::Budgets::default(),
+            health: crate::systems::health::HealthWatch::default(),
         }
     }
 
@@ -118,6 +120,13 @@ impl Scheduler {
     /// the scheduler's own).
     pub fn with_budgets(mut self, budgets: crate::budget::Budgets) -> Scheduler {
         self.budgets = budgets;
+        self
+    }
+
+    /// Reports the runs' supplier calls to the instance's failure-rate monitor (default:
+    /// a watch of the scheduler's own, which moves nothing).
+    pub fn with_health(mut self, health: crate::systems::health::HealthWatch) -> Scheduler {
+        self.health = health;
         self
     }
 
@@ -423,6 +432,7 @@ impl Scheduler {
             &row,
             Some(log.clone()),
             &self.budgets,
+            &self.health,
         ) {
             Ok(c) => c,
             Err(e) => {

@@ -147,6 +147,41 @@ pub async fn set_status_in(
     Ok(Some(before))
 }
 
+/// Moves system `id` from status `from` to `to` if it is in `from`, unarchived, and (with
+/// `error_prefix`) its `last_error` begins with that; sets `last_error` when `error` is
+/// given. A compare-and-set: of several callers one moves it, and `system.status_changed`
+/// is emitted once, in the same transaction, with `error` (or `calls succeed again`) as
+/// its reason. Whether this call moved it.
+pub async fn change_status_if(
+    db: &Db,
+    id: &str,
+    from: &str,
+    to: &str,
+    error: Option<&str>,
+    error_prefix: Option<&str>,
+) -> StoreResult<bool> {
+    let mut tx = db.begin().await?;
+    let moved = on_tx!(&mut tx, c => sqlx::query(
+        "UPDATE external_systems SET status = $3, last_error = COALESCE($4, last_error), \
+         updated_at = $5 WHERE id = $1 AND status = $2 AND archived_at IS NULL \
+         AND ($6 IS NULL OR substr(COALESCE(last_error, ''), 1, length($6)) = $6)")
+        .bind(id).bind(from).bind(to).bind(error).bind(UtcTime::now()).bind(error_prefix)
+        .execute(&mut *c).await.map(|r| r.rows_affected()))?;
+    if moved == 0 {
+        return Ok(false);
+    }
+    status_changed(
+        &mut tx,
+        id,
+        from,
+        to,
+        Some(error.unwrap_or("calls succeed again")),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
 /// Emits `system.status_changed` when `before` and `after` differ.
 async fn status_changed(
     tx: &mut Tx,
@@ -227,11 +262,14 @@ pub async fn delete(db: &Db, id: &str) -> StoreResult<()> {
     Ok(())
 }
 
-/// The active, unarchived supplier system most recently changed, if any.
+/// The supplier system in use: the unarchived supplier system most recently changed
+/// among the `active` ones, else among those in `error` (a failing supplier is still the
+/// supplier: its calls show when it works again). `inactive` takes a system out of use.
 pub async fn active_supplier(db: &Db) -> StoreResult<Option<SystemRow>> {
     let sql = format!(
-        "SELECT {COLUMNS} FROM external_systems WHERE kind = 'supplier' AND status = 'active' \
-         AND archived_at IS NULL ORDER BY updated_at DESC, id DESC LIMIT 1"
+        "SELECT {COLUMNS} FROM external_systems WHERE kind = 'supplier' \
+         AND status IN ('active', 'error') AND archived_at IS NULL \
+         ORDER BY CASE WHEN status = 'active' THEN 0 ELSE 1 END, updated_at DESC, id DESC LIMIT 1"
     );
     Ok(
         on_db!(db, p => sqlx::query_as::<_, SystemRow>(sqlx::AssertSqlSafe(sql))
@@ -244,8 +282,9 @@ pub async fn active_supplier(db: &Db) -> StoreResult<Option<SystemRow>> {
 /// made every few seconds by each instance to notice another's change.
 pub async fn active_supplier_revision(db: &Db) -> StoreResult<Option<(String, UtcTime)>> {
     Ok(on_db!(db, p => sqlx::query_as::<_, (String, UtcTime)>(
-        "SELECT id, updated_at FROM external_systems WHERE kind = 'supplier' AND status = 'active' \
-         AND archived_at IS NULL ORDER BY updated_at DESC, id DESC LIMIT 1")
+        "SELECT id, updated_at FROM external_systems WHERE kind = 'supplier' \
+         AND status IN ('active', 'error') AND archived_at IS NULL \
+         ORDER BY CASE WHEN status = 'active' THEN 0 ELSE 1 END, updated_at DESC, id DESC LIMIT 1")
         .fetch_optional(p).await)?)
 }
 

@@ -873,7 +873,13 @@ pub fn open_platform_client(
     row: &SystemRow,
     log: Option<std::sync::Arc<crate::calllog::CallLog>>,
 ) -> Result<haier::OpenPlatform, ApiError> {
-    open_platform_client_with(&state.secrets, row, log, state.supplier.budgets())
+    open_platform_client_with(
+        &state.secrets,
+        row,
+        log,
+        state.supplier.budgets(),
+        state.supplier.health(),
+    )
 }
 
 /// [`open_platform_client`] with the secrets opened by `ring` (for work outside a
@@ -884,6 +890,7 @@ pub fn open_platform_client_with(
     row: &SystemRow,
     log: Option<std::sync::Arc<crate::calllog::CallLog>>,
     budgets: &crate::budget::Budgets,
+    health: &super::health::HealthWatch,
 ) -> Result<haier::OpenPlatform, ApiError> {
     let secrets = open_with(ring, row).map_err(ApiError::Internal)?;
     let settings: serde_json::Value =
@@ -902,10 +909,8 @@ pub fn open_platform_client_with(
     if let Some(budget) = budget {
         builder = builder.budget(budget);
     }
-    if let Some(log) = log {
-        let observer: std::sync::Arc<dyn haier::CallObserver> = log;
-        builder = builder.observer(observer);
-    }
+    let log = log.map(|log| -> std::sync::Arc<dyn haier::CallObserver> { log });
+    builder = builder.observer(health.tee(&row.id, log));
     builder.build().map_err(|e| ApiError::ConflictWith {
         code: "system_misconfigured",
         detail: hide_secrets(e.to_string(), &secrets),

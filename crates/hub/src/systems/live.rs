@@ -21,6 +21,7 @@
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
+use super::health::HealthWatch;
 use crate::budget::Budgets;
 use crate::calllog::CallLog;
 use crate::config::CallbackConfig;
@@ -97,6 +98,8 @@ struct Inner {
     current: RwLock<Arc<SupplierClients>>,
     /// The request budgets every client built here paces itself by.
     budgets: Budgets,
+    /// Where every client built for a system reports its attempts.
+    health: HealthWatch,
     /// `None`: fixed clients that never change.
     registry: Option<Registry>,
 }
@@ -106,6 +109,7 @@ struct Registry {
     ring: Arc<KeyRing>,
     fallback: SupplierSettings,
     budgets: Budgets,
+    health: HealthWatch,
     log: Option<Arc<CallLog>>,
     retry_delays: Option<(Duration, Duration)>,
     check_every: Duration,
@@ -129,6 +133,9 @@ pub struct LiveOptions {
     /// The instance's request budgets, which every client built paces itself by; default
     /// budgets of these clients' own.
     pub budgets: Option<Budgets>,
+    /// The failure-rate monitor every client built for a system reports its attempts
+    /// to; default a watch of these clients' own.
+    pub health: Option<HealthWatch>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -142,6 +149,7 @@ impl LiveSupplier {
             inner: Arc::new(Inner {
                 current: RwLock::new(Arc::new(clients)),
                 budgets: Budgets::default(),
+                health: HealthWatch::default(),
                 registry: None,
             }),
         }
@@ -163,11 +171,13 @@ impl LiveSupplier {
         options: LiveOptions,
     ) -> anyhow::Result<LiveSupplier> {
         let budgets = options.budgets.unwrap_or_default();
+        let health = options.health.unwrap_or_default();
         let registry = Registry {
             db,
             ring,
             fallback,
             budgets: budgets.clone(),
+            health: health.clone(),
             log: options.log,
             retry_delays: options.retry_delays,
             check_every: options.check_every.unwrap_or(REVISION_CHECK_EVERY),
@@ -182,6 +192,7 @@ impl LiveSupplier {
             inner: Arc::new(Inner {
                 current: RwLock::new(Arc::new(clients)),
                 budgets,
+                health,
                 registry: Some(registry),
             }),
         })
@@ -203,6 +214,12 @@ impl LiveSupplier {
     /// (these and others: the scheduler's, the operator tools') paces itself by.
     pub fn budgets(&self) -> &Budgets {
         &self.inner.budgets
+    }
+
+    /// The failure-rate monitor of this instance, which every supplier client it builds
+    /// for a system reports to.
+    pub fn health(&self) -> &HealthWatch {
+        &self.inner.health
     }
 
     /// The clients held now, without a check.
@@ -331,8 +348,15 @@ impl Registry {
                 if let Some(budget) = budget {
                     b = b.budget(budget);
                 }
-                if let Some(log) = &self.log {
-                    let observer: Arc<dyn haier::CallObserver> = log.clone();
+                let log = self
+                    .log
+                    .clone()
+                    .map(|log| -> Arc<dyn haier::CallObserver> { log });
+                let observer = match &system {
+                    Some((id, _)) => Some(self.health.tee(id, log)),
+                    None => log,
+                };
+                if let Some(observer) = observer {
                     b = b.observer(observer);
                 }
                 if let Some((min, max)) = self.retry_delays {
@@ -351,9 +375,12 @@ impl Registry {
                         .account(crate::calllog::YLH, &c.auth_base_url, c.rate_limit);
                 // Its calls are recorded whole, with their order, by their callers; each
                 // attempt is counted in the metrics.
-                let mut b = haier::Ylh::builder(c).observer(Arc::new(
-                    crate::metrics::SupplierAttempts(crate::calllog::YLH),
-                ));
+                let counted: Arc<dyn haier::CallObserver> =
+                    Arc::new(crate::metrics::SupplierAttempts(crate::calllog::YLH));
+                let mut b = haier::Ylh::builder(c).observer(match &system {
+                    Some((id, _)) => self.health.tee(id, Some(counted)),
+                    None => counted,
+                });
                 if let Some(budget) = budget {
                     b = b.budget(budget);
                 }

@@ -3,6 +3,7 @@
 //! sealed at rest ([`crypto`]), sync settings, and the outcome of its last test.
 
 pub mod crypto;
+pub mod health;
 pub mod http;
 pub mod live;
 pub mod runs;

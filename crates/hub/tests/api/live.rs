@@ -45,6 +45,7 @@ async fn live(db: &Db, ring: &Arc<KeyRing>, check_every: Duration) -> LiveSuppli
             retry_delays: Some((Duration::from_millis(5), Duration::from_millis(50))),
             check_every: Some(check_every),
             budgets: None,
+            health: None,
         },
     )
     .await
@@ -381,6 +382,7 @@ async fn rebuilt_clients_report_to_the_same_call_log(db: &Db) {
             retry_delays: Some((Duration::from_millis(5), Duration::from_millis(50))),
             check_every: Some(Duration::ZERO),
             budgets: None,
+            health: None,
         },
     )
     .await

@@ -14,6 +14,7 @@ mod browser;
 mod budget;
 mod callbacks;
 mod crash;
+mod health;
 mod helpers;
 mod http;
 mod input;
