@@ -525,25 +525,39 @@ pub async fn create_user(
     State(state): State<AppState>,
     JsonBody(req): JsonBody<NewUser>,
 ) -> Result<Response, ApiError> {
-    super::check_username(&req.username).map_err(invalid)?;
-    super::check_password_rules(&req.password).map_err(invalid)?;
-    let password = req.password;
+    let (user, entry) = add_user(&state, &req.username, &req.password, req.role).await?;
+    Ok(with_entry((StatusCode::CREATED, Json(user)), entry))
+}
+
+/// Creates a user with `role` (the one path of the API and the admin page): checks the
+/// username and the password rules, stores the password's argon2id hash, and from then on
+/// requires credentials. The user and the audit entry `user.create` (no password in it).
+/// 422 `invalid_body` for a bad username or password, 409 `username_taken`.
+pub async fn add_user(
+    state: &AppState,
+    username: &str,
+    password: &str,
+    role: Role,
+) -> Result<(User, AuditEntry), ApiError> {
+    super::check_username(username).map_err(invalid)?;
+    super::check_password_rules(password).map_err(invalid)?;
+    let password = password.to_owned();
     let hash = tokio::task::spawn_blocking(move || super::hash_password(&password))
         .await
         .map_err(|e| ApiError::Internal(e.into()))?
         .map_err(ApiError::Internal)?;
-    let user = store::create_user(&state.db, &req.username, &hash, req.role.as_str())
+    let user = store::create_user(&state.db, username, &hash, role.as_str())
         .await
         .map_err(|e| match e {
             crate::store::StoreError::Conflict(_) => ApiError::ConflictWith {
                 code: "username_taken",
-                detail: format!("a user named {:?} exists", req.username),
+                detail: format!("a user named {username:?} exists"),
             },
             other => other.into(),
         })?;
     state.access.enforce();
     let entry = AuditEntry::new("user.create", &user.id, None::<&User>, Some(&user));
-    Ok(with_entry((StatusCode::CREATED, Json(user)), entry))
+    Ok((user, entry))
 }
 
 /// Lists users by creation.
@@ -610,8 +624,21 @@ pub async fn update_user(
     PathParam(id): PathParam<String>,
     JsonBody(req): JsonBody<UserChange>,
 ) -> Result<Response, ApiError> {
-    let not_found = || ApiError::NotFound(format!("no user {:?}", truncate(&id)));
-    let before = store::get_user(&state.db, &id)
+    let (after, entry) = change_user(&state, &id, req).await?;
+    Ok(with_entry(Json(after), entry))
+}
+
+/// Changes what `req` gives of user `id` (the one path of the API and the admin page);
+/// any change ends the user's sessions. The user after the change and the audit entry
+/// `user.update` (a new password shown as `***`). 404 for no such user, 422
+/// `invalid_body` for a password that breaks the rules.
+pub async fn change_user(
+    state: &AppState,
+    id: &str,
+    req: UserChange,
+) -> Result<(User, AuditEntry), ApiError> {
+    let not_found = || ApiError::NotFound(format!("no user {:?}", truncate(id)));
+    let before = store::get_user(&state.db, id)
         .await?
         .ok_or_else(not_found)?;
     let hash = match req.password {
@@ -628,18 +655,18 @@ pub async fn update_user(
     let password_changed = hash.is_some();
     let after = store::update_user(
         &state.db,
-        &id,
+        id,
         req.role.map(Role::as_str),
         req.disabled,
         hash.as_deref(),
     )
     .await?
     .ok_or_else(not_found)?;
-    let mut entry = AuditEntry::new("user.update", &id, Some(&before), Some(&after));
+    let mut entry = AuditEntry::new("user.update", id, Some(&before), Some(&after));
     if password_changed && let Some(serde_json::Value::Object(a)) = entry.after.as_mut() {
         a.insert("password".to_owned(), serde_json::Value::from("***"));
     }
-    Ok(with_entry(Json(after), entry))
+    Ok((after, entry))
 }
 
 /// `POST /api/v1/api-keys`.
@@ -677,12 +704,25 @@ pub async fn create_api_key(
     Caller(caller): Caller,
     JsonBody(req): JsonBody<NewApiKey>,
 ) -> Result<Response, ApiError> {
-    let name = req.name.as_str();
+    let (created, entry) = issue_api_key(&state, &caller, &req.name, req.role).await?;
+    Ok(with_entry((StatusCode::CREATED, Json(created)), entry))
+}
+
+/// Creates an API key named `name` acting with `role`, recorded as created by `caller`
+/// (the one path of the API and the admin page), and from then on requires credentials.
+/// The key with its whole secret, to be shown this once, and the audit entry
+/// `api_key.create` (without the secret).
+pub async fn issue_api_key(
+    state: &AppState,
+    caller: &Principal,
+    name: &crate::input::Text<1, 100>,
+    role: Role,
+) -> Result<(CreatedApiKey, AuditEntry), ApiError> {
     let created = super::generate_key();
     let api_key = store::create_api_key(
         &state.db,
-        name,
-        req.role.as_str(),
+        name.as_str(),
+        role.as_str(),
         &created.prefix,
         &created.hash,
         &caller.label(),
@@ -695,14 +735,11 @@ pub async fn create_api_key(
         None::<&ApiKey>,
         Some(&api_key),
     );
-    Ok(with_entry(
-        (
-            StatusCode::CREATED,
-            Json(CreatedApiKey {
-                api_key,
-                key: created.key,
-            }),
-        ),
+    Ok((
+        CreatedApiKey {
+            api_key,
+            key: created.key,
+        },
         entry,
     ))
 }
@@ -737,15 +774,23 @@ pub async fn revoke_api_key(
     State(state): State<AppState>,
     PathParam(id): PathParam<String>,
 ) -> Result<Response, ApiError> {
-    let not_found = || ApiError::NotFound(format!("no API key {:?}", truncate(&id)));
-    let before = store::get_api_key(&state.db, &id)
+    let (after, entry) = revoke_key(&state, &id).await?;
+    Ok(with_entry(Json(after), entry))
+}
+
+/// Revokes the API key `id` (its id or prefix; the one path of the API and the admin
+/// page): it authenticates nothing from now on. The key after and the audit entry
+/// `api_key.revoke`. 404 for no such key.
+pub async fn revoke_key(state: &AppState, id: &str) -> Result<(ApiKey, AuditEntry), ApiError> {
+    let not_found = || ApiError::NotFound(format!("no API key {:?}", truncate(id)));
+    let before = store::get_api_key(&state.db, id)
         .await?
         .ok_or_else(not_found)?;
-    let after = store::revoke_api_key(&state.db, &id)
+    let after = store::revoke_api_key(&state.db, id)
         .await?
         .ok_or_else(not_found)?;
     let entry = AuditEntry::new("api_key.revoke", &after.id, Some(&before), Some(&after));
-    Ok(with_entry(Json(after), entry))
+    Ok((after, entry))
 }
 
 fn truncate(s: &str) -> String {

@@ -357,12 +357,15 @@ pub const RULES: &[Rule] = &[
     ),
     rule("GET", "/api/v1/members", Allow::Roles(MEMBERS)),
     rule("GET", "/api/v1/members/{id}", Allow::Roles(MEMBERS)),
-    // The admin page (HTML): its pages are for operators; each action has the roles of
-    // the API route it mirrors. Without a session a browser is sent to sign in.
+    // The admin page (HTML): its pages are for operators, or for the roles of the API
+    // routes that read what they show (deliveries, users, keys, the audit log); each
+    // action has the roles of the API route it mirrors. Without a session a browser is
+    // sent to sign in.
     rule("GET", "/admin/login", Allow::Public),
     rule("POST", "/admin/login", Allow::Public),
     rule("GET", "/admin/assets/htmx.min.js", Allow::Public),
     rule("GET", "/admin/assets/admin.css", Allow::Public),
+    rule("GET", "/admin/assets/favicon.svg", Allow::Public),
     rule("POST", "/admin/logout", Allow::AnyRole),
     rule("GET", "/admin", Allow::Roles(OPERATORS)),
     rule("GET", "/admin/sync-runs", Allow::Roles(OPERATORS)),
@@ -383,8 +386,35 @@ pub const RULES: &[Rule] = &[
     rule("GET", "/admin/orders/{id}", Allow::Roles(OPERATORS)),
     rule("GET", "/admin/stock", Allow::Roles(OPERATORS)),
     rule("GET", "/admin/schedules", Allow::Roles(OPERATORS)),
+    rule("POST", "/admin/schedules/{id}", Allow::Roles(SCHEDULERS)),
+    rule(
+        "POST",
+        "/admin/schedules/{id}/run",
+        Allow::Roles(SCHEDULERS),
+    ),
+    rule("GET", "/admin/webhook-events", Allow::Roles(OPERATORS)),
+    rule(
+        "POST",
+        "/admin/webhook-events/{id}/replay",
+        Allow::Roles(SYSTEMS),
+    ),
+    rule("GET", "/admin/webhook-deliveries", Allow::Roles(SYSTEMS)),
+    rule(
+        "GET",
+        "/admin/webhook-deliveries/{id}",
+        Allow::Roles(SYSTEMS),
+    ),
+    rule(
+        "POST",
+        "/admin/webhook-deliveries/{id}/retry",
+        Allow::Roles(SYSTEMS),
+    ),
     rule("GET", "/admin/users", Allow::Roles(ADMINS)),
+    rule("POST", "/admin/users", Allow::Roles(ADMINS)),
+    rule("POST", "/admin/users/{id}", Allow::Roles(ADMINS)),
     rule("GET", "/admin/api-keys", Allow::Roles(ADMINS)),
+    rule("POST", "/admin/api-keys", Allow::Roles(ADMINS)),
+    rule("POST", "/admin/api-keys/{id}/revoke", Allow::Roles(ADMINS)),
     rule("GET", "/admin/audit-log", Allow::Roles(ADMINS)),
 ];
 

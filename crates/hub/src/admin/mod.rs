@@ -9,6 +9,7 @@
 //! session's CSRF token in `X-CSRF-Token`, which htmx sends from the page's `hx-headers`.
 
 mod pages;
+mod webhooks;
 
 use askama::Template;
 use axum::Router;
@@ -22,6 +23,8 @@ use crate::http::{ApiError, AppState};
 pub const HTMX_JS: &str = include_str!("assets/htmx.min.js");
 /// The page's stylesheet.
 pub const STYLE_CSS: &str = include_str!("assets/admin.css");
+/// The page's icon (SVG).
+pub const FAVICON_SVG: &str = include_str!("assets/favicon.svg");
 
 /// The sign-in page's path.
 pub const LOGIN_PATH: &str = "/admin/login";
@@ -43,6 +46,7 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/logout", post(pages::logout))
         .route("/admin/assets/htmx.min.js", get(htmx_js))
         .route("/admin/assets/admin.css", get(style_css))
+        .route("/admin/assets/favicon.svg", get(favicon_svg))
         .route(
             "/admin/sync-runs",
             get(pages::sync_runs).post(pages::start_sync_run),
@@ -58,8 +62,32 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/orders/{id}", get(pages::order))
         .route("/admin/stock", get(pages::stock))
         .route("/admin/schedules", get(pages::schedules))
-        .route("/admin/users", get(pages::users))
-        .route("/admin/api-keys", get(pages::api_keys))
+        .route("/admin/schedules/{id}", post(pages::update_schedule))
+        .route("/admin/schedules/{id}/run", post(pages::run_schedule))
+        .route("/admin/webhook-events", get(webhooks::webhook_events))
+        .route(
+            "/admin/webhook-events/{id}/replay",
+            post(webhooks::replay_webhook_event),
+        )
+        .route(
+            "/admin/webhook-deliveries",
+            get(webhooks::webhook_deliveries),
+        )
+        .route(
+            "/admin/webhook-deliveries/{id}",
+            get(webhooks::webhook_delivery),
+        )
+        .route(
+            "/admin/webhook-deliveries/{id}/retry",
+            post(webhooks::retry_webhook_delivery),
+        )
+        .route("/admin/users", get(pages::users).post(pages::create_user))
+        .route("/admin/users/{id}", post(pages::update_user))
+        .route(
+            "/admin/api-keys",
+            get(pages::api_keys).post(pages::create_api_key),
+        )
+        .route("/admin/api-keys/{id}/revoke", post(pages::revoke_api_key))
         .route("/admin/audit-log", get(pages::audit_log))
 }
 
@@ -81,6 +109,17 @@ async fn style_css() -> Response {
             (header::CACHE_CONTROL, "public, max-age=3600"),
         ],
         STYLE_CSS,
+    )
+        .into_response()
+}
+
+async fn favicon_svg() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "image/svg+xml"),
+            (header::CACHE_CONTROL, "public, max-age=86400"),
+        ],
+        FAVICON_SVG,
     )
         .into_response()
 }

@@ -22,7 +22,7 @@ use crate::store::sync_runs::SyncRun;
 use crate::types::UtcTime;
 
 /// Rows a list shows.
-const LIST_LIMIT: u32 = 50;
+pub(super) const LIST_LIMIT: u32 = 50;
 /// Runs the dashboard shows.
 const DASHBOARD_RUNS: u32 = 10;
 /// Longest address the stock lookup takes, in characters (as the API's resolver).
@@ -34,6 +34,8 @@ pub struct Viewer {
     /// `alice (admin)`.
     pub label: String,
     role: Role,
+    /// The caller, as the audit log and the records it creates name it.
+    principal: Principal,
     /// The session's CSRF token, sent by htmx in `X-CSRF-Token`.
     pub csrf: String,
 }
@@ -67,16 +69,17 @@ impl FromRequestParts<AppState> for Viewer {
         Ok(Viewer {
             label: format!("{who} ({role})"),
             role,
+            principal,
             csrf,
         })
     }
 }
 
-fn opt<T: std::fmt::Display>(value: Option<T>) -> String {
+pub(super) fn opt<T: std::fmt::Display>(value: Option<T>) -> String {
     value.map(|v| v.to_string()).unwrap_or_default()
 }
 
-fn when(t: UtcTime) -> String {
+pub(super) fn when(t: UtcTime) -> String {
     // Second precision reads well in a table; the API gives the microseconds.
     let text = t.to_string();
     match text.split_once('.') {
@@ -85,7 +88,7 @@ fn when(t: UtcTime) -> String {
     }
 }
 
-fn opt_when(t: Option<UtcTime>) -> String {
+pub(super) fn opt_when(t: Option<UtcTime>) -> String {
     t.map(when).unwrap_or_default()
 }
 
@@ -333,7 +336,7 @@ pub async fn dashboard(
 }
 
 /// The page, or the refusal of its error.
-fn page<T: Template>(headers: &HeaderMap, result: Result<T, ApiError>) -> Response {
+pub(super) fn page<T: Template>(headers: &HeaderMap, result: Result<T, ApiError>) -> Response {
     match result {
         Ok(t) => html(StatusCode::OK, &t),
         Err(e) => refusal(headers, e),
@@ -354,7 +357,7 @@ struct SyncRunsPage {
 }
 
 /// The cursor of a list page (`?after=`), as the API reads it.
-fn after(query: &HashMap<String, String>) -> Result<Option<String>, ApiError> {
+pub(super) fn after(query: &HashMap<String, String>) -> Result<Option<String>, ApiError> {
     match query.get("after") {
         None => Ok(None),
         Some(a) if a.is_empty() || a.len() > 100 || a.chars().any(char::is_control) => Err(
@@ -977,25 +980,110 @@ pub async fn stock(
 
 // ---- Administration: users, API keys, the audit log ------------------------------
 
+/// The role names, for the forms' choices.
+fn role_names() -> Vec<&'static str> {
+    Role::ALL.iter().map(|r| r.as_str()).collect()
+}
+
+/// A form's field that is refused: 422 `invalid_body`, as the API answers a bad field.
+fn invalid(detail: String) -> ApiError {
+    ApiError::Unprocessable {
+        code: "invalid_body",
+        detail,
+    }
+}
+
+/// A role chosen in a form.
+fn role_field(text: &str) -> Result<Role, ApiError> {
+    text.trim()
+        .parse::<Role>()
+        .map_err(|e| invalid(e.to_string()))
+}
+
+/// A `true`/`false` field of a form.
+fn flag_field(name: &str, text: &str) -> Result<bool, ApiError> {
+    match text.trim() {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        other => Err(invalid(format!(
+            "{name} must be true or false, got {:?}",
+            other.chars().take(40).collect::<String>()
+        ))),
+    }
+}
+
+/// A 200 answer to an action that moves the page elsewhere: a flash message, and
+/// `HX-Redirect` to `to`, which htmx follows (200, so that the audit layer records it).
+fn done_and_go(message: String, to: &str) -> Response {
+    let mut response = html(
+        StatusCode::OK,
+        &Flash {
+            kind: "ok",
+            message,
+        },
+    );
+    if let Ok(v) = header::HeaderValue::from_str(to) {
+        response.headers_mut().insert("hx-redirect", v);
+    }
+    response
+}
+
 /// A user as the page lists it (never its password hash).
 pub struct UserView {
+    id: String,
     username: String,
     role: String,
     disabled: bool,
     locked_until: String,
     last_login: String,
     created: String,
+    /// The viewer may change it (role, disabled).
+    editable: bool,
+}
+
+impl UserView {
+    fn of(u: crate::store::access::User, editable: bool) -> UserView {
+        UserView {
+            id: u.id,
+            username: u.username,
+            role: u.role,
+            disabled: u.disabled,
+            locked_until: opt_when(u.locked_until),
+            last_login: opt_when(u.last_login_at),
+            created: when(u.created_at),
+            editable,
+        }
+    }
+
+    /// The roles the user may be given.
+    pub fn roles(&self) -> Vec<&'static str> {
+        role_names()
+    }
+
+    /// Whether the user has the role `name`.
+    pub fn is_role(&self, name: &str) -> bool {
+        self.role == name
+    }
 }
 
 #[derive(Template)]
 #[template(path = "admin/users.html")]
 struct UsersPage {
     viewer: Viewer,
+    may_create: bool,
+    roles: Vec<&'static str>,
     users: Vec<UserView>,
     next: String,
 }
 
-/// `GET /admin/users`: users by creation (admin).
+#[derive(Template)]
+#[template(path = "admin/user_row.html")]
+struct UserRow {
+    u: UserView,
+}
+
+/// `GET /admin/users`: users by creation, with the forms to create one and to change
+/// one's role or disable it (admin).
 pub async fn users(
     State(state): State<AppState>,
     viewer: Viewer,
@@ -1004,6 +1092,8 @@ pub async fn users(
 ) -> Response {
     let result: Result<UsersPage, ApiError> = async {
         let cursor = after(&query)?;
+        let may_create = viewer.may("POST", "/api/v1/users");
+        let may_edit = viewer.may("PATCH", "/api/v1/users/{id}");
         let mut users =
             crate::store::access::list_users(&state.db, cursor.as_deref(), LIST_LIMIT + 1).await?;
         let next = if users.len() > LIST_LIMIT as usize {
@@ -1014,16 +1104,11 @@ pub async fn users(
         };
         Ok(UsersPage {
             viewer,
+            may_create,
+            roles: role_names(),
             users: users
                 .into_iter()
-                .map(|u| UserView {
-                    username: u.username,
-                    role: u.role,
-                    disabled: u.disabled,
-                    locked_until: opt_when(u.locked_until),
-                    last_login: opt_when(u.last_login_at),
-                    created: when(u.created_at),
-                })
+                .map(|u| UserView::of(u, may_edit))
                 .collect(),
             next,
         })
@@ -1032,8 +1117,95 @@ pub async fn users(
     page(&headers, result)
 }
 
+/// The "new user" form.
+#[derive(Deserialize)]
+pub struct NewUserForm {
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    role: String,
+}
+
+/// `POST /admin/users`: creates a user as `POST /api/v1/users` does (same checks, same
+/// audit entry), then reloads the list. The password is never shown back.
+pub async fn create_user(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<NewUserForm>,
+) -> Response {
+    let result = async {
+        let role = role_field(&form.role)?;
+        crate::access::http::add_user(&state, &form.username, &form.password, role).await
+    }
+    .await;
+    match result {
+        Ok((user, entry)) => with_entry(
+            done_and_go(
+                format!("created the user {} ({})", user.username, user.role),
+                "/admin/users",
+            ),
+            entry,
+        ),
+        Err(e) => refusal(&headers, e),
+    }
+}
+
+/// A change of a user: what is given changes.
+#[derive(Deserialize)]
+pub struct UserChangeForm {
+    #[serde(default)]
+    role: Option<String>,
+    #[serde(default)]
+    disabled: Option<String>,
+}
+
+/// `POST /admin/users/{id}`: changes a user's role or disables or enables it, as
+/// `PATCH /api/v1/users/{id}` does (its sessions end); answers the user's row.
+pub async fn update_user(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Form(form): Form<UserChangeForm>,
+) -> Response {
+    let result = async {
+        let role = form.role.as_deref().map(role_field).transpose()?;
+        let disabled = form
+            .disabled
+            .as_deref()
+            .map(|d| flag_field("disabled", d))
+            .transpose()?;
+        if role.is_none() && disabled.is_none() {
+            return Err(invalid(
+                "give a role, or disabled (true or false)".to_owned(),
+            ));
+        }
+        let change = crate::access::http::UserChange {
+            role,
+            disabled,
+            password: None,
+        };
+        crate::access::http::change_user(&state, &id, change).await
+    }
+    .await;
+    match result {
+        Ok((user, entry)) => with_entry(
+            html(
+                StatusCode::OK,
+                &UserRow {
+                    u: UserView::of(user, true),
+                },
+            ),
+            entry,
+        ),
+        Err(e) => refusal(&headers, e),
+    }
+}
+
 /// An API key as the page lists it: its prefix, never its secret.
 pub struct KeyView {
+    id: String,
     name: String,
     prefix: String,
     role: String,
@@ -1041,17 +1213,63 @@ pub struct KeyView {
     created: String,
     last_used: String,
     revoked: String,
+    /// Not revoked, and the viewer may revoke it.
+    revocable: bool,
+}
+
+impl KeyView {
+    fn of(k: crate::store::access::ApiKey, may_revoke: bool) -> KeyView {
+        KeyView {
+            revocable: may_revoke && k.revoked_at.is_none(),
+            id: k.id,
+            name: k.name,
+            prefix: k.prefix,
+            role: k.role,
+            created_by: k.created_by.unwrap_or_default(),
+            created: when(k.created_at),
+            last_used: opt_when(k.last_used_at),
+            revoked: opt_when(k.revoked_at),
+        }
+    }
 }
 
 #[derive(Template)]
 #[template(path = "admin/api_keys.html")]
 struct KeysPage {
     viewer: Viewer,
+    may_create: bool,
+    roles: Vec<&'static str>,
     keys: Vec<KeyView>,
     next: String,
 }
 
-/// `GET /admin/api-keys`: API keys by creation (admin).
+#[derive(Template)]
+#[template(path = "admin/key_row.html")]
+struct KeyRow {
+    k: KeyView,
+}
+
+/// A key just created, its secret shown this once: the fragment htmx swaps in.
+#[derive(Template)]
+#[template(path = "admin/key_created.html")]
+struct KeyCreated {
+    name: String,
+    role: String,
+    key: String,
+}
+
+/// A key just created, as a whole page (for a request not made by htmx).
+#[derive(Template)]
+#[template(path = "admin/key_created_page.html")]
+struct KeyCreatedPage {
+    viewer: Viewer,
+    name: String,
+    role: String,
+    key: String,
+}
+
+/// `GET /admin/api-keys`: API keys by creation, with the form to create one and their
+/// revocation (admin).
 pub async fn api_keys(
     State(state): State<AppState>,
     viewer: Viewer,
@@ -1060,6 +1278,8 @@ pub async fn api_keys(
 ) -> Response {
     let result: Result<KeysPage, ApiError> = async {
         let cursor = after(&query)?;
+        let may_create = viewer.may("POST", "/api/v1/api-keys");
+        let may_revoke = viewer.may("DELETE", "/api/v1/api-keys/{id}");
         let mut keys =
             crate::store::access::list_api_keys(&state.db, cursor.as_deref(), LIST_LIMIT + 1)
                 .await?;
@@ -1071,23 +1291,84 @@ pub async fn api_keys(
         };
         Ok(KeysPage {
             viewer,
+            may_create,
+            roles: role_names(),
             keys: keys
                 .into_iter()
-                .map(|k| KeyView {
-                    name: k.name,
-                    prefix: k.prefix,
-                    role: k.role,
-                    created_by: k.created_by.unwrap_or_default(),
-                    created: when(k.created_at),
-                    last_used: opt_when(k.last_used_at),
-                    revoked: opt_when(k.revoked_at),
-                })
+                .map(|k| KeyView::of(k, may_revoke))
                 .collect(),
             next,
         })
     }
     .await;
     page(&headers, result)
+}
+
+/// The "new API key" form.
+#[derive(Deserialize)]
+pub struct NewKeyForm {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    role: String,
+}
+
+/// `POST /admin/api-keys`: creates a key as `POST /api/v1/api-keys` does (same checks,
+/// same audit entry, created by the viewer) and shows its secret this once.
+pub async fn create_api_key(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    headers: HeaderMap,
+    Form(form): Form<NewKeyForm>,
+) -> Response {
+    let result = async {
+        let name = crate::input::Text::<1, 100>::parse(form.name)
+            .map_err(|e| invalid(format!("name: {e}")))?;
+        let role = role_field(&form.role)?;
+        crate::access::http::issue_api_key(&state, &viewer.principal, &name, role).await
+    }
+    .await;
+    match result {
+        Ok((created, entry)) => {
+            let (name, role, key) = (created.api_key.name, created.api_key.role, created.key);
+            let response = if super::is_htmx(&headers) {
+                html(StatusCode::OK, &KeyCreated { name, role, key })
+            } else {
+                html(
+                    StatusCode::OK,
+                    &KeyCreatedPage {
+                        viewer,
+                        name,
+                        role,
+                        key,
+                    },
+                )
+            };
+            with_entry(response, entry)
+        }
+        Err(e) => refusal(&headers, e),
+    }
+}
+
+/// `POST /admin/api-keys/{id}/revoke`: revokes a key as `DELETE /api/v1/api-keys/{id}`
+/// does; answers its row.
+pub async fn revoke_api_key(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    match crate::access::http::revoke_key(&state, &id).await {
+        Ok((key, entry)) => with_entry(
+            html(
+                StatusCode::OK,
+                &KeyRow {
+                    k: KeyView::of(key, false),
+                },
+            ),
+            entry,
+        ),
+        Err(e) => refusal(&headers, e),
+    }
 }
 
 /// An audit entry as the page lists it.
@@ -1190,52 +1471,149 @@ pub struct ScheduleView {
     last_run_id: String,
     last_outcome: String,
     last_detail: String,
+    /// The viewer may change it and run it now.
+    editable: bool,
+}
+
+impl ScheduleView {
+    fn of(s: crate::store::schedules::Schedule, editable: bool) -> ScheduleView {
+        ScheduleView {
+            id: s.id,
+            name: s.name,
+            kind: s.kind.as_str().to_owned(),
+            system: s.system_id.unwrap_or_default(),
+            cron: s.cron,
+            time_zone: s.time_zone,
+            enabled: s.enabled,
+            next_run: opt_when(s.next_run_at),
+            last_run: opt_when(s.last_run_at),
+            last_run_id: s.last_run_id.unwrap_or_default(),
+            last_outcome: s
+                .last_outcome
+                .map(|o| o.as_str().to_owned())
+                .unwrap_or_default(),
+            last_detail: s.last_detail.unwrap_or_default(),
+            editable,
+        }
+    }
 }
 
 #[derive(Template)]
 #[template(path = "admin/schedules.html")]
 struct SchedulesPage {
     viewer: Viewer,
+    may_edit: bool,
     schedules: Vec<ScheduleView>,
+}
+
+#[derive(Template)]
+#[template(path = "admin/schedule_row.html")]
+struct ScheduleRow {
+    s: ScheduleView,
 }
 
 /// Schedules the page lists, at most.
 const SCHEDULES_SHOWN: u32 = 200;
 
 /// `GET /admin/schedules`: every schedule with its cadence, next firing and the outcome
-/// of its last.
+/// of its last; to whom may change them, the forms to edit the cron expression and time
+/// zone, to enable or disable, and to run now.
 pub async fn schedules(
     State(state): State<AppState>,
     viewer: Viewer,
     headers: HeaderMap,
 ) -> Response {
     let result: Result<SchedulesPage, ApiError> = async {
+        let may_edit = viewer.may("PUT", "/api/v1/schedules/{id}");
         let schedules =
             crate::store::schedules::list_schedules(&state.db, None, SCHEDULES_SHOWN).await?;
         Ok(SchedulesPage {
             viewer,
+            may_edit,
             schedules: schedules
                 .into_iter()
-                .map(|s| ScheduleView {
-                    id: s.id,
-                    name: s.name,
-                    kind: s.kind.as_str().to_owned(),
-                    system: s.system_id.unwrap_or_default(),
-                    cron: s.cron,
-                    time_zone: s.time_zone,
-                    enabled: s.enabled,
-                    next_run: opt_when(s.next_run_at),
-                    last_run: opt_when(s.last_run_at),
-                    last_run_id: s.last_run_id.unwrap_or_default(),
-                    last_outcome: s
-                        .last_outcome
-                        .map(|o| o.as_str().to_owned())
-                        .unwrap_or_default(),
-                    last_detail: s.last_detail.unwrap_or_default(),
-                })
+                .map(|s| ScheduleView::of(s, may_edit))
                 .collect(),
         })
     }
     .await;
     page(&headers, result)
+}
+
+/// A change of a schedule: what is not given stays as it is.
+#[derive(Deserialize)]
+pub struct ScheduleForm {
+    #[serde(default)]
+    cron: Option<String>,
+    #[serde(default)]
+    time_zone: Option<String>,
+    #[serde(default)]
+    enabled: Option<String>,
+}
+
+/// `POST /admin/schedules/{id}`: sets the cron expression, time zone or enabled flag as
+/// `PUT /api/v1/schedules/{id}` does (what the form leaves out is kept); answers the
+/// schedule's row. A bad expression or time zone saves nothing: 422 naming it.
+pub async fn update_schedule(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Form(form): Form<ScheduleForm>,
+) -> Response {
+    let result = async {
+        let current = crate::store::schedules::get_schedule(&state.db, &id)
+            .await?
+            .ok_or_else(|| {
+                ApiError::NotFound(format!(
+                    "no schedule {:?}",
+                    id.chars().take(64).collect::<String>()
+                ))
+            })?;
+        let enabled = match form.enabled.as_deref() {
+            Some(e) => flag_field("enabled", e)?,
+            None => current.enabled,
+        };
+        let input = crate::schedules::http::ScheduleInput {
+            cron: form.cron.unwrap_or(current.cron),
+            time_zone: Some(
+                form.time_zone
+                    .map_or(current.time_zone, |t| t.trim().to_owned()),
+            ),
+            enabled,
+        };
+        crate::schedules::http::change_schedule(&state, &id, input).await
+    }
+    .await;
+    match result {
+        Ok((schedule, entry)) => with_entry(
+            html(
+                StatusCode::OK,
+                &ScheduleRow {
+                    s: ScheduleView::of(schedule, true),
+                },
+            ),
+            entry,
+        ),
+        Err(e) => refusal(&headers, e),
+    }
+}
+
+/// `POST /admin/schedules/{id}/run`: runs the schedule now as
+/// `POST /api/v1/schedules/{id}/run` does, then shows the run (409 while its system has
+/// one in progress, or when it cannot sync, saying why).
+pub async fn run_schedule(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    match crate::schedules::http::run_now(&state, &id).await {
+        Ok((started, entry)) => with_entry(
+            done_and_go(
+                format!("started {}", started.id),
+                &format!("/admin/sync-runs/{}", started.id),
+            ),
+            entry,
+        ),
+        Err(e) => refusal(&headers, e),
+    }
 }

@@ -102,7 +102,21 @@ pub async fn replace_schedule(
     PathParam(id): PathParam<String>,
     JsonBody(input): JsonBody<ScheduleInput>,
 ) -> Result<Response, ApiError> {
-    let before = load(&state, &id).await?;
+    let (after, entry) = change_schedule(&state, &id, input).await?;
+    Ok(with_entry(Json(after), entry))
+}
+
+/// Sets schedule `id`'s cron expression, time zone (none: `Asia/Shanghai`) and enabled
+/// flag, and plans its next firing (the one path of the API and the admin page). The
+/// schedule after the change and the audit entry `schedule.update`. Nothing is saved when
+/// it fails: 404 for no such schedule, 422 `invalid_cron` or `invalid_time_zone` naming
+/// what is wrong.
+pub async fn change_schedule(
+    state: &AppState,
+    id: &str,
+    input: ScheduleInput,
+) -> Result<(Schedule, AuditEntry), ApiError> {
+    let before = load(state, id).await?;
     let time_zone = input
         .time_zone
         .unwrap_or_else(|| DEFAULT_TIME_ZONE.to_owned());
@@ -125,12 +139,12 @@ pub async fn replace_schedule(
     } else {
         None
     };
-    if !store::update_schedule(&state.db, &id, &cron, &time_zone, input.enabled, next).await? {
+    if !store::update_schedule(&state.db, id, &cron, &time_zone, input.enabled, next).await? {
         return Err(ApiError::NotFound(format!("no schedule {id:?}")));
     }
-    let after = load(&state, &id).await?;
-    let entry = AuditEntry::new("schedule.update", &id, Some(&before), Some(&after));
-    Ok(with_entry(Json(after), entry))
+    let after = load(state, id).await?;
+    let entry = AuditEntry::new("schedule.update", id, Some(&before), Some(&after));
+    Ok((after, entry))
 }
 
 /// Runs a schedule now, whatever its cadence and even while disabled: 202 with the run's
@@ -149,6 +163,20 @@ pub async fn run_schedule(
     State(state): State<AppState>,
     PathParam(id): PathParam<String>,
 ) -> Result<Response, ApiError> {
+    let (started, entry) = run_now(&state, &id).await?;
+    let location = format!("/api/v1/sync-runs/{}", started.id);
+    let mut response = (StatusCode::ACCEPTED, Json(started)).into_response();
+    if let Ok(v) = HeaderValue::from_str(&location) {
+        response.headers_mut().insert(header::LOCATION, v);
+    }
+    Ok(with_entry(response, entry))
+}
+
+/// Runs schedule `id` now, whatever its cadence and even while disabled (the one path of
+/// the API and the admin page): the run started and the audit entry `schedule.run`.
+/// 404 for no such schedule; 409 `run_in_progress` naming the active run of its system,
+/// or `not_syncable` saying why it cannot sync.
+pub async fn run_now(state: &AppState, id: &str) -> Result<(ScheduleRun, AuditEntry), ApiError> {
     let scheduler = Scheduler::new(
         state.db.clone(),
         state.secrets.clone(),
@@ -157,7 +185,7 @@ pub async fn run_schedule(
     )
     .with_budgets(state.supplier.budgets().clone())
     .with_health(state.supplier.health().clone());
-    let fired = scheduler.run_now(&id).await?.ok_or_else(|| {
+    let fired = scheduler.run_now(id).await?.ok_or_else(|| {
         ApiError::NotFound(format!(
             "no schedule {:?}",
             id.chars().take(64).collect::<String>()
@@ -182,17 +210,12 @@ pub async fn run_schedule(
             });
         }
     }
-    let run_id = fired.run_id.unwrap_or_default();
     let started = ScheduleRun {
-        id: run_id.clone(),
+        id: fired.run_id.unwrap_or_default(),
         status: "pending".to_owned(),
         schedule_id: fired.schedule_id,
         system_id: fired.system_id,
     };
-    let entry = AuditEntry::new("schedule.run", &id, None::<&ScheduleRun>, Some(&started));
-    let mut response = (StatusCode::ACCEPTED, Json(started)).into_response();
-    if let Ok(v) = HeaderValue::from_str(&format!("/api/v1/sync-runs/{run_id}")) {
-        response.headers_mut().insert(header::LOCATION, v);
-    }
-    Ok(with_entry(response, entry))
+    let entry = AuditEntry::new("schedule.run", id, None::<&ScheduleRun>, Some(&started));
+    Ok((started, entry))
 }

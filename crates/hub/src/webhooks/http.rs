@@ -657,7 +657,16 @@ pub async fn retry_delivery(
     State(state): State<AppState>,
     PathParam(id): PathParam<String>,
 ) -> Result<Response, ApiError> {
-    let row = load_delivery(&state, &id).await?;
+    let (after, entry) = retry(&state, &id).await?;
+    Ok(with_entry((StatusCode::ACCEPTED, Json(after)), entry))
+}
+
+/// Queues one more attempt of delivery `id`, now (the one path of the API and the admin
+/// page): the delivery after, pending, and the audit entry `webhook_delivery.retry`.
+/// 404 for no such delivery (or its endpoint gone); 409 `endpoint_disabled` or
+/// `delivery_pending`.
+pub async fn retry(state: &AppState, id: &str) -> Result<(Delivery, AuditEntry), ApiError> {
+    let row = load_delivery(state, id).await?;
     let endpoint = store::get_endpoint(&state.db, &row.endpoint_id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("the endpoint of delivery {id} is gone")))?;
@@ -676,16 +685,16 @@ pub async fn retry_delivery(
     }
     let now = UtcTime::now();
     let mut tx = state.db.begin().await?;
-    if !store::requeue_delivery(&mut tx, &id, now).await? {
+    if !store::requeue_delivery(&mut tx, id, now).await? {
         return Err(ApiError::ConflictWith {
             code: "delivery_pending",
             detail: format!("delivery {id} is pending: an attempt is already due"),
         });
     }
-    outbound::enqueue_delivery(&mut tx, &id, 1, now).await?;
+    outbound::enqueue_delivery(&mut tx, id, 1, now).await?;
     tx.commit().await?;
-    let after = Delivery::from(load_delivery(&state, &id).await?);
+    let after = Delivery::from(load_delivery(state, id).await?);
     let before = Delivery::from(row);
-    let entry = AuditEntry::new("webhook_delivery.retry", &id, Some(&before), Some(&after));
-    Ok(with_entry((StatusCode::ACCEPTED, Json(after)), entry))
+    let entry = AuditEntry::new("webhook_delivery.retry", id, Some(&before), Some(&after));
+    Ok((after, entry))
 }

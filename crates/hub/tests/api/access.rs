@@ -108,6 +108,7 @@ GET    /admin/login                                public
 POST   /admin/login                                public
 GET    /admin/assets/htmx.min.js                   public
 GET    /admin/assets/admin.css                     public
+GET    /admin/assets/favicon.svg                   public
 POST   /admin/logout                               any
 GET    /admin                                      A S W C T
 GET    /admin/sync-runs                            A S W C T
@@ -120,8 +121,19 @@ GET    /admin/orders                               A S W C T
 GET    /admin/orders/{id}                          A S W C T
 GET    /admin/stock                                A S W C T
 GET    /admin/schedules                            A S W C T
+POST   /admin/schedules/{id}                       A S W
+POST   /admin/schedules/{id}/run                   A S W
+GET    /admin/webhook-events                       A S W C T
+POST   /admin/webhook-events/{id}/replay           A S
+GET    /admin/webhook-deliveries                   A S
+GET    /admin/webhook-deliveries/{id}              A S
+POST   /admin/webhook-deliveries/{id}/retry        A S
 GET    /admin/users                                A
+POST   /admin/users                                A
+POST   /admin/users/{id}                           A
 GET    /admin/api-keys                             A
+POST   /admin/api-keys                             A
+POST   /admin/api-keys/{id}/revoke                 A
 GET    /admin/audit-log                            A
 ";
 

@@ -28,7 +28,7 @@ async fn spawn(db: &Db, webhooks: InboundConfig) -> TestApp {
 }
 
 /// Registers a system of `kind` with `settings`; its id.
-async fn system(app: &TestApp, name: &str, kind: &str, settings: Value) -> String {
+pub(crate) async fn system(app: &TestApp, name: &str, kind: &str, settings: Value) -> String {
     let (status, body) = call(
         app,
         Method::POST,
@@ -41,7 +41,7 @@ async fn system(app: &TestApp, name: &str, kind: &str, settings: Value) -> Strin
 }
 
 /// Adds a secret to `system_id`; its text.
-async fn add_secret(app: &TestApp, system_id: &str) -> String {
+pub(crate) async fn add_secret(app: &TestApp, system_id: &str) -> String {
     let (status, body) = call(
         app,
         Method::POST,
@@ -56,13 +56,13 @@ async fn add_secret(app: &TestApp, system_id: &str) -> String {
     secret
 }
 
-fn now() -> i64 {
+pub(crate) fn now() -> i64 {
     jiff::Timestamp::now().as_second()
 }
 
 /// Posts `body` to `/webhooks/{system_id}` with the three headers as given (a `None`
 /// header is left out), without credentials.
-async fn deliver_raw(
+pub(crate) async fn deliver_raw(
     app: &TestApp,
     system_id: &str,
     headers: [Option<String>; 3],
@@ -91,7 +91,7 @@ async fn deliver_raw(
 }
 
 /// Signs `body` as message `id` at `ts` with `secret` and delivers it.
-async fn deliver(
+pub(crate) async fn deliver(
     app: &TestApp,
     system_id: &str,
     secret: &str,
@@ -115,7 +115,7 @@ async fn deliver(
 }
 
 /// Runs the outbox until nothing is due.
-async fn drain(db: &Db) {
+pub(crate) async fn drain(db: &Db) {
     let worker = supplyhub::jobs::Worker::new(
         db.clone(),
         supplyhub::systems::live::LiveSupplier::none(),
@@ -133,7 +133,7 @@ async fn drain(db: &Db) {
     panic!("the outbox did not drain");
 }
 
-fn small() -> InboundConfig {
+pub(crate) fn small() -> InboundConfig {
     InboundConfig {
         max_body_bytes: 1024,
         max_attempts: 3,
@@ -558,7 +558,7 @@ fn ambiguous_mapping() -> Value {
 }
 
 /// A POS's own shape of a sale.
-fn foreign_sale(no: &str) -> Vec<u8> {
+pub(crate) fn foreign_sale(no: &str) -> Vec<u8> {
     json!({"order": {"no": no, "at": "2026-12-01T08:00:00Z", "shop": "Laoshan",
         "goods": [{"code": "K-100", "title": "Kettle", "n": 2, "price": "10.00"}],
         "sum": "20.00"}})
@@ -567,7 +567,7 @@ fn foreign_sale(no: &str) -> Vec<u8> {
 }
 
 /// The mapping of [`foreign_sale`], its total read from `total_path`.
-fn sale_mapping(total_path: &str) -> Value {
+pub(crate) fn sale_mapping(total_path: &str) -> Value {
     json!({"fields": {
         "external_id": "$.order.no",
         "kind": {"const": "sale"},

@@ -26,13 +26,13 @@ use crate::helpers::TestApp;
 
 /// One delivery as the receiver saw it.
 #[derive(Debug, Clone)]
-struct Received {
-    id: String,
+pub(crate) struct Received {
+    pub(crate) id: String,
     timestamp: String,
     signature: String,
     body: Vec<u8>,
     /// Whether the signature verified with the secret the receiver was given.
-    verified: bool,
+    pub(crate) verified: bool,
     /// When it arrived, by the worker's clock.
     at: UtcTime,
 }
@@ -49,8 +49,8 @@ struct ReceiverState {
 /// A local webhook receiver on 127.0.0.1:0 that checks every delivery's signature with
 /// the clock the worker reads.
 #[derive(Clone)]
-struct Receiver {
-    url: String,
+pub(crate) struct Receiver {
+    pub(crate) url: String,
     state: Arc<Mutex<ReceiverState>>,
 }
 
@@ -108,7 +108,7 @@ async fn receive(
 }
 
 impl Receiver {
-    async fn start(clock: &Clock, default: u16) -> Receiver {
+    pub(crate) async fn start(clock: &Clock, default: u16) -> Receiver {
         let state = Arc::new(Mutex::new(ReceiverState {
             default,
             ..ReceiverState::default()
@@ -133,7 +133,7 @@ impl Receiver {
             .unwrap()
     }
 
-    fn trust(&self, secrets: &[&str]) {
+    pub(crate) fn trust(&self, secrets: &[&str]) {
         self.state.lock().unwrap().secrets = secrets.iter().map(|s| (*s).to_owned()).collect();
     }
 
@@ -145,11 +145,11 @@ impl Receiver {
             .push_back((status, headers));
     }
 
-    fn set_default(&self, status: u16) {
+    pub(crate) fn set_default(&self, status: u16) {
         self.state.lock().unwrap().default = status;
     }
 
-    fn got(&self) -> Vec<Received> {
+    pub(crate) fn got(&self) -> Vec<Received> {
         self.state.lock().unwrap().got.clone()
     }
 }
@@ -162,7 +162,7 @@ struct Hub {
     clock: Clock,
 }
 
-fn settings(strict: bool) -> WebhooksConfig {
+pub(crate) fn settings(strict: bool) -> WebhooksConfig {
     WebhooksConfig {
         allow_http: true,
         allow_private_targets: !strict,
@@ -239,7 +239,7 @@ impl Hub {
     }
 }
 
-async fn emit_now(db: &Db, event: EventType, data: Value) -> Option<String> {
+pub(crate) async fn emit_now(db: &Db, event: EventType, data: Value) -> Option<String> {
     let mut tx = db.begin().await.unwrap();
     let id = emit(&mut tx, event, data).await.unwrap();
     tx.commit().await.unwrap();

@@ -500,19 +500,27 @@ pub async fn replay_webhook_event(
     State(state): State<AppState>,
     PathParam(id): PathParam<String>,
 ) -> Result<Response, ApiError> {
-    load_event(&state, &id).await?;
-    let queued = replay(&state, &id).await?;
-    let status = if queued {
+    let (body, entry) = replay_event(&state, &id).await?;
+    let status = if body.queued {
         StatusCode::ACCEPTED
     } else {
         StatusCode::OK
     };
+    Ok(with_entry((status, Json(body)), entry))
+}
+
+/// Replays event `id` (the one path of the API and the admin page): a settled event is
+/// put back to `received` and its processing queued; one still queued is left as it is.
+/// What was done and the audit entry `webhook_event.replay`. 404 for no such event.
+pub async fn replay_event(state: &AppState, id: &str) -> Result<(Replayed, AuditEntry), ApiError> {
+    load_event(state, id).await?;
+    let queued = replay(state, id).await?;
     let body = Replayed {
-        id: id.clone(),
+        id: id.to_owned(),
         queued,
     };
-    let entry = AuditEntry::new("webhook_event.replay", &id, None::<&Replayed>, Some(&body));
-    Ok(with_entry((status, Json(body)), entry))
+    let entry = AuditEntry::new("webhook_event.replay", id, None::<&Replayed>, Some(&body));
+    Ok((body, entry))
 }
 
 async fn replay(state: &AppState, id: &str) -> Result<bool, ApiError> {
