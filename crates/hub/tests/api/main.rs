@@ -16,6 +16,7 @@ mod crash;
 mod helpers;
 mod http;
 mod input;
+mod instances;
 mod leaks;
 mod limits;
 mod live;
