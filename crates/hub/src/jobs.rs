@@ -18,6 +18,12 @@
 //! supplier reports the order it took (`AlreadyExists`), or takes it now (`Created`) —
 //! either way it holds the order exactly once. A worker that dies mid-push loses its
 //! lease; the job is claimed again (counting as an attempt) and reconciles the same way.
+//!
+//! **Cancel sent twice.** A cancel (Y2) can reach the supplier twice: its worker died
+//! after sending it and the job was claimed again, or the client re-sent a request whose
+//! answer was lost. The supplier refuses the repeat of a cancel it holds; that refusal
+//! (recognised, as for the push, by `[ylh] duplicate_patterns`) means the request is in
+//! its hands: the job is done and the order stays `cancel_pending` until the callback.
 
 use std::time::Duration;
 
@@ -522,6 +528,19 @@ impl Worker {
             Ok(()) => Ok(Verdict::Done(
                 "the supplier took the cancel request; the result comes by callback".to_owned(),
             )),
+            // A repeat of a request the supplier holds (this job's earlier claim died
+            // after sending it, or the client re-sent a lost answer): it is in hand.
+            Err(haier::Error::Business {
+                err_code, message, ..
+            }) if ylh
+                .config()
+                .is_duplicate_refusal(err_code.as_deref(), &message) =>
+            {
+                Ok(Verdict::Done(format!(
+                    "the supplier already held the cancel request (it refused a repeat: \
+                     {message}); the result comes by callback"
+                )))
+            }
             Err(e) if e.is_transient() => Ok(Verdict::Retry(e.to_string())),
             Err(e) => {
                 let mut tx = self.db.begin().await?;

@@ -84,10 +84,11 @@ pub struct YlhConfig {
     /// [`validate`](Self::validate) refuses a configuration without it.
     #[serde(default, deserialize_with = "crate::setting::string")]
     pub source_system: String,
-    /// Texts that mark a `success:false` answer to Y1 as the vendor's refusal
-    /// of a repeated `soId` ("the order is already there"), matched as
+    /// Texts that mark a `success:false` answer as the vendor's refusal of a
+    /// repeat: of a `soId` to Y1 ("the order is already there"), of a cancel
+    /// request to Y2 ("already asked, do not submit again"). Matched as
     /// substrings of `errorMsg` (or `errCode`). The vendor does not document
-    /// that answer, so its wording is configuration. Default
+    /// those answers, so their wording is configuration. Default
     /// [`DEFAULT_DUPLICATE_PATTERNS`](Self::DEFAULT_DUPLICATE_PATTERNS).
     #[serde(default = "default_duplicate_patterns")]
     pub duplicate_patterns: Vec<String>,
@@ -185,9 +186,9 @@ impl YlhConfig {
         }
     }
 
-    /// Whether a `success:false` answer to Y1 with this `errorMsg` text and
-    /// `errCode` is the refusal of a repeated `soId`: one of the
-    /// [`duplicate_patterns`](Self::duplicate_patterns) occurs in either.
+    /// Whether a `success:false` answer with this `errorMsg` text and `errCode`
+    /// is the refusal of a repeat (a `soId` to Y1, a cancel request to Y2): one
+    /// of the [`duplicate_patterns`](Self::duplicate_patterns) occurs in either.
     pub fn is_duplicate_refusal(&self, err_code: Option<&str>, text: &str) -> bool {
         self.duplicate_patterns.iter().any(|p| {
             let p = p.trim();

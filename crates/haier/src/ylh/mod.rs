@@ -308,7 +308,10 @@ impl Ylh {
     /// `Ok` only means the vendor took the request; the result arrives by
     /// callback (`hmm.scm_heorder.cancel`). `success:false` is
     /// [`Error::Business`] with the vendor's code and message. Transient
-    /// failures are retried: cancelling twice is harmless.
+    /// failures are retried; a request that reached the vendor before its
+    /// answer was lost is then refused as a repeat, a refusal
+    /// [`YlhConfig::is_duplicate_refusal`] recognises (the vendor holds the
+    /// request).
     pub async fn cancel_order(
         &self,
         so_id: &str,

@@ -18,7 +18,10 @@
 //! also moves `next_run_at` and records the run it starts, so a firing is claimed by one
 //! instance and starts at most one run. A supplier system has at most one active run (the
 //! partial unique index of migration 0011): a firing that finds one active records
-//! `skipped: run_… is active` and queues nothing.
+//! `skipped: run_… is active` and queues nothing. The run a firing starts names it in
+//! its `scope`: `schedule`, `due_at` (the `next_run_at` it claimed; absent for a run-now)
+//! and `fired_at` (when an instance got to it), so no two runs share a schedule and
+//! `due_at`.
 //!
 //! **Missed firings run once.** `next_run_at` moves to the first time the expression names
 //! *after the moment of the firing*, not after the missed one: a hub that was down for

@@ -244,7 +244,7 @@ impl Scheduler {
             system_id: None,
             run: None,
         };
-        let prepared = match self.prepare(s, fired_at).await? {
+        let mut prepared = match self.prepare(s, fired_at).await? {
             Ok(p) => p,
             Err((outcome, detail)) => {
                 fired.outcome = outcome;
@@ -258,6 +258,13 @@ impl Scheduler {
                 return Ok(fired);
             }
         };
+        // A firing by the clock names the time it was due: with the schedule, that is
+        // which firing the run is (`fired_at` is when an instance got to it). A run-now
+        // is no firing of the expression and names none.
+        if !manual && let (Some(due), Some(scope)) = (s.next_run_at, prepared.scope.as_object_mut())
+        {
+            scope.insert("due_at".to_owned(), json!(due));
+        }
         fired.system_id = Some(prepared.system_id.clone());
         let run_id = new_id("run");
         let kind = prepared.opts.kind.as_str();

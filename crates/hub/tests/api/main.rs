@@ -18,6 +18,7 @@ mod health;
 mod helpers;
 mod http;
 mod input;
+mod instances;
 mod leaks;
 mod limits;
 mod live;

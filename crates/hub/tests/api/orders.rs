@@ -1073,6 +1073,85 @@ crate::on_both_backends! {
     a_store_failure_mid_job_lets_the_lease_expire => a_store_failure_mid_job_lets_the_lease_expire;
     a_product_the_supplier_does_not_carry_is_accepted_then_rejected_by_callback => a_product_the_supplier_does_not_carry_is_accepted_then_rejected_by_callback;
     an_orphaned_push_refused_in_unknown_words_fails_then_the_callback_confirms_it => an_orphaned_push_refused_in_unknown_words_fails_then_the_callback_confirms_it;
+    a_cancel_resent_after_its_worker_died_is_done_not_failed => a_cancel_resent_after_its_worker_died_is_done_not_failed;
+}
+
+/// A worker sends a cancel (Y2), the supplier takes it, and the worker dies before it
+/// records anything. The job's next claim sends the cancel again and the supplier
+/// refuses the repeat: the request is in its hands, so the job is done (not failed, not
+/// dead-lettered) and the order waits at `cancel_pending` for the supplier's answer, as
+/// after any cancel.
+async fn a_cancel_resent_after_its_worker_died_is_done_not_failed(db: &Db) {
+    let (sb, config, app) = setup(db, 30).await;
+    sb.sandbox
+        .set_callback_url(format!("{}/callbacks/haier", app.base));
+    // The supplier decides only when asked to.
+    sb.post("/_sandbox/orders/config", json!({"callback_delay_ms": 600_000, "confirm_rate": 1.0, "reject_rate": 0.0, "oos_rate": 0.0, "duplicate_callback_rate": 0.0, "partial_cancel_rate": 0.0})).await;
+    let sku = procurable_skus(&app, 1).await.remove(0);
+    set_supplier_stock(&sb, &sku, 10).await;
+    let (_, order) = app
+        .post("/api/v1/orders", checkout("X1", json!([line(&sku, 1)])))
+        .await;
+    let id = order["id"].as_str().unwrap().to_owned();
+    let so_id = order["so_id"].as_str().unwrap().to_owned();
+    app.post(&format!("/api/v1/orders/{id}/pay"), json!({}))
+        .await;
+    let worker = sb.worker(db, &config);
+    drain(&worker, 10).await;
+    let (status, order) = app
+        .post(
+            &format!("/api/v1/orders/{id}/cancel"),
+            json!({"reason": "客户取消"}),
+        )
+        .await;
+    assert_eq!(
+        (status, order["supplier_status"].as_str()),
+        (200, Some("cancel_pending")),
+        "{order}"
+    );
+
+    // Another worker claims the cancel, sends it, and dies: its lease has run out.
+    let lapsed = supplyhub::types::UtcTime::from_micros(
+        supplyhub::types::UtcTime::now().as_micros() - 1_000_000,
+    )
+    .unwrap();
+    let claimed = supplyhub::store::jobs::claim_due(db, "dead-worker", lapsed, 10)
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 1);
+    assert_eq!(claimed[0].kind, "cancel_order");
+    sb.ylh(&config)
+        .cancel_order(&so_id, "客户取消", None)
+        .await
+        .unwrap();
+
+    drain(&worker, 10).await;
+    let (_, detail) = app.get(&format!("/api/v1/orders/{id}")).await;
+    assert_eq!(detail["supplier_status"], "cancel_pending", "{detail}");
+    let job = supplyhub::store::jobs::get_job(db, &claimed[0].id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (job.status, job.attempts),
+        (supplyhub::status::JobStatus::Done, 2),
+        "{job:?}"
+    );
+    let attempts = supplyhub::store::jobs::attempts_of_job(db, &job.id)
+        .await
+        .unwrap();
+    assert_eq!(attempts.len(), 1, "the dead worker recorded nothing");
+    assert_eq!(attempts[0].outcome, "done", "{attempts:?}");
+    let stats = sb.stats().await;
+    assert_eq!(stats["cancels_received"], 1, "{stats}");
+    assert_eq!(stats["calls"]["ylh_cancel_order"], 2, "{stats}");
+
+    // The supplier's answer settles the order.
+    sb.post(&format!("/_sandbox/orders/{so_id}/advance"), json!({}))
+        .await;
+    let detail = wait_supplier_status(&app, &id, "cancelled").await;
+    assert_eq!(detail["status"], "cancelled");
+    sb.sandbox.shutdown().await.unwrap();
 }
 
 async fn a_product_the_supplier_does_not_carry_is_accepted_then_rejected_by_callback(db: &Db) {

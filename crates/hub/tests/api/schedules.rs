@@ -92,6 +92,11 @@ async fn each_firing_is_claimed_once(db: &Db) {
         "nothing is due yet"
     );
 
+    // When each is due: the firing that claims it names this time in its run.
+    let mut due = std::collections::BTreeMap::new();
+    for s in store::list_schedules(db, None, 10).await.unwrap() {
+        due.insert(s.id.clone(), s.next_run_at.unwrap());
+    }
     let pools = [reopen(db).await, reopen(db).await, reopen(db).await];
     let [s1, s2, s3] =
         [&pools[0], &pools[1], &pools[2]].map(|p| scheduler(p, &ring, settings(&["370212"])));
@@ -133,6 +138,8 @@ async fn each_firing_is_claimed_once(db: &Db) {
                     .unwrap();
                 assert_eq!(run.system_id.as_deref(), Some(system.as_str()));
                 assert_eq!(run.scope["schedule"], f.schedule_id.as_str());
+                assert_eq!(run.scope["due_at"], json!(due[&f.schedule_id]), "{run:?}");
+                assert_eq!(run.scope["fired_at"], json!(at), "{run:?}");
             }
             FiringOutcome::Skipped => match &f.run_id {
                 Some(active) => {
@@ -645,6 +652,10 @@ async fn schedules_api(db: &Db) {
     }
     assert_eq!(finished["status"], "success", "{finished}");
     assert_eq!(finished["scope"]["schedule"], "sch_catalog");
+    assert!(
+        finished["scope"].get("due_at").is_none(),
+        "a run-now is no firing of the expression: {finished}"
+    );
     let mut s = Value::Null;
     for _ in 0..200 {
         s = call(&app, Method::GET, "/api/v1/schedules/sch_catalog", None)
