@@ -251,6 +251,12 @@ pub struct RetentionConfig {
     /// delivery needs any more (default 30). Pending and dead deliveries are kept.
     #[serde(default = "default_sync_failures_days")]
     pub webhook_deliveries_days: u32,
+    /// Inbound webhook events processed this many days ago (default 30). Events not yet
+    /// processed, and dead ones, are kept. A deleted event's id is no longer known, so
+    /// keep this longer than any sender retries a delivery (Standard Webhooks senders
+    /// retry for a few days at most).
+    #[serde(default = "default_sync_failures_days")]
+    pub webhook_events_days: u32,
 }
 
 impl Default for RetentionConfig {
@@ -261,6 +267,7 @@ impl Default for RetentionConfig {
             job_attempts_days: default_history_days(),
             sync_failures_days: default_sync_failures_days(),
             webhook_deliveries_days: default_sync_failures_days(),
+            webhook_events_days: default_sync_failures_days(),
         }
     }
 }

@@ -1,7 +1,8 @@
 //! The pruner: deletes old history at start and then hourly, as configured by
 //! `sync.call_retention_days` (recorded calls outside orders) and `[retention]`
-//! (callbacks, inventory log, job attempts, sync failures, webhook deliveries). What is
-//! deleted, and what is kept for live orders and jobs, is decided in [`crate::store::retention`].
+//! (callbacks, inventory log, job attempts, sync failures, webhook deliveries and
+//! events). What is deleted, and what is kept for live orders and jobs, is decided in
+//! [`crate::store::retention`].
 
 use std::time::Duration;
 
@@ -32,6 +33,8 @@ pub struct Pruned {
     pub sync_failures: u64,
     /// Succeeded outbound webhook deliveries.
     pub webhook_deliveries: u64,
+    /// Processed inbound webhook events.
+    pub webhook_events: u64,
 }
 
 impl Pruned {
@@ -44,6 +47,7 @@ impl Pruned {
             + self.job_attempts
             + self.sync_failures
             + self.webhook_deliveries
+            + self.webhook_events
     }
 }
 
@@ -82,6 +86,9 @@ pub async fn prune_once(
     }
     if let Some(before) = cutoff(now, retention.webhook_deliveries_days) {
         pruned.webhook_deliveries = store::prune_webhook_deliveries(db, before).await?;
+    }
+    if let Some(before) = cutoff(now, retention.webhook_events_days) {
+        pruned.webhook_events = store::prune_webhook_events(db, before).await?;
     }
     Ok(pruned)
 }

@@ -138,3 +138,15 @@ pub async fn prune_webhook_deliveries(db: &Db, before: UtcTime) -> StoreResult<u
     .await?;
     Ok(deliveries)
 }
+
+/// Deletes the inbound webhook events processed before `before`; how many. Events still
+/// to be processed, and dead ones (kept for a replay), are left.
+pub async fn prune_webhook_events(db: &Db, before: UtcTime) -> StoreResult<u64> {
+    in_batches(
+        db,
+        "DELETE FROM webhook_events WHERE id IN (SELECT id FROM webhook_events \
+         WHERE status = 'processed' AND processed_at < $1 LIMIT $2)",
+        before,
+    )
+    .await
+}

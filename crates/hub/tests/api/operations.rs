@@ -320,6 +320,59 @@ async fn old_history_is_pruned_but_live_orders_and_jobs_keep_theirs(db: &Db) {
         .await
         .unwrap();
 
+    // Inbound webhook events: only those processed long ago go.
+    let ring = supplyhub::systems::crypto::KeyRing::ephemeral();
+    let pos = supplyhub::systems::http::register_supplier(
+        db,
+        &ring,
+        "events",
+        &[
+            ("SUPPLYHUB_HAIER__BASE_URL", "http://127.0.0.1:9"),
+            ("SUPPLYHUB_HAIER__CLIENT_ID", "c"),
+            ("SUPPLYHUB_HAIER__CLIENT_SECRET", "s"),
+            ("SUPPLYHUB_HAIER__CUSTOMER_CODE", "1"),
+            ("SUPPLYHUB_HAIER__PASSWORD", "p"),
+            ("SUPPLYHUB_HAIER__SELLER_PASSWORD", "sp"),
+        ]
+        .map(|(k, v)| (k.to_owned(), v.to_owned())),
+    )
+    .await
+    .unwrap();
+    for (id, status, at, processed) in [
+        ("whe_old_done", "processed", old, Some(old)),
+        ("whe_old_dead", "dead", old, None),
+        ("whe_old_received", "received", old, None),
+        ("whe_new_done", "processed", now, Some(now)),
+    ] {
+        const SQL: &str = "INSERT INTO webhook_events (id, system_id, webhook_id, \
+            webhook_timestamp, webhook_signature, body, received_at, status, attempts, \
+            processed_at, replays, updated_at) VALUES ($1, $2, $1, 0, 'v1,x', $3, $4, $5, 1, $6, 0, $4)";
+        let body = b"{}".to_vec();
+        match db {
+            Db::Sqlite(p) => sqlx::query(SQL)
+                .bind(id)
+                .bind(&pos)
+                .bind(body)
+                .bind(at)
+                .bind(status)
+                .bind(processed)
+                .execute(p)
+                .await
+                .map(|_| ()),
+            Db::Postgres(p) => sqlx::query(SQL)
+                .bind(id)
+                .bind(&pos)
+                .bind(body)
+                .bind(at)
+                .bind(status)
+                .bind(processed)
+                .execute(p)
+                .await
+                .map(|_| ()),
+        }
+        .unwrap();
+    }
+
     let retention = RetentionConfig::default();
     let pruned = supplyhub::retention::prune_once(db, 30, &retention, now)
         .await
@@ -334,6 +387,7 @@ async fn old_history_is_pruned_but_live_orders_and_jobs_keep_theirs(db: &Db) {
             job_attempts: 1,
             sync_failures: 2,
             webhook_deliveries: 0,
+            webhook_events: 1,
         }
     );
     let again = supplyhub::retention::prune_once(db, 30, &retention, now)
@@ -377,6 +431,12 @@ async fn old_history_is_pruned_but_live_orders_and_jobs_keep_theirs(db: &Db) {
         ["run_new", "run_open"].map(str::to_owned).into()
     );
     assert_eq!(count!(db, "SELECT COUNT(*) FROM sync_failures"), 4);
+    assert_eq!(
+        ids("SELECT id FROM webhook_events").await,
+        ["whe_old_dead", "whe_old_received", "whe_new_done"]
+            .map(str::to_owned)
+            .into()
+    );
 
     // 0 days keeps everything.
     let keep = RetentionConfig {
@@ -385,6 +445,7 @@ async fn old_history_is_pruned_but_live_orders_and_jobs_keep_theirs(db: &Db) {
         job_attempts_days: 0,
         sync_failures_days: 0,
         webhook_deliveries_days: 0,
+        webhook_events_days: 0,
     };
     let later = ago(now, -1000);
     let pruned = supplyhub::retention::prune_once(db, 0, &keep, later)
