@@ -285,9 +285,28 @@ struct Dashboard {
     job_counts: Vec<(String, i64)>,
     dead_letters: i64,
     runs: Vec<RunView>,
+    show_instances: bool,
+    instances: Vec<InstanceView>,
 }
 
-/// `GET /admin`: systems and their status, the queue by status, the latest runs.
+/// How long without a heartbeat an instance is still listed on the dashboard.
+const INSTANCES_SEEN_WITHIN: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// A live instance as the dashboard shows it.
+struct InstanceView {
+    id: String,
+    role: String,
+    host: String,
+    pid: i64,
+    started: String,
+    /// Milliseconds since its last heartbeat.
+    heartbeat_ago_ms: i64,
+    /// The number of instances whose share of the supplier budget it applies.
+    budget_share: i32,
+}
+
+/// `GET /admin`: systems and their status, the queue by status, the latest runs, and the
+/// instances sharing the database.
 pub async fn dashboard(
     State(state): State<AppState>,
     viewer: Viewer,
@@ -322,6 +341,29 @@ pub async fn dashboard(
             .into_iter()
             .map(RunView::from)
             .collect();
+        // Who sees the metrics sees the instances behind them.
+        let show_instances = viewer.may("GET", "/metrics");
+        let instances = if show_instances {
+            let now = crate::types::UtcTime::now();
+            let within = i64::try_from(INSTANCES_SEEN_WITHIN.as_micros()).unwrap_or(i64::MAX);
+            let since = crate::types::UtcTime::from_micros(now.as_micros().saturating_sub(within))
+                .unwrap_or(now);
+            crate::store::instances::live(&state.db, since)
+                .await?
+                .into_iter()
+                .map(|i| InstanceView {
+                    heartbeat_ago_ms: now.millis_since(i.heartbeat_at).max(0),
+                    started: when(i.started_at),
+                    id: i.id,
+                    role: i.role,
+                    host: i.host,
+                    pid: i.pid,
+                    budget_share: i.budget_share,
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
         Ok(Dashboard {
             viewer,
             show_systems,
@@ -329,6 +371,8 @@ pub async fn dashboard(
             job_counts,
             dead_letters,
             runs,
+            show_instances,
+            instances,
         })
     }
     .await;

@@ -1671,4 +1671,51 @@ crate::on_both_backends! {
     users_are_created_and_changed_on_the_page => users_are_created_and_changed_on_the_page;
     api_keys_are_created_and_revoked_on_the_page => api_keys_are_created_and_revoked_on_the_page;
     schedules_are_edited_and_run_on_the_page => schedules_are_edited_and_run_on_the_page;
+    the_dashboard_lists_live_instances => the_dashboard_lists_live_instances;
+}
+
+/// The dashboard lists the instances with a recent heartbeat, with the share of the
+/// supplier budget each applies; one silent for long is gone from it.
+async fn the_dashboard_lists_live_instances(db: &Db) {
+    use supplyhub::store::instances::{InstanceRow, register};
+    use supplyhub::types::UtcTime;
+    let now = UtcTime::now();
+    let long_ago = UtcTime::from_micros(now.as_micros() - 3_600_000_000).unwrap();
+    for (id, role, host, heartbeat_at, share) in [
+        ("4242-livelive", "serve", "node-a", now, 2),
+        ("4343-syncsync", "sync", "<b>node-b</b>", now, 2),
+        ("4444-deaddead", "serve", "node-c", long_ago, 3),
+    ] {
+        register(
+            db,
+            &InstanceRow {
+                id: id.to_owned(),
+                role: role.to_owned(),
+                host: host.to_owned(),
+                pid: 4242,
+                started_at: long_ago,
+                heartbeat_at,
+                budget_share: share,
+            },
+        )
+        .await
+        .unwrap();
+    }
+    let app = spawn(AppState::new(db.clone())).await;
+    create_user(&app, "ops", "staff").await;
+    let browser = sign_in(&app, "ops").await;
+    let dashboard = browser.get("/admin").await;
+    assert_eq!(dashboard.status, 200);
+    let body = &dashboard.body;
+    assert!(body.contains(r#"id="instances""#), "{body}");
+    assert!(
+        body.contains("4242-livelive") && body.contains("4343-syncsync"),
+        "{body}"
+    );
+    assert!(
+        !body.contains("4444-deaddead"),
+        "a dead instance is listed: {body}"
+    );
+    assert!(body.contains("&#60;b&#62;node-b&#60;/b&#62;"), "{body}");
+    assert!(!body.contains("<b>node-b"), "{body}");
 }
