@@ -215,6 +215,46 @@ impl Membership {
     }
 }
 
+/// A joined instance whose heartbeat runs in the background until [`Registration::end`].
+pub struct Registration {
+    membership: std::sync::Arc<Membership>,
+    stop: CancellationToken,
+    heart: tokio::task::JoinHandle<()>,
+}
+
+impl Registration {
+    /// [`Membership::join`], then heartbeats in a task of its own. The heartbeat is not
+    /// tied to the caller's shutdown: work still in flight spends budget, so the instance
+    /// counts until [`end`](Registration::end).
+    pub async fn start(
+        db: Db,
+        id: String,
+        role: Role,
+        budgets: Budgets,
+        settings: InstancesConfig,
+    ) -> StoreResult<Registration> {
+        let membership =
+            std::sync::Arc::new(Membership::join(db, id, role, budgets, settings).await?);
+        let stop = CancellationToken::new();
+        let heart = tokio::spawn({
+            let (membership, stop) = (std::sync::Arc::clone(&membership), stop.clone());
+            async move { membership.run(stop).await }
+        });
+        Ok(Registration {
+            membership,
+            stop,
+            heart,
+        })
+    }
+
+    /// Stops the heartbeat and deregisters: call it once the instance's work has ended.
+    pub async fn end(self) {
+        self.stop.cancel();
+        let _ = self.heart.await;
+        self.membership.leave().await;
+    }
+}
+
 /// The host name, from the environment or the kernel; `unknown` when neither tells.
 fn hostname() -> String {
     std::env::var("HOSTNAME")

@@ -22,7 +22,7 @@ use crate::calllog::{self, CallLog};
 use crate::catalog::parse_stock_region;
 use crate::config::{Config, LogFormat};
 use crate::http::{self, AppState};
-use crate::instances::{Membership, Role};
+use crate::instances::{Registration, Role};
 use crate::jobs::Worker;
 use crate::orders::OrderService;
 use crate::store::Db;
@@ -338,23 +338,15 @@ async fn sync_command(config: Config, args: SyncArgs) -> anyhow::Result<ExitCode
         &db,
         sync_client(&config, &db, &log, &budgets).await?,
     )?;
-    let membership = Arc::new(
-        Membership::join(
-            db.clone(),
-            instance_id(),
-            Role::Sync,
-            budgets,
-            config.instances,
-        )
-        .await
-        .context("cannot register this run among the live instances")?,
-    );
-    let beating = CancellationToken::new();
-    let heart = tokio::spawn({
-        let membership = Arc::clone(&membership);
-        let beating = beating.clone();
-        async move { membership.run(beating).await }
-    });
+    let registration = Registration::start(
+        db.clone(),
+        instance_id(),
+        Role::Sync,
+        budgets,
+        config.instances,
+    )
+    .await
+    .context("cannot register this run among the live instances")?;
     let opts = sync_options(&config, &args);
     // SIGTERM or Ctrl-C ends the run as failed ("interrupted by shutdown"), recorded.
     let shutdown = CancellationToken::new();
@@ -366,9 +358,7 @@ async fn sync_command(config: Config, args: SyncArgs) -> anyhow::Result<ExitCode
     let run = syncer
         .run_until(&opts, &BarProgress::new(), &shutdown)
         .await;
-    beating.cancel();
-    let _ = heart.await;
-    membership.leave().await;
+    registration.end().await;
     let run = run?;
     log.flush().await;
     if args.json {
@@ -534,23 +524,15 @@ async fn serve_command(config_file: Option<PathBuf>, args: ServeArgs) -> anyhow:
     // instance spends only its share of each supplier account's budget. The heartbeat
     // goes on through the shutdown's grace period (work in flight still spends), and the
     // registration ends after everything else.
-    let membership = Arc::new(
-        Membership::join(
-            db.clone(),
-            owner.clone(),
-            Role::Serve,
-            budgets.clone(),
-            config.instances,
-        )
-        .await
-        .context("cannot register this instance among the live instances")?,
-    );
-    let beating = CancellationToken::new();
-    let heart = tokio::spawn({
-        let membership = Arc::clone(&membership);
-        let beating = beating.clone();
-        async move { membership.run(beating).await }
-    });
+    let registration = Registration::start(
+        db.clone(),
+        owner.clone(),
+        Role::Serve,
+        budgets.clone(),
+        config.instances,
+    )
+    .await
+    .context("cannot register this instance among the live instances")?;
     // One shutdown signal for all: the server stops taking requests, the worker stops
     // claiming jobs, the sweeper and the pruner stop; their handles are kept so that the
     // pool is closed only once they are done (or the grace period is over).
@@ -679,9 +661,7 @@ async fn serve_command(config_file: Option<PathBuf>, args: ServeArgs) -> anyhow:
         Ok(released) => tracing::info!(jobs = ?released, "released leased jobs at shutdown"),
         Err(e) => tracing::warn!(error = ?e, "cannot release leased jobs at shutdown"),
     }
-    beating.cancel();
-    let _ = heart.await;
-    membership.leave().await;
+    registration.end().await;
     log.flush().await;
     if let Some(sb) = sandbox {
         sb.shutdown()

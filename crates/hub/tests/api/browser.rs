@@ -15,7 +15,6 @@
 //! chromium-driver`; `.ci/run` installs them when missing). Without them the test fails
 //! and says so. `SUPPLYHUB_CHROMIUM` and `SUPPLYHUB_CHROMEDRIVER` name other binaries.
 
-use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -77,11 +76,7 @@ fn start_driver() -> Driver {
                    does this) or name them in SUPPLYHUB_CHROMIUM and SUPPLYHUB_CHROMEDRIVER";
     let driver = binary("SUPPLYHUB_CHROMEDRIVER", &["chromedriver"])
         .unwrap_or_else(|| panic!("chromedriver not found: {missing}"));
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = crate::helpers::free_port();
     let child = Command::new(&driver)
         .arg(format!("--port={port}"))
         .stdout(Stdio::null())

@@ -139,7 +139,7 @@ impl Drop for Killed {
 
 async fn three_instances_syncing_at_once(t: &crate::helpers::TestDb) {
     use serde_json::{Value, json};
-    use std::process::{Command, Stdio};
+    use std::process::Stdio;
 
     let sb = crate::helpers::TestSandbox::start_with(sandbox::SandboxConfig {
         products: 240,
@@ -177,13 +177,7 @@ async fn three_instances_syncing_at_once(t: &crate::helpers::TestDb) {
         );
     }
     let command = |args: &[&str]| {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_supplyhub"));
-        cmd.current_dir(std::env::temp_dir());
-        for (name, _) in std::env::vars() {
-            if name.starts_with("SUPPLYHUB_") {
-                cmd.env_remove(name);
-            }
-        }
+        let mut cmd = crate::helpers::supplyhub_command();
         cmd.args(args)
             .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdin(Stdio::null());
@@ -192,11 +186,7 @@ async fn three_instances_syncing_at_once(t: &crate::helpers::TestDb) {
     let mut addrs = Vec::new();
     let mut children = Killed(Vec::new());
     for _ in 0..3 {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = crate::helpers::free_port();
         let addr = format!("127.0.0.1:{port}");
         children.0.push(
             command(&["serve", "--listen", &addr])

@@ -165,11 +165,7 @@ async fn killed_hubs_push_every_paid_order_exactly_once(t: &TestDb) {
         .unwrap();
     sb.post("/_sandbox/stock", json!({"productCode": sku, "countyCode": COUNTY, "warehouses": [{"secCode": "NJ01", "stock": 100_000, "warehouseGrade": "0"}]})).await;
 
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = crate::helpers::free_port();
     let addr = format!("127.0.0.1:{port}");
     sb.sandbox
         .set_callback_url(format!("http://{addr}/callbacks/haier"));

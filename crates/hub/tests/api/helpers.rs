@@ -513,3 +513,25 @@ pub fn run_python(code: &str, input: &[u8]) -> String {
     );
     String::from_utf8(out.stdout).expect("utf-8")
 }
+
+/// A port of 127.0.0.1 free when asked, for a process the test starts at once.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The hub's binary, run with no `supplyhub.toml` of the working directory and none of
+/// the test environment's `SUPPLYHUB_` settings.
+pub fn supplyhub_command() -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_supplyhub"));
+    cmd.current_dir(std::env::temp_dir());
+    for (name, _) in std::env::vars() {
+        if name.starts_with("SUPPLYHUB_") {
+            cmd.env_remove(name);
+        }
+    }
+    cmd
+}

@@ -80,11 +80,7 @@ struct Instance {
 
 impl Instance {
     fn start(env: &[(String, String)], dir: &Path, name: &str) -> Instance {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = crate::helpers::free_port();
         let addr = format!("127.0.0.1:{port}");
         let log = dir.join(format!("{name}.log"));
         let child = Command::new(env!("CARGO_BIN_EXE_supplyhub"))

@@ -670,15 +670,7 @@ async fn migrations_agree_on_indexes() {
 // ---------------------------------------------------------------- the binary
 
 fn supplyhub() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_supplyhub"));
-    // No supplyhub.toml of the working directory, and no other SUPPLYHUB_ setting.
-    cmd.current_dir(std::env::temp_dir());
-    for (name, _) in std::env::vars() {
-        if name.starts_with("SUPPLYHUB_") {
-            cmd.env_remove(name);
-        }
-    }
-    cmd
+    crate::helpers::supplyhub_command()
 }
 
 #[test]
@@ -818,11 +810,7 @@ async fn sigterm_releases_leased_work_and_exits_cleanly(t: &TestDb) {
     )
     .await;
 
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = crate::helpers::free_port();
     let base = format!("http://127.0.0.1:{port}");
     let mut child = supplyhub()
         .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
