@@ -143,6 +143,69 @@ async fn no_interleaving_oversells(db: &Db) {
     sb.sandbox.shutdown().await.unwrap();
 }
 
+/// Three instances (each its own pool, supplier clients and stock cache, as separate
+/// processes have) share one database: checkouts spread over them still hold exactly the
+/// stock there is.
+async fn three_instances_never_oversell(t: &crate::helpers::TestDb) {
+    let (sb, config, first) = setup(&t.db, 40).await;
+    let sku = procurable_skus(&first, 1).await.remove(0);
+    set_supplier_stock(&sb, &sku, 10).await;
+    let mut apps = vec![first];
+    for _ in 0..2 {
+        let db = Db::connect(&t.url).await.unwrap();
+        apps.push(TestApp::spawn_state(sb.app_state(&db, &config), None).await);
+    }
+    let tasks: Vec<_> = (0..60)
+        .map(|i| {
+            let app = &apps[i % apps.len()];
+            let (http, base, body) = (
+                app.http.clone(),
+                app.base.clone(),
+                checkout(&format!("M{i:03}"), json!([line(&sku, 1)])),
+            );
+            tokio::spawn(async move {
+                let resp = http
+                    .post(format!("{base}/api/v1/orders"))
+                    .json(&body)
+                    .send()
+                    .await
+                    .unwrap();
+                let status = resp.status().as_u16();
+                (status, resp.json::<Value>().await.unwrap())
+            })
+        })
+        .collect();
+    let mut held_by = [0; 3];
+    for (i, task) in tasks.into_iter().enumerate() {
+        let (status, body) = task.await.unwrap();
+        match status {
+            201 => held_by[i % 3] += 1,
+            409 => assert_eq!(body["code"], "insufficient_stock", "{body}"),
+            other => panic!("unexpected {other}: {body}"),
+        }
+    }
+    assert_eq!(held_by.iter().sum::<i32>(), 10, "{held_by:?}");
+    let pool = get_pool(&t.db, &sku, COUNTY).await.unwrap().unwrap();
+    assert_eq!((pool.capacity, pool.held), (10, 10));
+    sb.sandbox.shutdown().await.unwrap();
+}
+
+mod three_instances_never_oversell {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite() {
+        let t = crate::helpers::TestDb::sqlite().await;
+        super::three_instances_never_oversell(&t).await;
+        t.cleanup().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        let t = crate::helpers::TestDb::postgres().await;
+        super::three_instances_never_oversell(&t).await;
+        t.cleanup().await;
+    }
+}
+
 async fn mixed_quantities_never_oversell(db: &Db) {
     let (sb, _config, app) = setup(db, 40).await;
     let skus = procurable_skus(&app, 2).await;
