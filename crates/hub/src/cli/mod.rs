@@ -333,11 +333,8 @@ async fn sync_command(config: Config, args: SyncArgs) -> anyhow::Result<ExitCode
     // The run takes part in the supplier budget like any instance: its share while it
     // runs, and the others' shares shrink to make room.
     let budgets = Budgets::new(config.sync.checkout_reserve);
-    let syncer = syncer(
-        &config,
-        &db,
-        sync_client(&config, &db, &log, &budgets).await?,
-    )?;
+    let (client, system) = sync_client(&config, &db, &log, &budgets).await?;
+    let syncer = syncer(&config, &db, client)?;
     let registration = Registration::start(
         db.clone(),
         instance_id(),
@@ -355,11 +352,24 @@ async fn sync_command(config: Config, args: SyncArgs) -> anyhow::Result<ExitCode
         shutdown_signal().await;
         signal.cancel();
     });
-    let run = syncer
-        .run_until(&opts, &BarProgress::new(), &shutdown)
-        .await;
+    let run = run_sync(
+        &syncer,
+        &db,
+        system.as_deref(),
+        &opts,
+        &BarProgress::new(),
+        &shutdown,
+    )
+    .await;
     registration.end().await;
-    let run = run?;
+    let run = match run? {
+        Ok(run) => run,
+        Err(active) => bail!(
+            "the supplier system {} has a sync run in progress ({active}): one runs at a time; \
+             follow it with `GET /api/v1/sync-runs/{active}`",
+            system.unwrap_or_default()
+        ),
+    };
     log.flush().await;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&run)?);
@@ -374,15 +384,46 @@ async fn sync_command(config: Config, args: SyncArgs) -> anyhow::Result<ExitCode
     })
 }
 
-/// The Open Platform client `supplyhub sync` reads through: that of the active supplier
-/// system, as `serve` uses, else the configuration's. Without the secret key an active
-/// system's secrets cannot be opened, which is an error rather than a silent fallback.
+/// Records a run of `opts` (as a run of `system` when given: then it is refused while
+/// the system has a run in progress, and the answer is that run's id) and runs it.
+async fn run_sync(
+    syncer: &Syncer,
+    db: &Db,
+    system: Option<&str>,
+    opts: &SyncOptions,
+    progress: &dyn crate::sync::Progress,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<Result<SyncRun, String>> {
+    let Some(system) = system else {
+        return Ok(Ok(syncer.run_until(opts, progress, shutdown).await?));
+    };
+    let id = crate::store::new_id("run");
+    let scope = serde_json::to_value(opts).unwrap_or_default();
+    match crate::store::sync_runs::insert_system_run(db, &id, opts.kind.as_str(), &scope, system)
+        .await
+    {
+        Ok(()) => Ok(Ok(syncer
+            .run_recorded(id, opts, progress, shutdown)
+            .await?)),
+        Err(crate::store::StoreError::Conflict(_)) => Ok(Err(
+            crate::store::sync_runs::active_run_of_system(db, system)
+                .await?
+                .unwrap_or_default(),
+        )),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The Open Platform client `supplyhub sync` reads through, and the supplier system it
+/// comes from: that of the active supplier system, as `serve` uses, else the
+/// configuration's (no system). Without the secret key an active system's secrets
+/// cannot be opened, which is an error rather than a silent fallback.
 async fn sync_client(
     config: &Config,
     db: &Db,
     log: &Arc<CallLog>,
     budgets: &Budgets,
-) -> anyhow::Result<Option<Arc<haier::OpenPlatform>>> {
+) -> anyhow::Result<(Option<Arc<haier::OpenPlatform>>, Option<String>)> {
     let ring = match access::key_ring(config, false) {
         Ok(ring) => ring,
         Err(e) if config.secret_key.is_some() => return Err(e),
@@ -392,7 +433,7 @@ async fn sync_client(
                     "the active supplier system {id} is sealed with the secret key"
                 )));
             }
-            return open_platform(config, log, budgets);
+            return Ok((open_platform(config, log, budgets)?, None));
         }
     };
     let live = LiveSupplier::from_registry(
@@ -410,7 +451,10 @@ async fn sync_client(
     if let Some((id, name)) = &clients.system {
         eprintln!("supplier settings from the active supplier system {name} ({id})");
     }
-    Ok(clients.open_platform.clone())
+    Ok((
+        clients.open_platform.clone(),
+        clients.system.as_ref().map(|(id, _)| id.clone()),
+    ))
 }
 
 fn print_run(run: &SyncRun) {
@@ -459,12 +503,16 @@ async fn serve_command(config_file: Option<PathBuf>, args: ServeArgs) -> anyhow:
 
     // The supplier's settings come from the active supplier system when one exists.
     let key_ring = Arc::new(access::key_ring(&config, true)?);
-    if let Some(sb) = &sandbox {
-        let id = crate::systems::http::register_supplier(&db, &key_ring, "sandbox", &sb.env())
-            .await
-            .context("cannot register the sandbox as a supplier system")?;
-        tracing::info!(system = %id, "the sandbox is registered as the active supplier system");
-    }
+    let sandbox_system = match &sandbox {
+        Some(sb) => {
+            let id = crate::systems::http::register_supplier(&db, &key_ring, "sandbox", &sb.env())
+                .await
+                .context("cannot register the sandbox as a supplier system")?;
+            tracing::info!(system = %id, "the sandbox is registered as the active supplier system");
+            Some(id)
+        }
+        None => None,
+    };
     let listen = args.listen.unwrap_or(config.listen);
     let listener = TcpListener::bind(listen)
         .await
@@ -613,7 +661,20 @@ async fn serve_command(config_file: Option<PathBuf>, args: ServeArgs) -> anyhow:
             },
         );
         let progress = BarProgress::new();
-        print_run(&syncer.run_until(&opts, &progress, &shutdown).await?);
+        // A run of the sandbox's system: another instance's run of it is not doubled.
+        match run_sync(
+            &syncer,
+            &db,
+            sandbox_system.as_deref(),
+            &opts,
+            &progress,
+            &shutdown,
+        )
+        .await?
+        {
+            Ok(run) => print_run(&run),
+            Err(active) => println!("the sandbox is being synced already ({active})"),
+        }
     }
     if !shutdown.is_cancelled() {
         print_where_to_look(addr, &config, sandbox.as_ref(), enforced);

@@ -10,7 +10,6 @@ use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
-use tokio_util::sync::CancellationToken;
 use utoipa::ToSchema;
 
 use super::Kind;
@@ -151,6 +150,7 @@ pub async fn start_sync_run(
 }
 
 /// Starts a sync run of a supplier system in the background and answers it as started.
+/// The run ends `failed` ("interrupted by shutdown") when the instance shuts down.
 /// 404 for no such system; 409 while the system has a run in progress, when it is
 /// archived or not a supplier, or its settings make no client; 422 for a bad field. The
 /// one path of the API's `POST /sync-runs` and the admin page's "run now".
@@ -244,13 +244,14 @@ pub async fn start_run(state: &AppState, req: StartRun) -> Result<StartedRun, Ap
         crate::config::SyncConfig::default().concurrency,
     );
     let run_id = id.clone();
+    let shutdown = state.shutdown.clone();
     // The run's future is not provably Send (it borrows across awaits in closures the
     // compiler cannot see through), so it is driven on a blocking thread of this runtime.
     let handle = tokio::runtime::Handle::current();
     tokio::task::spawn_blocking(move || {
         handle.block_on(async move {
             if let Err(e) = syncer
-                .run_recorded(run_id.clone(), &opts, &NoProgress, &CancellationToken::new())
+                .run_recorded(run_id.clone(), &opts, &NoProgress, &shutdown)
                 .await
             {
                 tracing::error!(run = %run_id, error = %e, "a sync run started through the API failed");

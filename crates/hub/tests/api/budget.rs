@@ -166,10 +166,10 @@ async fn three_instances_syncing_at_once(t: &crate::helpers::TestDb) {
         .map(|(k, v)| (k.to_owned(), v.to_owned())),
     );
     crate::leaks::learn_settings(&env);
-    // Three supplier systems of one account: one run at a time per system, so each
-    // instance may run one.
+    // Supplier systems of one account: one run at a time per system, so each instance
+    // runs one, and the command line runs the last registered (the active one).
     let mut systems = Vec::new();
-    for name in ["north", "south", "west"] {
+    for name in ["north", "south", "west", "command-line"] {
         systems.push(
             supplyhub::systems::http::register_supplier(&t.db, &ring, name, &sb.sandbox.env())
                 .await
@@ -277,6 +277,7 @@ async fn three_instances_syncing_at_once(t: &crate::helpers::TestDb) {
         String::from_utf8_lossy(&out.stderr)
     );
     let cli_run: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(cli_run["system_id"], json!(systems[3]), "{cli_run}");
     assert!(
         most_live >= 4,
         "at most {most_live} instances were live at once"

@@ -1040,10 +1040,25 @@ async fn sync_reads_through_the_active_supplier_system(t: &TestDb) {
     assert_eq!(run["status"], "success", "{run}");
     assert_eq!(run["read"], 5, "{run}");
 
+    assert_eq!(
+        run["system_id"],
+        json!(system),
+        "the run is the system's: {run}"
+    );
+
     let out = sync(None);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "{stderr}");
     assert!(stderr.contains(&system), "{stderr}");
+
+    // One run of a system at a time: the command line does not start a second.
+    supplyhub::store::sync_runs::insert_system_run(&t.db, "run_busy", "full", &json!({}), &system)
+        .await
+        .unwrap();
+    let out = sync(Some(&key));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("run_busy"), "{stderr}");
     sb.sandbox.shutdown().await.unwrap();
 }
 
