@@ -106,8 +106,8 @@ pub enum Db {
 /// A write transaction. On SQLite it was opened with `BEGIN IMMEDIATE`, so a transaction
 /// that reads before it writes cannot fail to upgrade its lock.
 pub enum Tx {
-    /// SQLite transaction.
-    Sqlite(Transaction<'static, Sqlite>),
+    /// SQLite transaction (derefs to the connection).
+    Sqlite(SqliteTx),
     /// PostgreSQL transaction.
     Postgres(Transaction<'static, Postgres>),
 }
@@ -116,11 +116,63 @@ impl Tx {
     /// Commits the transaction.
     pub async fn commit(self) -> StoreResult<()> {
         match self {
-            Tx::Sqlite(t) => t.commit().await?,
+            Tx::Sqlite(t) => t.tx.commit().await?,
             Tx::Postgres(t) => t.commit().await?,
         }
         Ok(())
     }
+}
+
+/// A SQLite write transaction and its turn at the file's writer gate.
+///
+/// SQLite has one writer at a time. Transactions that start together on several
+/// connections would otherwise meet at `BEGIN IMMEDIATE`, and each but one would sleep
+/// in SQLite's busy handler (1, 2, 5, 10… ms at a time). Instead the write transactions
+/// of this process take turns, in order, at an async gate per database file; other
+/// processes on the same file are still met by the busy timeout. A transaction waits at
+/// the gate at most [`SQLITE_BUSY_TIMEOUT`], then goes on without it (SQLite's own
+/// waiting then applies), so a transaction opened while the same task holds another
+/// fails as it did before rather than waiting for ever.
+pub struct SqliteTx {
+    tx: Transaction<'static, Sqlite>,
+    _turn: Option<tokio::sync::OwnedSemaphorePermit>,
+}
+
+impl std::ops::Deref for SqliteTx {
+    type Target = sqlx::SqliteConnection;
+    fn deref(&self) -> &Self::Target {
+        &self.tx
+    }
+}
+
+impl std::ops::DerefMut for SqliteTx {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.tx
+    }
+}
+
+/// How long SQLite waits for a lock another connection holds, and a transaction for its
+/// turn at the writer gate.
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The writer gate of the SQLite database of `pool` (one per file in this process).
+fn writer_gate(pool: &SqlitePool) -> std::sync::Arc<tokio::sync::Semaphore> {
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex, OnceLock, Weak};
+    static GATES: OnceLock<Mutex<HashMap<std::path::PathBuf, Weak<tokio::sync::Semaphore>>>> =
+        OnceLock::new();
+    let file = pool.connect_options().get_filename().to_path_buf();
+    let mut gates = GATES
+        .get_or_init(|| Mutex::new(HashMap::new()))
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(gate) = gates.get(&file).and_then(Weak::upgrade) {
+        return gate;
+    }
+    gates.retain(|_, g| g.strong_count() > 0);
+    let gate = Arc::new(tokio::sync::Semaphore::new(1));
+    gates.insert(file, Arc::downgrade(&gate));
+    gate
 }
 
 /// Which backend a [`Db`] talks to.
@@ -143,7 +195,7 @@ impl Db {
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
                 .foreign_keys(true)
-                .busy_timeout(Duration::from_secs(5));
+                .busy_timeout(SQLITE_BUSY_TIMEOUT);
             // An in-process connection does not go stale, so a connection is not
             // pinged each time it is taken from the pool (a round trip to its thread).
             let pool = SqlitePoolOptions::new()
@@ -214,7 +266,17 @@ impl Db {
     /// Opens a write transaction (`BEGIN IMMEDIATE` on SQLite).
     pub async fn begin(&self) -> StoreResult<Tx> {
         Ok(match self {
-            Db::Sqlite(p) => Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
+            Db::Sqlite(p) => {
+                let turn =
+                    tokio::time::timeout(SQLITE_BUSY_TIMEOUT, writer_gate(p).acquire_owned())
+                        .await
+                        .ok()
+                        .and_then(Result::ok);
+                Tx::Sqlite(SqliteTx {
+                    tx: p.begin_with("BEGIN IMMEDIATE").await?,
+                    _turn: turn,
+                })
+            }
             Db::Postgres(p) => Tx::Postgres(p.begin().await?),
         })
     }

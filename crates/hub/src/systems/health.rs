@@ -25,18 +25,20 @@
 //!
 //! Each move is a compare-and-set on the stored status, so when several instances watch
 //! the same system it happens, and is emitted, once. Each instance judges by its own
-//! calls. A system in `error` stays in use (only `inactive` and archived take a supplier
+//! calls, and only by those that ended after the system last changed: an instance whose
+//! failures predate another's recovery of the system does not move it back. A system in `error` stays in use (only `inactive` and archived take a supplier
 //! out of use), so its calls can show that it works again.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde::Deserialize;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use crate::store::{Db, StoreResult};
+use crate::types::UtcTime;
 
 /// How a `last_error` set by the watch begins; only such an `error` is lifted by it.
 pub const REASON_PREFIX: &str = "failure rate: ";
@@ -149,9 +151,29 @@ pub fn verdict(outcome: haier::Outcome) -> Option<bool> {
 #[derive(Default)]
 struct Window {
     /// When each counted attempt ended and whether it succeeded, oldest first.
-    calls: VecDeque<(Instant, bool)>,
-    /// Successful attempts since the last failure.
-    streak: u32,
+    calls: VecDeque<(UtcTime, bool)>,
+}
+
+/// What the attempts ended after a moment show: how many, how many failed, and how many
+/// succeeded in a row at the end.
+fn tally(calls: &VecDeque<(UtcTime, bool)>, after: UtcTime) -> (u32, u32, u32) {
+    let recent = calls.iter().filter(|(t, _)| *t > after);
+    let (mut counted, mut failed, mut streak) = (0u32, 0u32, 0u32);
+    for (_, ok) in recent {
+        counted = counted.saturating_add(1);
+        if *ok {
+            streak = streak.saturating_add(1);
+        } else {
+            failed = failed.saturating_add(1);
+            streak = 0;
+        }
+    }
+    (counted, failed, streak)
+}
+
+fn minus(at: UtcTime, span: Duration) -> UtcTime {
+    let micros = i64::try_from(span.as_micros()).unwrap_or(i64::MAX);
+    UtcTime::from_micros(at.as_micros().saturating_sub(micros)).unwrap_or(at)
 }
 
 /// A move the watch made.
@@ -202,7 +224,7 @@ struct Observer {
 impl haier::CallObserver for Observer {
     fn on_call(&self, record: &haier::CallRecord) {
         self.watch
-            .record(&self.system_id, record.outcome, Instant::now());
+            .record(&self.system_id, record.outcome, UtcTime::now());
     }
 }
 
@@ -256,52 +278,53 @@ impl HealthWatch {
     }
 
     /// Records an attempt of system `system_id` that ended `at` with `outcome`.
-    pub fn record(&self, system_id: &str, outcome: haier::Outcome, at: Instant) {
+    pub fn record(&self, system_id: &str, outcome: haier::Outcome, at: UtcTime) {
         let Some(ok) = verdict(outcome) else {
             return;
         };
-        let window = Duration::from_secs(self.inner.settings.window_secs);
+        let oldest = minus(at, Duration::from_secs(self.inner.settings.window_secs));
         let mut windows = self.windows();
         let w = windows.entry(system_id.to_owned()).or_default();
         w.calls.push_back((at, ok));
-        w.streak = if ok { w.streak.saturating_add(1) } else { 0 };
-        while w
-            .calls
-            .front()
-            .is_some_and(|(t, _)| at.saturating_duration_since(*t) > window)
-        {
+        while w.calls.front().is_some_and(|(t, _)| *t < oldest) {
             w.calls.pop_front();
         }
     }
 
     /// Looks at every system's window as of `now` and makes the moves it calls for (see
-    /// the module documentation). The moves made; fails only when the database does.
-    pub async fn check(&self, db: &Db, now: Instant) -> StoreResult<Vec<Transition>> {
+    /// the module documentation). Only attempts that ended after the system's last change
+    /// count: what an instance saw before another moved the system is not held against
+    /// it again. The moves made; fails only when the database does.
+    pub async fn check(&self, db: &Db, now: UtcTime) -> StoreResult<Vec<Transition>> {
         let s = self.inner.settings;
-        let window = Duration::from_secs(s.window_secs);
-        // (system, counted, failed, streak), read under the lock, acted on after it.
-        let looks: Vec<(String, u32, u32, u32)> = {
+        let oldest = minus(now, Duration::from_secs(s.window_secs));
+        let ids: Vec<String> = {
             let mut windows = self.windows();
             windows.retain(|_, w| {
-                while w
-                    .calls
-                    .front()
-                    .is_some_and(|(t, _)| now.saturating_duration_since(*t) > window)
-                {
+                while w.calls.front().is_some_and(|(t, _)| *t < oldest) {
                     w.calls.pop_front();
                 }
                 !w.calls.is_empty()
             });
-            windows
-                .iter()
-                .map(|(id, w)| {
-                    let counted = u32::try_from(w.calls.len()).unwrap_or(u32::MAX);
-                    let failed = u32::try_from(w.calls.iter().filter(|(_, ok)| !ok).count())
-                        .unwrap_or(u32::MAX);
-                    (id.clone(), counted, failed, w.streak)
-                })
-                .collect()
+            windows.keys().cloned().collect()
         };
+        // (system, counted, failed, streak) since the later of the window's start and
+        // the system's last change.
+        let mut looks = Vec::with_capacity(ids.len());
+        for id in ids {
+            let Some(row) = crate::store::systems::get(db, &id).await? else {
+                continue;
+            };
+            let after = if row.updated_at > oldest {
+                row.updated_at
+            } else {
+                oldest
+            };
+            if let Some(w) = self.windows().get(&id) {
+                let (counted, failed, streak) = tally(&w.calls, after);
+                looks.push((id, counted, failed, streak));
+            }
+        }
         let mut moves = Vec::new();
         for (id, counted, failed, streak) in looks {
             let rate = f64::from(failed) / f64::from(counted.max(1));
@@ -318,10 +341,6 @@ impl HealthWatch {
                 .await?
                 {
                     info!(system = %id, "the system's calls succeed again: its status is now active");
-                    // A fresh start: the failures that are over do not count again.
-                    if let Some(w) = self.windows().get_mut(&id) {
-                        w.calls.retain(|(_, ok)| *ok);
-                    }
                     moves.push(Transition {
                         system_id: id,
                         from: "error".to_owned(),
@@ -372,7 +391,7 @@ impl HealthWatch {
                 () = tokio::time::sleep(every) => {}
                 () = shutdown.cancelled() => return,
             }
-            if let Err(e) = self.check(&db, Instant::now()).await {
+            if let Err(e) = self.check(&db, UtcTime::now()).await {
                 warn!(error = ?e, "cannot judge the external systems' failure rates");
             }
         }

@@ -616,11 +616,13 @@ async fn partial_cancels_set_quantities(db: &Db) {
     // A second, different partial cancellation sets the quantities: it does not add.
     let second = json!({"ExtOrderNo": "SO.7", "PlatformOrderNo": "PO-7", "State": "2",
                         "itemList": items((2, 2, 0), (3, 1, 0))});
-    let (status, _) = post_form(&app, &signed(CANCEL, &second)).await;
+    let (status, reply) = post_form(&app, &signed(CANCEL, &second)).await;
     assert_eq!(status, 200);
     assert_eq!(
         quantities(db, &o).await,
-        [(Some(2), Some(2), Some(0)), (Some(3), Some(1), Some(0))]
+        [(Some(2), Some(2), Some(0)), (Some(3), Some(1), Some(0))],
+        "reply {reply}, outcomes {:?}",
+        outcomes(db).await
     );
     // Replaying the first one changes nothing (it would otherwise set them back).
     let (status, _) = post_form(&app, &signed(CANCEL, &first)).await;

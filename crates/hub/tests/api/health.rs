@@ -95,14 +95,24 @@ async fn a_failing_system_goes_to_error_and_back(db: &Db) {
 
     // Healthy calls, then a throttled one: nothing moves.
     client_one.balance().await.unwrap();
-    assert!(one.check(db, Instant::now()).await.unwrap().is_empty());
+    assert!(
+        one.check(db, supplyhub::types::UtcTime::now())
+            .await
+            .unwrap()
+            .is_empty()
+    );
     sb.post(
         "/_sandbox/faults/next",
         json!({"fault": "burst_429", "endpoint": "balance", "count": 3}),
     )
     .await;
     let _ = client_one.balance().await;
-    assert!(one.check(db, Instant::now()).await.unwrap().is_empty());
+    assert!(
+        one.check(db, supplyhub::types::UtcTime::now())
+            .await
+            .unwrap()
+            .is_empty()
+    );
 
     // The supplier fails every balance call for a while: both instances see it.
     sb.post(
@@ -115,7 +125,10 @@ async fn a_failing_system_goes_to_error_and_back(db: &Db) {
         assert!(client_two.balance().await.is_err());
     }
     // Both judge at once: the system moves once, and one event tells of it.
-    let (a, b) = tokio::join!(one.check(db, Instant::now()), two.check(db, Instant::now()));
+    let (a, b) = tokio::join!(
+        one.check(db, supplyhub::types::UtcTime::now()),
+        two.check(db, supplyhub::types::UtcTime::now())
+    );
     let moves: Vec<_> = a.unwrap().into_iter().chain(b.unwrap()).collect();
     assert_eq!(moves.len(), 1, "{moves:?}");
     assert_eq!(
@@ -166,7 +179,10 @@ async fn a_failing_system_goes_to_error_and_back(db: &Db) {
             good += 1;
         }
     }
-    let (a, b) = tokio::join!(one.check(db, Instant::now()), two.check(db, Instant::now()));
+    let (a, b) = tokio::join!(
+        one.check(db, supplyhub::types::UtcTime::now()),
+        two.check(db, supplyhub::types::UtcTime::now())
+    );
     let moves: Vec<_> = a.unwrap().into_iter().chain(b.unwrap()).collect();
     assert_eq!(moves.len(), 1, "{moves:?}");
     assert_eq!(
@@ -182,8 +198,20 @@ async fn a_failing_system_goes_to_error_and_back(db: &Db) {
     assert_eq!(events.len(), 2);
     assert_eq!(events[1]["data"]["status"], "active");
     assert_eq!(events[1]["data"]["reason"], "calls succeed again");
-    // Its failures are over: the next look keeps it active.
-    assert!(one.check(db, Instant::now()).await.unwrap().is_empty());
+    // Its failures are over: the next look keeps it active, also on the instance that
+    // saw only the failures, before the recovery.
+    assert!(
+        two.check(db, supplyhub::types::UtcTime::now())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        one.check(db, supplyhub::types::UtcTime::now())
+            .await
+            .unwrap()
+            .is_empty()
+    );
 
     // An error set for another reason (a failed test) is the operator's to lift.
     supplyhub::store::systems::record_test(db, &id, "error", "{}", Some("wrong secret"))
@@ -192,7 +220,12 @@ async fn a_failing_system_goes_to_error_and_back(db: &Db) {
     for _ in 0..SETTINGS.recover_after {
         client_one.balance().await.unwrap();
     }
-    assert!(one.check(db, Instant::now()).await.unwrap().is_empty());
+    assert!(
+        one.check(db, supplyhub::types::UtcTime::now())
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert_eq!(
         supplyhub::store::systems::get(db, &id)
             .await
