@@ -89,30 +89,28 @@ fn line(sku: &str, quantity: i64) -> Value {
     json!({"sku": sku, "quantity": quantity, "retail_price": "1999.00", "discount_amount": "100.50"})
 }
 
+/// Posts the checkout `body` to `app` in a task of its own; the status and the answer.
+fn spawn_checkout(app: &TestApp, body: Value) -> tokio::task::JoinHandle<(u16, Value)> {
+    let (http, base) = (app.http.clone(), app.base.clone());
+    tokio::spawn(async move {
+        let resp = http
+            .post(format!("{base}/api/v1/orders"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status().as_u16();
+        (status, resp.json::<Value>().await.unwrap())
+    })
+}
+
 async fn no_interleaving_oversells(db: &Db) {
     let (sb, _config, app) = setup(db, 40).await;
     let sku = procurable_skus(&app, 1).await.remove(0);
     set_supplier_stock(&sb, &sku, 10).await;
 
     let tasks: Vec<_> = (0..64)
-        .map(|i| {
-            let (http, base, body) = (
-                app.http.clone(),
-                app.base.clone(),
-                checkout(&format!("C{i:03}"), json!([line(&sku, 1)])),
-            );
-            tokio::spawn(async move {
-                let resp = http
-                    .post(format!("{base}/api/v1/orders"))
-                    .json(&body)
-                    .send()
-                    .await
-                    .unwrap();
-                let status = resp.status().as_u16();
-                let body: Value = resp.json().await.unwrap();
-                (status, body)
-            })
-        })
+        .map(|i| spawn_checkout(&app, checkout(&format!("C{i:03}"), json!([line(&sku, 1)]))))
         .collect();
     let mut held = 0;
     let mut refused = 0;
@@ -157,22 +155,10 @@ async fn three_instances_never_oversell(t: &crate::helpers::TestDb) {
     }
     let tasks: Vec<_> = (0..60)
         .map(|i| {
-            let app = &apps[i % apps.len()];
-            let (http, base, body) = (
-                app.http.clone(),
-                app.base.clone(),
+            spawn_checkout(
+                &apps[i % apps.len()],
                 checkout(&format!("M{i:03}"), json!([line(&sku, 1)])),
-            );
-            tokio::spawn(async move {
-                let resp = http
-                    .post(format!("{base}/api/v1/orders"))
-                    .json(&body)
-                    .send()
-                    .await
-                    .unwrap();
-                let status = resp.status().as_u16();
-                (status, resp.json::<Value>().await.unwrap())
-            })
+            )
         })
         .collect();
     let mut held_by = [0; 3];
