@@ -157,13 +157,7 @@ async fn killed_hubs_push_every_paid_order_exactly_once(t: &TestDb) {
         .run(&opts, &NoProgress)
         .await
         .unwrap();
-    let truth = sb.truth().await;
-    let sku = truth
-        .iter()
-        .find(|(_, p)| p["isSales"] == "1")
-        .map(|(c, _)| c.clone())
-        .unwrap();
-    sb.post("/_sandbox/stock", json!({"productCode": sku, "countyCode": COUNTY, "warehouses": [{"secCode": "NJ01", "stock": 100_000, "warehouseGrade": "0"}]})).await;
+    let sku = sb.saleable_with_stock(COUNTY, 100_000).await;
 
     let port = crate::helpers::free_port();
     let addr = format!("127.0.0.1:{port}");

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use supplyhub::budget::Budgets;
 use supplyhub::store::Db;
 use supplyhub::systems::crypto::KeyRing;
-use supplyhub::systems::health::{HealthConfig, HealthWatch, REASON_PREFIX};
+use supplyhub::systems::health::{HealthConfig, HealthWatch, REASON_PREFIX, Transition};
 
 use crate::helpers::TestSandbox;
 
@@ -72,6 +72,13 @@ async fn subscribe(db: &Db, system: &str) {
     .unwrap();
 }
 
+/// The moves two instances' monitors make, judging at the same moment.
+async fn judge_together(db: &Db, one: &HealthWatch, two: &HealthWatch) -> Vec<Transition> {
+    let now = supplyhub::types::UtcTime::now();
+    let (a, b) = tokio::join!(one.check(db, now), two.check(db, now));
+    a.unwrap().into_iter().chain(b.unwrap()).collect()
+}
+
 async fn a_failing_system_goes_to_error_and_back(db: &Db) {
     let sb = TestSandbox::start(5, 47).await;
     let ring = KeyRing::ephemeral();
@@ -125,11 +132,7 @@ async fn a_failing_system_goes_to_error_and_back(db: &Db) {
         assert!(client_two.balance().await.is_err());
     }
     // Both judge at once: the system moves once, and one event tells of it.
-    let (a, b) = tokio::join!(
-        one.check(db, supplyhub::types::UtcTime::now()),
-        two.check(db, supplyhub::types::UtcTime::now())
-    );
-    let moves: Vec<_> = a.unwrap().into_iter().chain(b.unwrap()).collect();
+    let moves = judge_together(db, &one, &two).await;
     assert_eq!(moves.len(), 1, "{moves:?}");
     assert_eq!(
         (moves[0].from.as_str(), moves[0].to.as_str()),
@@ -179,11 +182,7 @@ async fn a_failing_system_goes_to_error_and_back(db: &Db) {
             good += 1;
         }
     }
-    let (a, b) = tokio::join!(
-        one.check(db, supplyhub::types::UtcTime::now()),
-        two.check(db, supplyhub::types::UtcTime::now())
-    );
-    let moves: Vec<_> = a.unwrap().into_iter().chain(b.unwrap()).collect();
+    let moves = judge_together(db, &one, &two).await;
     assert_eq!(moves.len(), 1, "{moves:?}");
     assert_eq!(
         (moves[0].from.as_str(), moves[0].to.as_str()),

@@ -319,6 +319,25 @@ impl TestSandbox {
     pub async fn stats(&self) -> Value {
         self.get("/_sandbox/stats").await
     }
+
+    /// A product the sandbox sells (`isSales` 1), given `units` in one warehouse of
+    /// `county`; its code.
+    pub async fn saleable_with_stock(&self, county: &str, units: u64) -> String {
+        let sku = self
+            .truth()
+            .await
+            .into_iter()
+            .find(|(_, p)| p["isSales"] == "1")
+            .map(|(c, _)| c)
+            .expect("a saleable product");
+        self.post(
+            "/_sandbox/stock",
+            serde_json::json!({"productCode": sku, "countyCode": county,
+                "warehouses": [{"secCode": "NJ01", "stock": units, "warehouseGrade": "0"}]}),
+        )
+        .await;
+        sku
+    }
 }
 
 /// The hub's HTTP API served on 127.0.0.1:0 over a database, behind the secret guard

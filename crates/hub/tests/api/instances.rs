@@ -307,14 +307,7 @@ async fn three_instances_share_the_work_and_survive_a_kill() {
         .run(&catalog_only(false), &NoProgress)
         .await
         .unwrap();
-    let sku = sb
-        .truth()
-        .await
-        .into_iter()
-        .find(|(_, p)| p["isSales"] == "1")
-        .map(|(c, _)| c)
-        .unwrap();
-    sb.post("/_sandbox/stock", json!({"productCode": sku, "countyCode": COUNTY, "warehouses": [{"secCode": "NJ01", "stock": 100_000, "warehouseGrade": "0"}]})).await;
+    let sku = sb.saleable_with_stock(COUNTY, 100_000).await;
 
     // Supplier systems syncing every minute (the last one is the active supplier, which
     // orders go to); the default schedules are left out, so each firing is one of these.

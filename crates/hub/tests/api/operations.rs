@@ -782,19 +782,7 @@ async fn sigterm_releases_leased_work_and_exits_cleanly(t: &TestDb) {
         .run(&catalog_only(false), &NoProgress)
         .await
         .unwrap();
-    let sku = sb
-        .truth()
-        .await
-        .into_iter()
-        .find(|(_, p)| p["isSales"] == "1")
-        .map(|(c, _)| c)
-        .unwrap();
-    sb.post(
-        "/_sandbox/stock",
-        json!({"productCode": sku, "countyCode": COUNTY,
-               "warehouses": [{"secCode": "NJ01", "stock": 10, "warehouseGrade": "0"}]}),
-    )
-    .await;
+    let sku = sb.saleable_with_stock(COUNTY, 10).await;
     // A run whose process died an hour ago: the next start ends it.
     let hour_ago = UtcTime::from_micros(UtcTime::now().as_micros() - 3_600_000_000).unwrap();
     insert_run(&t.db, "run_dead", "full", &json!({}))

@@ -206,22 +206,13 @@ async fn mixed_quantities_never_oversell(db: &Db) {
                 &format!("M{i:03}"),
                 json!([line(&skus[0], q), line(&skus[1], 1)]),
             );
-            let (http, base) = (app.http.clone(), app.base.clone());
-            tokio::spawn(async move {
-                let resp = http
-                    .post(format!("{base}/api/v1/orders"))
-                    .json(&body)
-                    .send()
-                    .await
-                    .unwrap();
-                (resp.status().as_u16(), q)
-            })
+            (spawn_checkout(&app, body), q)
         })
         .collect();
     let mut first = 0;
     let mut second = 0;
-    for t in tasks {
-        let (status, q) = t.await.unwrap();
+    for (t, q) in tasks {
+        let (status, _) = t.await.unwrap();
         assert!(status == 201 || status == 409, "{status}");
         if status == 201 {
             first += q;
