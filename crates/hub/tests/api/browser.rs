@@ -495,24 +495,7 @@ async fn the_admin_page_in_a_browser(db: &Db) {
     let form = wait_for(&client, "form#login").await;
     assert!(client.current_url().await.unwrap().path() == "/admin/login");
     screenshot(&client, &format!("{backend}-1-sign-in")).await;
-    form.find(Locator::Css("input[name=username]"))
-        .await
-        .unwrap()
-        .send_keys("ada")
-        .await
-        .unwrap();
-    form.find(Locator::Css("input[name=password]"))
-        .await
-        .unwrap()
-        .send_keys(PASSWORD)
-        .await
-        .unwrap();
-    form.find(Locator::Css("button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    fill_and_submit(&form, &[("username", "ada"), ("password", PASSWORD)]).await;
 
     // The dashboard: the system, the queue with its dead letter.
     let who = wait_for(&client, "#who").await;
@@ -581,13 +564,7 @@ async fn the_admin_page_in_a_browser(db: &Db) {
         .await
         .unwrap();
     let run_now = wait_for(&client, "form#run-now").await;
-    run_now
-        .find(Locator::Css("button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    fill_and_submit(&run_now, &[]).await;
     wait_for(&client, "#progress").await;
     let url = client.current_url().await.unwrap();
     assert!(url.path().starts_with("/admin/sync-runs/run_"), "{url}");
@@ -621,27 +598,11 @@ async fn the_admin_page_in_a_browser(db: &Db) {
         .await
         .unwrap();
     let lookup = wait_for(&client, "form#stock-lookup").await;
-    lookup
-        .find(Locator::Css("input[name=address]"))
-        .await
-        .unwrap()
-        .send_keys("南京市鼓楼区北京西路1号")
-        .await
-        .unwrap();
-    lookup
-        .find(Locator::Css("input[name=product]"))
-        .await
-        .unwrap()
-        .send_keys(&sku)
-        .await
-        .unwrap();
-    lookup
-        .find(Locator::Css("button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    fill_and_submit(
+        &lookup,
+        &[("address", "南京市鼓楼区北京西路1号"), ("product", &sku)],
+    )
+    .await;
     let code = wait_for(&client, "#county-code")
         .await
         .text()
@@ -720,20 +681,7 @@ async fn the_admin_page_in_a_browser(db: &Db) {
     // Users: one created with the form (the page reloads with it), then disabled.
     visit(&client, &app.base, "/admin/users", "form#create-user").await;
     let form = wait_for(&client, "form#create-user").await;
-    for (name, value) in [("username", "bea"), ("password", PASSWORD)] {
-        form.find(Locator::Css(&format!("input[name={name}]")))
-            .await
-            .unwrap()
-            .send_keys(value)
-            .await
-            .unwrap();
-    }
-    form.find(Locator::Css("button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    fill_and_submit(&form, &[("username", "bea"), ("password", PASSWORD)]).await;
     let bea = user_id(&app, "bea").await;
     wait_for(&client, &format!("#user-{bea}")).await;
     wait_for(&client, &format!("#user-{bea} form.toggle button"))
@@ -748,18 +696,7 @@ async fn the_admin_page_in_a_browser(db: &Db) {
     // API keys: one created, its secret shown once and good against the API; revoked.
     visit(&client, &app.base, "/admin/api-keys", "form#create-key").await;
     let form = wait_for(&client, "form#create-key").await;
-    form.find(Locator::Css("input[name=name]"))
-        .await
-        .unwrap()
-        .send_keys("browser-key")
-        .await
-        .unwrap();
-    form.find(Locator::Css("button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    fill_and_submit(&form, &[("name", "browser-key")]).await;
     let key = wait_for(&client, "#new-key-secret")
         .await
         .text()
@@ -955,6 +892,19 @@ async fn set_cron(client: &Client, cron: &str) {
     let input = form.find(Locator::Css("input[name=cron]")).await.unwrap();
     input.clear().await.unwrap();
     input.send_keys(cron).await.unwrap();
+    fill_and_submit(&form, &[]).await;
+}
+
+/// Types each `(name, value)` into the input of that name in `form`, then submits it.
+async fn fill_and_submit(form: &fantoccini::elements::Element, fields: &[(&str, &str)]) {
+    for (name, value) in fields {
+        form.find(Locator::Css(&format!("input[name={name}]")))
+            .await
+            .unwrap()
+            .send_keys(value)
+            .await
+            .unwrap();
+    }
     form.find(Locator::Css("button[type=submit]"))
         .await
         .unwrap()
